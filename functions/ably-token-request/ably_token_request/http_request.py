@@ -1,0 +1,158 @@
+"""Turn a Lambda proxy event (Netlify, API Gateway v1, Function URL / API Gateway v2) into a request.
+
+Events arrive from many front doors and some carry junk; every malformed shape is a BadRequest here,
+so the handler never meets a KeyError or TypeError.
+"""
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from ably_token_request.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+
+MAX_BODY_BYTES = 16 * 1024
+_FORM = "application/x-www-form-urlencoded"
+_JSON = "application/json"
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    method: str
+    headers: Mapping[str, str]
+    query: Mapping[str, list[str]]
+    body: bytes
+    request_id: str | None
+
+    @property
+    def origin(self) -> str | None:
+        return self.headers.get("origin")
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def parse_event(event: object) -> HttpRequest:
+    if not isinstance(event, Mapping):
+        raise BadRequest("The event is not a JSON object.")
+    context = _mapping(event.get("requestContext"), "requestContext")
+    http = _mapping(context.get("http"), "requestContext.http")
+    method = event.get("httpMethod") or http.get("method")
+    if not isinstance(method, str) or not method:
+        raise BadRequest("The event has no HTTP method.")
+    request_id = context.get("requestId")
+    return HttpRequest(
+        method=method.upper(),
+        headers=_headers(event),
+        query=_query(event),
+        body=_body(event),
+        request_id=request_id if isinstance(request_id, str) else None,
+    )
+
+
+def requested_client_id(request: HttpRequest) -> str | None:
+    """The clientId the caller asked for, from the query string or a POST body (ably-js authMethod)."""
+    values = list(request.query.get("clientId", []))
+    if request.method == "POST" and request.body:
+        values += _body_values(request, "clientId")
+    distinct = set(values)
+    if len(distinct) > 1:
+        raise BadRequest("clientId was given more than once with different values.")
+    client_id = distinct.pop() if distinct else ""
+    return client_id or None
+
+
+def _mapping(value: object, name: str) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise BadRequest(f"The event's {name} is not an object.")
+    return value
+
+
+def _strings(value: object, name: str) -> Mapping[str, Any]:
+    mapping = _mapping(value, name)
+    if not all(isinstance(key, str) for key in mapping):
+        raise BadRequest(f"The event's {name} has a non-string name.")
+    return mapping
+
+
+def _headers(event: Mapping[str, Any]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for name, values in _strings(event.get("multiValueHeaders"), "multiValueHeaders").items():
+        if isinstance(values, list) and values and all(isinstance(v, str) for v in values):
+            headers[name.lower()] = ", ".join(values)
+    for name, value in _strings(event.get("headers"), "headers").items():
+        if not isinstance(value, str):
+            raise BadRequest(f"The event's header {name!r} is not a string.")
+        headers[name.lower()] = value
+    return headers
+
+
+def _query(event: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Prefer the forms that keep repeated parameters apart; a raw query string is the most exact."""
+    raw = event.get("rawQueryString", event.get("rawQuery"))
+    if isinstance(raw, str):
+        return parse_qs(raw, keep_blank_values=True)
+    multi = _strings(event.get("multiValueQueryStringParameters"), "multiValueQueryStringParameters")
+    single = _strings(event.get("queryStringParameters"), "queryStringParameters")
+    query: dict[str, list[str]] = {}
+    for name, value in single.items():
+        if not isinstance(value, str):
+            raise BadRequest(f"The query parameter {name!r} is not a string.")
+        query[name] = [value]
+    for name, values in multi.items():
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise BadRequest(f"The query parameter {name!r} is not a list of strings.")
+        query[name] = values
+    return query
+
+
+def _body(event: Mapping[str, Any]) -> bytes:
+    body = event.get("body")
+    if body is None or body == "":
+        return b""
+    if not isinstance(body, str):
+        raise BadRequest("The event's body is not a string.")
+    if len(body) > MAX_BODY_BYTES * 2:
+        raise PayloadTooLarge(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+    if event.get("isBase64Encoded") is True:
+        try:
+            data = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise BadRequest("The request body is not valid base64.") from None
+    else:
+        try:
+            data = body.encode()
+        except UnicodeEncodeError:
+            raise BadRequest("The request body is not valid UTF-8.") from None
+    if len(data) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+    return data
+
+
+def _body_values(request: HttpRequest, name: str) -> list[str]:
+    try:
+        text = request.body.decode()
+    except UnicodeDecodeError:
+        raise BadRequest("The request body is not valid UTF-8.") from None
+    if request.content_type == _FORM:
+        return parse_qs(text, keep_blank_values=True).get(name, [])
+    if request.content_type == _JSON:
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            raise BadRequest("The request body is not valid JSON.") from None
+        if not isinstance(parsed, dict):
+            raise BadRequest("The JSON request body must be an object.")
+        value = parsed.get(name)
+        if value is None:
+            return []
+        if not isinstance(value, str):
+            raise BadRequest(f"{name} in the JSON body must be a string.")
+        return [value]
+    raise UnsupportedMediaType(f"Send the POST body as {_FORM} (ably-js authMethod 'POST') or {_JSON}.")

@@ -1,0 +1,68 @@
+"""Lambda proxy responses: JSON bodies that are never cached, and the CORS headers that go with them."""
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ably_token_request.errors import FunctionError, OriginNotAllowed
+from ably_token_request.http_request import HttpRequest
+
+ALLOWED_METHODS = "GET, POST, OPTIONS"
+# What ably-js and fetch() may send with an authUrl request, plus a bearer token for Identity.
+ALLOWED_HEADERS = "Accept, Authorization, Content-Type, X-Ably-Version, Ably-Agent"
+PREFLIGHT_MAX_AGE = "600"
+
+Response = dict[str, Any]
+
+
+def json_response(status: int, body: object, headers: Mapping[str, str] | None = None) -> Response:
+    return {
+        "statusCode": status,
+        "headers": {
+            "Content-Type": "application/json",
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+            **(headers or {}),
+        },
+        "body": json.dumps(body, separators=(",", ":")),
+        "isBase64Encoded": False,
+    }
+
+
+def error_response(error: FunctionError, headers: Mapping[str, str] | None = None) -> Response:
+    """Ably's error shape; x-ably-errorcode lets browser ably-js surface the message as the cause."""
+    body = {"error": {"message": error.message, "code": error.code, "statusCode": error.status}}
+    extra = {"x-ably-errorcode": str(error.code), **(headers or {}), **error.headers}
+    return json_response(error.status, body, extra)
+
+
+def cors_headers(request: HttpRequest, allowed_origins: frozenset[str]) -> dict[str, str]:
+    """CORS headers for an allowed cross-site origin; none for same-origin or unknown callers."""
+    origin = request.origin
+    if origin is None or not _is_allowed(origin, request, allowed_origins):
+        return {}
+    return {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Expose-Headers": "x-ably-errorcode",
+        "Vary": "Origin",
+    }
+
+
+def preflight_response(request: HttpRequest, allowed_origins: frozenset[str]) -> Response:
+    headers = cors_headers(request, allowed_origins)
+    if request.origin is not None and not headers:
+        raise OriginNotAllowed("This origin may not call the token function; add it to ABLY_ALLOWED_ORIGINS.")
+    headers |= {
+        "Access-Control-Allow-Methods": ALLOWED_METHODS,
+        "Access-Control-Allow-Headers": ALLOWED_HEADERS,
+        "Access-Control-Max-Age": PREFLIGHT_MAX_AGE,
+        "Allow": ALLOWED_METHODS,
+    }
+    return {"statusCode": 204, "headers": headers, "body": "", "isBase64Encoded": False}
+
+
+def _is_allowed(origin: str, request: HttpRequest, allowed_origins: frozenset[str]) -> bool:
+    if "*" in allowed_origins or origin in allowed_origins:
+        return True
+    host = request.headers.get("x-forwarded-host") or request.headers.get("host")
+    return host is not None and origin.split("://", 1)[-1] == host

@@ -1,0 +1,156 @@
+"""Configuration, read and validated once when the function starts.
+
+A bad value becomes a ConfigurationError whose message names the variable and how to fix it; the value
+itself is never echoed, since a misplaced key could sit in any variable.
+"""
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ably_token_request.api_key import ApiKey, parse_api_key
+from ably_token_request.client_id import validate_client_id
+from ably_token_request.errors import ConfigurationError, InvalidClientId
+
+# Least privilege for the demo page: it publishes, subscribes and uses presence on channels of the
+# `chat:` namespace, and may do nothing else (no history, no stats, no other channels).
+DEFAULT_CAPABILITY = {"chat:*": ["presence", "publish", "subscribe"]}
+# One hour, Ably's own default; ably-js and ably-python renew tokens before they expire.
+DEFAULT_TTL_MS = 60 * 60 * 1000
+MIN_TTL_MS = 10 * 1000
+MAX_TTL_MS = 24 * 60 * 60 * 1000
+DEFAULT_CLIENT_ID = "NO_CLIENT_ID"
+
+OPERATIONS = frozenset(
+    {
+        "*",
+        "publish",
+        "subscribe",
+        "presence",
+        "history",
+        "stats",
+        "channel-metadata",
+        "push-subscribe",
+        "push-admin",
+        "object-subscribe",
+        "object-publish",
+        "annotation-publish",
+        "annotation-subscribe",
+        "privileged-headers",
+    }
+)
+_ORIGIN_PATTERN = re.compile(r"https?://[^/\s]+")
+
+
+@dataclass(frozen=True)
+class KeySource:
+    """Where the API key comes from; exactly one of the fields is set."""
+
+    env_key: ApiKey | None = None
+    ssm_parameter: str | None = None
+    secret_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    key_source: KeySource
+    capability: str
+    ttl_ms: int
+    default_client_id: str
+    allowed_origins: frozenset[str]
+
+
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    return Settings(
+        key_source=_key_source(environ),
+        capability=_capability(environ.get("ABLY_TOKEN_CAPABILITY")),
+        ttl_ms=_ttl_ms(environ.get("ABLY_TOKEN_TTL_MS")),
+        default_client_id=_default_client_id(environ.get("DEFAULT_CLIENT_ID")),
+        allowed_origins=_allowed_origins(environ.get("ABLY_ALLOWED_ORIGINS")),
+    )
+
+
+def _key_source(environ: Mapping[str, str]) -> KeySource:
+    if value := environ.get("ABLY_API_KEY", "").strip():
+        return KeySource(env_key=parse_api_key(value, source="ABLY_API_KEY"))
+    if parameter := environ.get("ABLY_API_KEY_SSM_PARAMETER", "").strip():
+        return KeySource(ssm_parameter=parameter)
+    if secret_id := environ.get("ABLY_API_KEY_SECRET_ID", "").strip():
+        return KeySource(secret_id=secret_id)
+    raise ConfigurationError(
+        "Missing ABLY_API_KEY environment variable. Running locally: create a .env file at the "
+        "project root with ABLY_API_KEY=your-key (see .env.example). On Netlify: set ABLY_API_KEY "
+        "in the site's environment variables (Site configuration > Environment variables). On AWS "
+        "Lambda: set ABLY_API_KEY_SSM_PARAMETER or ABLY_API_KEY_SECRET_ID."
+    )
+
+
+def _capability(raw: str | None) -> str:
+    """Return the capability as compact JSON with sorted resources and operations."""
+    if raw is None or not raw.strip():
+        return _canonical(DEFAULT_CAPABILITY)
+    fix = (
+        "Set ABLY_TOKEN_CAPABILITY to a JSON object mapping channel names to lists of operations, "
+        'for example {"chat:*":["publish","subscribe","presence"]}.'
+    )
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        raise ConfigurationError(f"ABLY_TOKEN_CAPABILITY is not valid JSON. {fix}") from None
+    if not isinstance(parsed, dict) or not parsed:
+        raise ConfigurationError(f"ABLY_TOKEN_CAPABILITY must be a non-empty JSON object. {fix}")
+    for resource, operations in parsed.items():
+        if not resource or not isinstance(operations, list) or not operations:
+            raise ConfigurationError(
+                f"ABLY_TOKEN_CAPABILITY needs a non-empty list of operations for every channel. {fix}"
+            )
+        if not all(op in OPERATIONS for op in operations):
+            raise ConfigurationError(
+                "ABLY_TOKEN_CAPABILITY names an unknown operation; "
+                f"known operations are {', '.join(sorted(OPERATIONS))}."
+            )
+    return _canonical(parsed)
+
+
+def _canonical(capability: Mapping[str, list[str]]) -> str:
+    ordered = {resource: sorted(set(capability[resource])) for resource in sorted(capability)}
+    return json.dumps(ordered, separators=(",", ":"))
+
+
+def _ttl_ms(raw: str | None) -> int:
+    if raw is None or not raw.strip():
+        return DEFAULT_TTL_MS
+    bounds = f"between {MIN_TTL_MS} (10 seconds) and {MAX_TTL_MS} (24 hours)"
+    try:
+        ttl = int(raw.strip())
+    except ValueError:
+        raise ConfigurationError(
+            f"ABLY_TOKEN_TTL_MS must be a whole number of milliseconds {bounds}."
+        ) from None
+    if not MIN_TTL_MS <= ttl <= MAX_TTL_MS:
+        raise ConfigurationError(f"ABLY_TOKEN_TTL_MS must be {bounds}.")
+    return ttl
+
+
+def _default_client_id(raw: str | None) -> str:
+    if raw is None or not raw.strip():
+        return DEFAULT_CLIENT_ID
+    try:
+        return validate_client_id(raw.strip())
+    except InvalidClientId as error:
+        raise ConfigurationError(f"DEFAULT_CLIENT_ID is not usable: {error.message}") from None
+
+
+def _allowed_origins(raw: str | None) -> frozenset[str]:
+    """Origins allowed to call the function from another site; same-origin pages need none."""
+    if raw is None or not raw.strip():
+        return frozenset()
+    origins = frozenset(origin.strip().rstrip("/") for origin in raw.split(",") if origin.strip())
+    bad = [origin for origin in origins if origin != "*" and not _ORIGIN_PATTERN.fullmatch(origin)]
+    if bad:
+        raise ConfigurationError(
+            "ABLY_ALLOWED_ORIGINS must be a comma-separated list of origins such as "
+            "https://example.com,http://localhost:8888 (or * for any origin)."
+        )
+    return origins
