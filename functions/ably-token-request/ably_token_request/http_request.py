@@ -7,6 +7,7 @@ so the handler never meets a KeyError or TypeError.
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ from urllib.parse import parse_qs
 from ably_token_request.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
 MAX_BODY_BYTES = 16 * 1024
+_METHOD_PATTERN = re.compile(r"[A-Za-z]{1,20}")
 _FORM = "application/x-www-form-urlencoded"
 _JSON = "application/json"
 
@@ -42,8 +44,8 @@ def parse_event(event: object) -> HttpRequest:
     context = _mapping(event.get("requestContext"), "requestContext")
     http = _mapping(context.get("http"), "requestContext.http")
     method = event.get("httpMethod") or http.get("method")
-    if not isinstance(method, str) or not method:
-        raise BadRequest("The event has no HTTP method.")
+    if not isinstance(method, str) or not _METHOD_PATTERN.fullmatch(method):
+        raise BadRequest("The event has no valid HTTP method.")
     request_id = context.get("requestId")
     return HttpRequest(
         method=method.upper(),
