@@ -12,6 +12,7 @@ from aws_lambda_powertools import Logger
 
 from ably_token_request.app import MisconfiguredFunction, TokenFunction
 from ably_token_request.errors import ConfigurationError
+from ably_token_request.log_format import JsonLineFormatter
 from ably_token_request.responses import Response
 from ably_token_request.settings import load_settings
 
@@ -37,7 +38,12 @@ def create_function(
 
 
 _load_project_env_file()
-_function = create_function(Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "ably-token-request"))
+_function = create_function(
+    Logger(
+        service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "ably-token-request",
+        logger_formatter=JsonLineFormatter(),
+    )
+)
 
 
 def handler(event: object, context: object) -> Response:

@@ -43,6 +43,8 @@ def identity_client_id(context: object) -> str | None:
     `client_context.custom.netlify`, base64 JSON `{"identity": ..., "user": ...}`.
     """
     client_context = _field(context, "clientContext", "client_context")
+    if client_context is None:
+        return None
     user = _field(client_context, "user")
     if user is None:
         user = _decoded_netlify_user(_field(_field(client_context, "custom"), "netlify"))

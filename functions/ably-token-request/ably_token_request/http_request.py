@@ -84,34 +84,33 @@ def _strings(value: object, name: str) -> Mapping[str, Any]:
 
 
 def _headers(event: Mapping[str, Any]) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for name, values in _strings(event.get("multiValueHeaders"), "multiValueHeaders").items():
-        if isinstance(values, list) and values and all(isinstance(v, str) for v in values):
-            headers[name.lower()] = ", ".join(values)
-    for name, value in _strings(event.get("headers"), "headers").items():
-        if not isinstance(value, str):
-            raise BadRequest(f"The event's header {name!r} is not a string.")
-        headers[name.lower()] = value
-    return headers
+    """Lambda proxy events carry `headers` (comma-joined); multiValueHeaders only when it is absent."""
+    if event.get("headers") is None and event.get("multiValueHeaders") is not None:
+        multi = _strings(event["multiValueHeaders"], "multiValueHeaders")
+        if not all(isinstance(v, list) and all(isinstance(i, str) for i in v) for v in multi.values()):
+            raise BadRequest("The event's multiValueHeaders are not lists of strings.")
+        return {name.lower(): ", ".join(values) for name, values in multi.items()}
+    headers = _strings(event.get("headers"), "headers")
+    if not all(isinstance(value, str) for value in headers.values()):
+        raise BadRequest("The event has a header that is not a string.")
+    return {name.lower(): value for name, value in headers.items()}
 
 
-def _query(event: Mapping[str, Any]) -> dict[str, list[str]]:
-    """Prefer the forms that keep repeated parameters apart; a raw query string is the most exact."""
+def _query(event: Mapping[str, Any]) -> Mapping[str, list[str]]:
+    """Prefer the forms that keep repeated parameters apart: multi-value (v1, Netlify), then raw (v2)."""
+    multi = event.get("multiValueQueryStringParameters")
+    if multi is not None:
+        multi = _strings(multi, "multiValueQueryStringParameters")
+        if not all(isinstance(v, list) and all(isinstance(i, str) for i in v) for v in multi.values()):
+            raise BadRequest("The event's multiValueQueryStringParameters are not lists of strings.")
+        return multi
     raw = event.get("rawQueryString", event.get("rawQuery"))
     if isinstance(raw, str):
         return parse_qs(raw, keep_blank_values=True)
-    multi = _strings(event.get("multiValueQueryStringParameters"), "multiValueQueryStringParameters")
     single = _strings(event.get("queryStringParameters"), "queryStringParameters")
-    query: dict[str, list[str]] = {}
-    for name, value in single.items():
-        if not isinstance(value, str):
-            raise BadRequest(f"The query parameter {name!r} is not a string.")
-        query[name] = [value]
-    for name, values in multi.items():
-        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-            raise BadRequest(f"The query parameter {name!r} is not a list of strings.")
-        query[name] = values
-    return query
+    if not all(isinstance(value, str) for value in single.values()):
+        raise BadRequest("The event has a query parameter that is not a string.")
+    return {name: [value] for name, value in single.items()}
 
 
 def _body(event: Mapping[str, Any]) -> bytes:

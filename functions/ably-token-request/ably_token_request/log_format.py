@@ -1,0 +1,48 @@
+"""A lean Powertools log formatter: the same JSON line for a fraction of the default formatter's cost.
+
+The default LambdaPowertoolsFormatter walks every LogRecord attribute and formats a local timestamp on
+each call, which took longer than signing the TokenRequest. This keeps Powertools' Logger (levels,
+sampling, appended keys) and writes one flat JSON object per line.
+"""
+
+import json
+import logging
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools.logging.formatter import RESERVED_LOG_ATTRS, BasePowertoolsFormatter
+
+
+class JsonLineFormatter(BasePowertoolsFormatter):
+    def __init__(self) -> None:
+        super().__init__()
+        self._keys: dict[str, Any] = {}
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "level": record.levelname,
+            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "message": record.getMessage(),
+        }
+        for source in (self._keys, record.__dict__):
+            for name, value in source.items():
+                if value is not None and name not in RESERVED_LOG_ATTRS:
+                    line[name] = value
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+            line["exception_name"] = record.exc_info[0].__name__ if record.exc_info[0] else None
+        return json.dumps(line, default=str, separators=(",", ":"))
+
+    def append_keys(self, **additional_keys: Any) -> None:
+        self._keys.update(additional_keys)
+
+    def get_current_keys(self) -> dict[str, Any]:
+        return dict(self._keys)
+
+    def remove_keys(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            self._keys.pop(key, None)
+
+    def clear_state(self) -> None:
+        self._keys.clear()
