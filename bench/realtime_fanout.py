@@ -1,0 +1,415 @@
+"""Fan-out benchmark: the local Ably service against a plain `websockets` broadcast server (the floor).
+
+In one run, for 1, 100 and 1,000 subscribers on one channel and for both servers:
+  latency     - publish-to-receive time of every delivery at a steady publish rate (p50, p99);
+  throughput  - deliveries per second while one publisher sends a burst as fast as the server takes it;
+  memory      - growth of the server's resident memory per idle connection (1,000 connected, attached).
+Each server runs in its own process pinned to one core and the clients run here, pinned to the other,
+using a minimal WebSocket client (bench/lean_ws.py) so the clients cost less than the servers they measure.
+
+Usage: .venv/bin/python bench/realtime_fanout.py [--subscribers 1,100,1000] [--quick]
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlencode
+
+if not __package__:  # run as a script (python bench/realtime_fanout.py): make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.lean_ws import LeanWebSocket, open_lean
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH_DIR = Path(__file__).resolve().parent
+API_KEY = "benchApp.fanout:benchFanoutSecretNotReal_0123456789"
+CHANNEL = "bench:fanout"
+PAYLOAD_PAD = "x" * 80
+IDLE_CONNECTIONS = 1000
+KiB = 1024
+
+# Steady-rate latency runs (messages, seconds between publishes) and burst sizes per subscriber count;
+# rates are chosen so deliveries stay well under capacity and the figures are latency, not queueing.
+LATENCY_PLAN = {1: (1000, 0.002), 100: (300, 0.01), 1000: (100, 0.05)}
+BURST_DELIVERIES = 200_000
+BURST_MAX_MESSAGES = 20_000
+
+TARGETS = {
+    "throughput": 50_000,
+    "p99_at_100_ms": 10.0,
+    "ratio_to_floor": 0.7,
+    "idle_kib": 40.0,
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def resident_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+
+    @property
+    def rss(self) -> int:
+        return resident_bytes(self.process.pid)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_server(name: str, command: list[str], port: int, cpu: int | None) -> Server:
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if cpu is not None:
+        os.sched_setaffinity(process.pid, {cpu})
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return Server(name, process, port)
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not start: {command}") from None
+            time.sleep(0.1)
+
+
+@dataclass
+class Subscriber:
+    """Counts deliveries; in latency mode also keeps (arrival time, frame) to decode after the run."""
+
+    deliveries: Callable[[bytes], int]
+    count: int = 0
+    last_arrival: float = 0.0
+    keep: bool = False
+    kept: list[tuple[float, bytes]] = field(default_factory=list)
+    socket: LeanWebSocket | None = None
+    control: asyncio.Queue[bytes] = field(default_factory=asyncio.Queue)
+
+    def on_frame(self, payload: bytes) -> None:
+        delivered = self.deliveries(payload)
+        if delivered:
+            now = time.perf_counter()
+            self.count += delivered
+            self.last_arrival = now
+            if self.keep:
+                self.kept.append((now, payload))
+        else:
+            self.control.put_nowait(payload)
+
+    async def next_control(self) -> bytes:
+        return await asyncio.wait_for(self.control.get(), 30)
+
+
+class Target:
+    """How to subscribe and publish on one server; the two implementations differ only here."""
+
+    name: str
+    server: Server
+
+    async def subscriber(self) -> Subscriber:
+        raise NotImplementedError
+
+    async def publisher(self) -> Callable[[int], None]:
+        raise NotImplementedError
+
+    def sequence(self, payload: bytes) -> int:
+        raise NotImplementedError
+
+    async def publishes_done(self, count: int) -> None:
+        """Wait until the server has taken `count` publishes (the Ably service ACKs them)."""
+
+
+def _ably_messages(payload: bytes) -> int:
+    """1 for a MESSAGE frame, told apart from control frames without decoding it (any JSON spacing)."""
+    return 1 if b'"action":15' in payload or b'"action": 15' in payload else 0
+
+
+def _acked(payload: bytes) -> int:
+    """How many publishes an ACK frame acknowledges (0 for any other frame)."""
+    message = json.loads(payload)
+    return int(message.get("count", 1)) if message.get("action") == 1 else 0
+
+
+class AblyTarget(Target):
+    def __init__(self, server: Server) -> None:
+        self.name, self.server = "ably_local", server
+        self.acks: Subscriber | None = None
+
+    def _target(self, **params: str) -> str:
+        return "/?" + urlencode({"key": API_KEY, "format": "json", "v": "6", "heartbeats": "true", **params})
+
+    async def _attached(self, subscriber: Subscriber, **params: str) -> Subscriber:
+        subscriber.socket = await open_lean(
+            "127.0.0.1", self.server.port, self._target(**params), subscriber.on_frame
+        )
+        connected = json.loads(await subscriber.next_control())
+        assert connected["action"] == 4, connected
+        subscriber.socket.send_text(json.dumps({"action": 10, "channel": CHANNEL}))
+        attached = json.loads(await subscriber.next_control())
+        assert attached["action"] == 11, attached
+        return subscriber
+
+    async def subscriber(self) -> Subscriber:
+        return await self._attached(Subscriber(_ably_messages))
+
+    async def publisher(self) -> Callable[[int], None]:
+        acks = self.acks = await self._attached(Subscriber(_acked), echo="false")
+        serial = 0
+
+        def publish(seq: int) -> None:
+            nonlocal serial
+            frame = {
+                "action": 15,
+                "channel": CHANNEL,
+                "msgSerial": serial,
+                "messages": [{"name": "tick", "data": f"{seq}:{time.perf_counter()}:{PAYLOAD_PAD}"}],
+            }
+            serial += 1
+            assert acks.socket is not None
+            acks.socket.send_text(json.dumps(frame, separators=(",", ":")))
+
+        return publish
+
+    def sequence(self, payload: bytes) -> int:
+        return int(json.loads(payload)["messages"][0]["data"].split(":", 1)[0])
+
+    async def publishes_done(self, count: int) -> None:
+        assert self.acks is not None
+        await wait_until(lambda: self.acks is not None and self.acks.count >= count, 60)
+
+
+class PlainTarget(Target):
+    def __init__(self, server: Server) -> None:
+        self.name, self.server = "plain websockets", server
+
+    async def subscriber(self) -> Subscriber:
+        subscriber = Subscriber(lambda payload: 1)
+        subscriber.socket = await open_lean("127.0.0.1", self.server.port, "/sub", subscriber.on_frame)
+        return subscriber
+
+    async def publisher(self) -> Callable[[int], None]:
+        socket_ = await open_lean("127.0.0.1", self.server.port, "/pub", lambda payload: None)
+
+        def publish(seq: int) -> None:
+            socket_.send_text(json.dumps({"seq": seq, "data": f"{seq}:{time.perf_counter()}:{PAYLOAD_PAD}"}))
+
+        return publish
+
+    def sequence(self, payload: bytes) -> int:
+        seq: int = json.loads(payload)["seq"]
+        return seq
+
+
+async def wait_until(check: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.002)
+    return True
+
+
+async def all_delivered(subscribers: list[Subscriber], count: int, seconds: float) -> bool:
+    return await wait_until(lambda: all(s.count >= count for s in subscribers), seconds)
+
+
+async def in_batches(
+    factories: list[Callable[[], Awaitable[Subscriber]]], batch: int = 100
+) -> list[Subscriber]:
+    opened: list[Subscriber] = []
+    for start in range(0, len(factories), batch):
+        opened += await asyncio.gather(*(make() for make in factories[start : start + batch]))
+    return opened
+
+
+@dataclass
+class Figures:
+    p50_ms: dict[int, float] = field(default_factory=dict)
+    p99_ms: dict[int, float] = field(default_factory=dict)
+    throughput: dict[int, float] = field(default_factory=dict)
+    lost: dict[int, int] = field(default_factory=dict)
+    idle_kib: float = 0.0
+
+
+async def measure(target: Target, counts: list[int]) -> Figures:
+    figures = Figures()
+    publish = await target.publisher()
+    published = 0
+    # Warm-up: code paths, caches and allocator arenas are hot before anything is measured.
+    warm = await in_batches([target.subscriber for _ in range(10)])
+    for seq in range(200):
+        publish(seq)
+    published += 200
+    await target.publishes_done(published)
+    await wait_until(lambda: all(s.count >= 200 for s in warm), 30)
+    for subscriber in warm:
+        assert subscriber.socket is not None
+        subscriber.socket.abort()
+    await asyncio.sleep(1)
+
+    for count in counts:
+        rss_before = target.server.rss
+        subscribers = await in_batches([target.subscriber for _ in range(count)])
+        if count == IDLE_CONNECTIONS:
+            await asyncio.sleep(1)
+            figures.idle_kib = (target.server.rss - rss_before) / count / KiB
+
+        messages, gap = LATENCY_PLAN.get(count, (300, 0.01))
+        sent_at: dict[int, float] = {}
+        for subscriber in subscribers:
+            subscriber.keep, subscriber.count = True, 0
+        for seq in range(messages):
+            sent_at[seq] = time.perf_counter()
+            publish(seq)
+            await asyncio.sleep(gap)
+        published += messages
+        await all_delivered(subscribers, messages, 30)
+        latencies = [
+            (arrival - sent_at[target.sequence(payload)]) * 1000
+            for s in subscribers
+            for arrival, payload in s.kept
+        ]
+        figures.p50_ms[count] = statistics.median(latencies)
+        figures.p99_ms[count] = percentile(latencies, 0.99)
+
+        burst = min(BURST_MAX_MESSAGES, max(1, BURST_DELIVERIES // count))
+        for subscriber in subscribers:
+            subscriber.keep, subscriber.kept, subscriber.count = False, [], 0
+        started = time.perf_counter()
+        for seq in range(burst):
+            publish(seq)
+            if seq % 100 == 99:
+                await asyncio.sleep(0)
+        published += burst
+        complete = await all_delivered(subscribers, burst, 120)
+        finished = max(s.last_arrival for s in subscribers)
+        delivered = sum(s.count for s in subscribers)
+        figures.throughput[count] = delivered / (finished - started)
+        figures.lost[count] = 0 if complete else burst * count - delivered
+        await target.publishes_done(published)
+
+        for subscriber in subscribers:
+            assert subscriber.socket is not None
+            subscriber.socket.abort()
+        await asyncio.sleep(1)
+    return figures
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def verdict(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
+
+
+def report(ours: Figures, floor: Figures, counts: list[int]) -> str:
+    rows = [
+        "| measure | ably_local | plain websockets (floor) | ably_local / floor | target |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for count in counts:
+        label = f"{count} subscriber{'s' if count > 1 else ''}"
+        for name, mine, theirs in (
+            ("p50 latency", ours.p50_ms[count], floor.p50_ms[count]),
+            ("p99 latency", ours.p99_ms[count], floor.p99_ms[count]),
+        ):
+            target = ""
+            if name == "p99 latency" and count == 100:
+                target = f"< {TARGETS['p99_at_100_ms']:.0f} ms: {verdict(mine < TARGETS['p99_at_100_ms'])}"
+            rows.append(
+                f"| {name}, {label} | {mine:.2f} ms | {theirs:.2f} ms | {mine / theirs:.2f}x | {target} |"
+            )
+        mine, theirs = ours.throughput[count], floor.throughput[count]
+        ratio = mine / theirs
+        target = ""
+        if count > 1:
+            ok = mine >= TARGETS["throughput"] and ratio >= TARGETS["ratio_to_floor"]
+            target = f">= 50,000/s and >= 0.7x: {verdict(ok)}"
+        lost = f" ({ours.lost[count]} lost)" if ours.lost[count] else ""
+        rows.append(
+            f"| delivered msgs/s, {label} | {mine:,.0f}{lost} | {theirs:,.0f} | {ratio:.2f}x | {target} |"
+        )
+    if IDLE_CONNECTIONS in counts:
+        rows.append(
+            f"| memory per idle connection | {ours.idle_kib:.1f} KiB | {floor.idle_kib:.1f} KiB | "
+            f"{ours.idle_kib / max(floor.idle_kib, 0.1):.2f}x | "
+            f"< 40 KiB: {verdict(ours.idle_kib < TARGETS['idle_kib'])} |"
+        )
+    return "\n".join(rows)
+
+
+async def run(counts: list[int], pin: bool) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = 4 * max(counts) + 100
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(needed, hard), hard))
+    cores = sorted(os.sched_getaffinity(0))
+    server_cpu, client_cpu = (cores[0], cores[-1]) if pin and len(cores) > 1 else (None, None)
+    if client_cpu is not None:
+        os.sched_setaffinity(0, {client_cpu})
+
+    results: dict[str, Figures] = {}
+    for make_target, command in (
+        (AblyTarget, [sys.executable, "-m", "ably_local", "--host", "127.0.0.1", "--key", API_KEY, "--port"]),
+        (PlainTarget, [sys.executable, str(BENCH_DIR / "plain_broadcast.py")]),
+    ):
+        port = free_port()
+        server = start_server(make_target.__name__, [*command, str(port)], port, server_cpu)
+        try:
+            target = make_target(server)
+            results[target.name] = await measure(target, counts)
+        finally:
+            server.stop()
+
+    print(f"machine: {os.cpu_count()} cores ({cpu_model()}), Python {platform.python_version()}")
+    print(f"server pinned to cpu {server_cpu}, clients to cpu {client_cpu}\n")
+    print(report(results["ably_local"], results["plain websockets"], counts))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--subscribers", default="1,100,1000", help="comma-separated subscriber counts")
+    parser.add_argument("--no-pin", action="store_true", help="let the OS place server and clients")
+    args = parser.parse_args()
+    asyncio.run(run([int(n) for n in args.subscribers.split(",")], pin=not args.no_pin))
+
+
+if __name__ == "__main__":
+    main()
