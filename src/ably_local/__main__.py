@@ -1,0 +1,32 @@
+"""`python -m ably_local`: run the offline Ably service for other apps' development and CI."""
+
+import argparse
+import asyncio
+import json
+import os
+
+from ably_local.server import LocalAbly
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="ably-local", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("ABLY_LOCAL_PORT", "8765")))
+    parser.add_argument(
+        "--key", default=os.environ.get("ABLY_API_KEY"), help="API key to accept (default: generate one)"
+    )
+    args = parser.parse_args()
+    asyncio.run(serve(args.host, args.port, args.key))
+
+
+async def serve(host: str, port: int, key: str | None) -> None:
+    async with LocalAbly(key, host=host, port=port) as service:
+        print(f"Local Ably service on {service.http_url} (offline stand-in; production uses real Ably)")
+        note = "" if key else " (generated; pass --key or set ABLY_API_KEY to use a key your app knows)"
+        print(f"Key name: {service.key_name}{note}")
+        print(f"ably-js client options: {json.dumps(service.client_options())}", flush=True)
+        await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,199 @@
+"""Keys and tokens: who may connect, as whom, and with what capability.
+
+TokenRequests are verified the way Ably does (mac over the exact signed text, a timestamp window, nonces
+used once, ttl bounds, capability within the key's) and exchanged for opaque tokens held in memory.
+"""
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ably_local.capability import ALL, Capability, ensure_subset, parse_capability, to_json
+from ably_local.errors import bad_request, invalid_client_id, unauthorized
+
+TIMESTAMP_WINDOW_MS = 2 * 60 * 1000
+DEFAULT_TTL_MS = 60 * 60 * 1000
+MAX_TTL_MS = 24 * 60 * 60 * 1000
+WILDCARD_CLIENT_ID = "*"
+
+Clock = Callable[[], int]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    name: str
+    secret: str = field(repr=False)
+    capability: Capability = field(default_factory=lambda: ALL)
+
+    @property
+    def value(self) -> str:
+        return f"{self.name}:{self.secret}"
+
+    @property
+    def app_id(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    @classmethod
+    def parse(cls, value: str) -> "ApiKey":
+        name, sep, secret = value.partition(":")
+        if not sep or "." not in name or not secret:
+            raise ValueError("An Ably API key has the form appId.keyId:secret")
+        return cls(name, secret)
+
+    @classmethod
+    def generate(cls) -> "ApiKey":
+        return cls(f"local.{secrets.token_hex(3)}", secrets.token_urlsafe(24))
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What a connection or REST request acts with: its key, identity, rights and expiry."""
+
+    key_name: str
+    client_id: str | None
+    capability: Capability
+    expires: int | None = None
+    token: str | None = None
+
+    def may_act_as(self, client_id: str) -> bool:
+        """Basic (key) auth and wildcard tokens may act for any clientId; others only for their own."""
+        if self.token is None or self.client_id == WILDCARD_CLIENT_ID:
+            return True
+        return self.client_id == client_id
+
+
+@dataclass(frozen=True)
+class TokenDetails:
+    token: str
+    key_name: str
+    client_id: str | None
+    capability: Capability
+    issued: int
+    expires: int
+
+    def to_wire(self) -> dict[str, Any]:
+        details: dict[str, Any] = {
+            "token": self.token,
+            "keyName": self.key_name,
+            "issued": self.issued,
+            "expires": self.expires,
+            "capability": to_json(self.capability),
+        }
+        if self.client_id is not None:
+            details["clientId"] = self.client_id
+        return details
+
+
+class Authority:
+    def __init__(self, keys: Iterable[ApiKey], clock: Clock = now_ms) -> None:
+        self.keys = {key.name: key for key in keys}
+        self.clock = clock
+        self._tokens: dict[str, TokenDetails] = {}
+        self._nonces: dict[tuple[str, str], int] = {}
+
+    def basic(self, value: str) -> Credentials:
+        name, _, secret = value.partition(":")
+        key = self.keys.get(name)
+        if key is None:
+            raise unauthorized(40130, "Invalid key: key not recognised")
+        if not hmac.compare_digest(key.secret.encode(), secret.encode()):
+            raise unauthorized(40101, "Invalid credentials")
+        return Credentials(key.name, None, key.capability)
+
+    def token(self, token: str) -> Credentials:
+        details = self._tokens.get(token)
+        if details is None:
+            raise unauthorized(40140, "Token not recognised")
+        if details.expires <= self.clock():
+            raise unauthorized(40142, "Token expired")
+        return Credentials(details.key_name, details.client_id, details.capability, details.expires, token)
+
+    def request_token(self, key_name: str, token_request: Mapping[str, Any]) -> TokenDetails:
+        """Exchange a signed TokenRequest for a token (POST /keys/{keyName}/requestToken)."""
+        key = self.keys.get(str(token_request.get("keyName", key_name)))
+        if key is None or key.name != key_name:
+            raise unauthorized(40130, "Invalid key: key not recognised")
+        mac = token_request.get("mac")
+        if not isinstance(mac, str) or not hmac.compare_digest(mac, _mac(token_request, key.secret)):
+            raise unauthorized(40101, "Invalid mac in token request")
+        timestamp = _integer(token_request, "timestamp")
+        if timestamp is None or abs(self.clock() - timestamp) > TIMESTAMP_WINDOW_MS:
+            raise unauthorized(40104, "Timestamp not current")
+        nonce = str(token_request.get("nonce", ""))
+        if len(nonce) < 16:
+            raise bad_request("Nonce must be at least 16 characters")
+        self._forget_old_nonces()
+        if (key.name, nonce) in self._nonces:
+            raise unauthorized(40105, "Nonce value replayed")
+        ttl = _integer(token_request, "ttl") or DEFAULT_TTL_MS
+        if not 0 < ttl <= MAX_TTL_MS:
+            raise bad_request(f"Token ttl must be between 1 and {MAX_TTL_MS} ms")
+        capability_text = token_request.get("capability")
+        capability = key.capability
+        if capability_text:
+            capability = parse_capability(str(capability_text))
+            ensure_subset(capability, key.capability)
+        client_id = token_request.get("clientId")
+        if client_id is not None and (not isinstance(client_id, str) or client_id == ""):
+            raise invalid_client_id("clientId must be a non-empty string")
+        self._nonces[(key.name, nonce)] = timestamp
+        return self.issue(key, client_id, capability, ttl)
+
+    def issue(
+        self, key: ApiKey, client_id: str | None, capability: Capability, ttl: int = DEFAULT_TTL_MS
+    ) -> TokenDetails:
+        issued = self.clock()
+        details = TokenDetails(
+            token=f"{key.app_id}.{secrets.token_urlsafe(24)}",
+            key_name=key.name,
+            client_id=client_id,
+            capability=capability,
+            issued=issued,
+            expires=issued + ttl,
+        )
+        self._forget_expired_tokens()
+        self._tokens[details.token] = details
+        return details
+
+    def _forget_old_nonces(self) -> None:
+        oldest = self.clock() - 2 * TIMESTAMP_WINDOW_MS
+        for nonce, timestamp in list(self._nonces.items()):
+            if timestamp < oldest:
+                del self._nonces[nonce]
+
+    def _forget_expired_tokens(self) -> None:
+        now = self.clock()
+        for token, details in list(self._tokens.items()):
+            if details.expires <= now:
+                del self._tokens[token]
+
+
+def _integer(source: Mapping[str, Any], name: str) -> int | None:
+    value = source.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise bad_request(f"TokenRequest {name} must be a number") from None
+
+
+def _mac(token_request: Mapping[str, Any], secret: str) -> str:
+    """Ably's signing text: each field then a newline, absent ones empty, signed over the exact text."""
+    fields = ("keyName", "ttl", "capability", "clientId", "timestamp", "nonce")
+    text = "".join(f"{_text(token_request.get(name))}\n" for name in fields)
+    digest = hmac.new(secret.encode(), text.encode(), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)

@@ -1,0 +1,108 @@
+"""Capabilities as Ably matches them: resource wildcards by `:` segment, operations by name or `*`."""
+
+import json
+from collections.abc import Mapping
+
+from ably_local.errors import AblyError, bad_request
+
+OPERATIONS = frozenset(
+    {
+        "publish",
+        "subscribe",
+        "presence",
+        "history",
+        "stats",
+        "channel-metadata",
+        "push-subscribe",
+        "push-admin",
+        "object-subscribe",
+        "object-publish",
+        "annotation-publish",
+        "annotation-subscribe",
+        "privileged-headers",
+    }
+)
+
+Capability = Mapping[str, frozenset[str]]
+ALL: Capability = {"*": frozenset({"*"})}
+
+
+def parse_capability(text: str) -> Capability:
+    """Parse capability JSON; a malformed one is refused with 40000 like Ably does."""
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        raise bad_request("Invalid capability JSON") from None
+    if not isinstance(raw, dict):
+        raise bad_request("Capability must be a JSON object")
+    capability: dict[str, frozenset[str]] = {}
+    for resource, operations in raw.items():
+        if isinstance(operations, str):
+            operations = [operations]
+        if not isinstance(operations, list) or not all(isinstance(op, str) for op in operations):
+            raise bad_request(f"Invalid operations for resource {resource!r}")
+        unknown = set(operations) - OPERATIONS - {"*"}
+        if unknown:
+            raise bad_request(f"Unknown capability operations {sorted(unknown)}")
+        capability[resource] = frozenset(operations)
+    return capability
+
+
+def resource_matches(pattern: str, name: str) -> bool:
+    """`*` stands for whole `:` segments and a trailing `*` for any number; `foo*` is literal."""
+    if pattern == "*":
+        return not name.startswith("[")
+    if "*" not in pattern:
+        return pattern == name
+    pattern_parts = pattern.split(":")
+    name_parts = name.split(":")
+    for index, part in enumerate(pattern_parts):
+        last = index == len(pattern_parts) - 1
+        if part == "*" and last:
+            return len(name_parts) > index
+        if index >= len(name_parts):
+            return False
+        if part != "*" and part != name_parts[index]:
+            return False
+    return len(name_parts) == len(pattern_parts)
+
+
+def operations_on(capability: Capability, channel: str) -> frozenset[str]:
+    granted: set[str] = set()
+    for pattern, operations in capability.items():
+        if resource_matches(pattern, channel):
+            granted |= OPERATIONS if "*" in operations else operations
+    return frozenset(granted)
+
+
+def allows(capability: Capability, operation: str, channel: str) -> bool:
+    return operation in operations_on(capability, channel)
+
+
+def ensure_subset(requested: Capability, key_capability: Capability) -> None:
+    """A token may hold no more than its key: each requested resource must lie inside a key resource."""
+    for resource, operations in requested.items():
+        wanted = OPERATIONS if "*" in operations else operations
+        covering: set[str] = set()
+        for pattern, granted in key_capability.items():
+            if _pattern_covers(pattern, resource):
+                covering |= OPERATIONS if "*" in granted else granted
+        if not wanted <= covering:
+            raise AblyError(40160, 401, f"Requested capability exceeds the key's for {resource!r}")
+
+
+def to_json(capability: Capability) -> str:
+    return json.dumps({resource: sorted(ops) for resource, ops in sorted(capability.items())})
+
+
+def _pattern_covers(pattern: str, resource: str) -> bool:
+    if pattern == resource:
+        return True
+    if "*" not in resource:
+        return resource_matches(pattern, resource)
+    if pattern == "*":
+        return not resource.startswith("[")
+    if pattern.endswith(":*"):
+        prefix = pattern[:-1]
+        return resource.startswith(prefix)
+    return False

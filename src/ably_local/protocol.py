@@ -1,0 +1,128 @@
+"""Ably realtime protocol messages: action and flag numbers, and frame encoding for JSON and msgpack.
+
+JSON travels in text frames and msgpack in binary frames. Binary message data is carried as bytes inside
+the service; a JSON client sees it base64-encoded with `base64` appended to its encoding, as Ably does.
+"""
+
+import base64
+import json
+from enum import IntEnum
+from typing import Any
+
+import msgpack
+
+from ably_local.errors import bad_request
+
+SUPPORTED_PROTOCOL_VERSIONS = frozenset({"2", "3", "4", "5", "6"})
+JSON = "json"
+MSGPACK = "msgpack"
+FORMATS = frozenset({JSON, MSGPACK})
+
+ProtocolMessage = dict[str, Any]
+
+
+class Action(IntEnum):
+    HEARTBEAT = 0
+    ACK = 1
+    NACK = 2
+    CONNECT = 3
+    CONNECTED = 4
+    DISCONNECT = 5
+    DISCONNECTED = 6
+    CLOSE = 7
+    CLOSED = 8
+    ERROR = 9
+    ATTACH = 10
+    ATTACHED = 11
+    DETACH = 12
+    DETACHED = 13
+    PRESENCE = 14
+    MESSAGE = 15
+    SYNC = 16
+    AUTH = 17
+
+
+class Flag:
+    HAS_PRESENCE = 1 << 0
+    HAS_BACKLOG = 1 << 1
+    RESUMED = 1 << 2
+    ATTACH_RESUME = 1 << 5
+    PRESENCE = 1 << 16
+    PUBLISH = 1 << 17
+    SUBSCRIBE = 1 << 18
+    PRESENCE_SUBSCRIBE = 1 << 19
+    MODES = PRESENCE | PUBLISH | SUBSCRIBE | PRESENCE_SUBSCRIBE
+
+
+class PresenceAction(IntEnum):
+    ABSENT = 0
+    PRESENT = 1
+    ENTER = 2
+    LEAVE = 3
+    UPDATE = 4
+
+
+def decode_frame(frame: str | bytes, fmt: str) -> ProtocolMessage:
+    """A JSON connection sends text frames and a msgpack one binary frames; anything else is a 40000."""
+    if isinstance(frame, str) != (fmt == JSON):
+        raise bad_request(f"Expected {'text' if fmt == JSON else 'binary'} frames for format {fmt}")
+    try:
+        message = json.loads(frame) if isinstance(frame, str) else msgpack.unpackb(frame, raw=False)
+    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
+        raise bad_request("Unable to decode protocol message") from None
+    if not isinstance(message, dict) or not isinstance(message.get("action"), int):
+        raise bad_request("Protocol message must be an object with a numeric action")
+    if isinstance(frame, str):
+        for item in (*_items(message, "messages"), *_items(message, "presence")):
+            decode_base64_data(item)
+    return message
+
+
+def encode_frame(message: ProtocolMessage, fmt: str) -> str | bytes:
+    if fmt == MSGPACK:
+        packed: bytes = msgpack.packb(message, use_bin_type=True)
+        return packed
+    return json.dumps(message, separators=(",", ":"), default=_json_default)
+
+
+def decode_base64_data(item: dict[str, Any]) -> None:
+    """Turn base64 text from a JSON client into bytes, the form binary data has inside the service."""
+    encoding = item.get("encoding")
+    if isinstance(encoding, str) and isinstance(item.get("data"), str):
+        head, _, last = encoding.rpartition("/")
+        if last == "base64":
+            try:
+                item["data"] = base64.b64decode(item["data"], validate=True)
+            except ValueError:
+                raise bad_request("Message data is not valid base64") from None
+            item["encoding"] = head or None
+            if item["encoding"] is None:
+                del item["encoding"]
+
+
+def to_json_item(item: dict[str, Any]) -> dict[str, Any]:
+    """A message or presence item as JSON carries it: bytes become base64 with the encoding noted."""
+    data = item.get("data")
+    if not isinstance(data, bytes | bytearray):
+        return item
+    encoding = item.get("encoding")
+    return {
+        **item,
+        "data": base64.b64encode(data).decode(),
+        "encoding": f"{encoding}/base64" if encoding else "base64",
+    }
+
+
+def _items(message: ProtocolMessage, field: str) -> list[dict[str, Any]]:
+    items = message.get(field)
+    if items is None:
+        return []
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise bad_request(f"Protocol message {field} must be a list of objects")
+    return items
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
