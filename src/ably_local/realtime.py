@@ -365,8 +365,9 @@ class RealtimeService:
                     {k: v for k, v in member.item.items() if k != "id"} | {"action": PresenceAction.LEAVE}
                     for member in members
                 ]
-                message_id = f"{connection.id}:leave:{self.clock()}"
-                self._record_presence(channel, leaves, connection.id, message_id)
+                # A synthesized leave's id must not start with the connectionId: clients then order it
+                # against the member's last event by timestamp (RTP2b1), not by msgSerial.
+                self._record_presence(channel, leaves, connection.id, f"synthesized-{secrets.token_hex(6)}:0")
             if channel.idle and channel.next_serial == 0:
                 del self.channels[channel.name]
 
