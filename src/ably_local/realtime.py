@@ -139,6 +139,12 @@ class RealtimeService:
         if connection.id in self.connections and connection.live:
             connection.transport_lost_at = self.clock()
             connection.outbox = []
+            # Nothing is delivered until the resumed client re-attaches with its last channelSerial;
+            # the ATTACH then replays the gap and rejoins live delivery in one step, keeping order.
+            for name in connection.attached:
+                channel = self.channels.get(name)
+                if channel is not None:
+                    channel.attached.pop(connection.id, None)
 
     def close(self, connection: Connection) -> None:
         """An explicit CLOSE: presence members leave at once and the connection cannot be resumed."""
