@@ -400,7 +400,8 @@ class RealtimeService:
             self._renew_at.pop(connection.id, None)
             return
         lifetime = max(expires - self.clock(), 0)
-        self._renew_at[connection.id] = expires - min(self.config.token_renewal_lead_ms, lifetime // 2)
+        lead = min(self.config.token_renewal_lead_ms, lifetime * 9 // 10)
+        self._renew_at[connection.id] = expires - lead
 
     # --- timers ----------------------------------------------------------------------------------------
 
