@@ -1,0 +1,93 @@
+"""The dev server's single origin: static page, Python functions, and (offline) the local realtime service."""
+
+import asyncio
+import contextlib
+import html
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.routing import Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ably_local import REST_PATH_PREFIXES, LocalAbly
+from devserver.functions import FunctionRegistry
+
+FUNCTIONS_PREFIX = "/.netlify/functions"
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+@dataclass(frozen=True)
+class DevConfig:
+    site_dir: Path
+    functions_dir: Path
+    realtime: LocalAbly | None
+
+
+def create_app(config: DevConfig) -> ASGIApp:
+    registry = FunctionRegistry(config.functions_dir)
+    realtime = config.realtime
+
+    async def function(request: Request) -> Response:
+        return await registry.respond(request)
+
+    async def index(request: Request) -> Response:
+        page = config.site_dir / "index.html"
+        if not page.is_file():
+            return HTMLResponse("<h1>No built page</h1><p>Run <code>npm run build</code>.</p>", 404)
+        text = page.read_text()
+        if realtime is not None:
+            text = text.replace("</head>", f"{_client_options_tag(request, realtime)}\n  </head>", 1)
+        return HTMLResponse(text, headers={"Cache-Control": "no-store"})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        timers = asyncio.create_task(realtime.run_timers()) if realtime is not None else None
+        yield
+        if timers is not None:
+            timers.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await timers
+
+    site = Starlette(
+        routes=[
+            Route(FUNCTIONS_PREFIX + "/{name}", function, methods=ALL_METHODS),
+            Route(FUNCTIONS_PREFIX + "/{name}/{rest:path}", function, methods=ALL_METHODS),
+            Route("/", index),
+            Route("/index.html", index),
+        ],
+        lifespan=lifespan,
+    )
+    site.mount("/", StaticFiles(directory=config.site_dir, check_dir=False), name="site")
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if realtime is not None and (
+            scope["type"] == "websocket" or scope.get("path", "").startswith(REST_PATH_PREFIXES)
+        ):
+            await realtime.asgi_app(scope, receive, send)
+        else:
+            await site(scope, receive, send)
+
+    return app
+
+
+def _client_options_tag(request: Request, realtime: LocalAbly) -> str:
+    """Development-only ably-js options pointing at this origin; the published page never has them."""
+    host = request.url.hostname or "127.0.0.1"
+    port = request.url.port or 80
+    options = {
+        "endpoint": host,
+        "port": port,
+        "tls": False,
+        "transports": ["web_socket"],
+        "disableConnectivityCheck": True,
+    }
+    return f'<meta name="ably-client-options" content="{html.escape(json.dumps(options))}">'
+
+
+__all__ = ["DevConfig", "FileResponse", "create_app"]
