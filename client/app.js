@@ -38,10 +38,14 @@ function channelName() {
 function showState(state, reason) {
   status.dataset.state = state;
   const label = STATE_LABELS[state] || state;
-  status.textContent = reason ? `${label}: ${reason.message} (${reason.code})` : label;
+  // ably-js wraps an authUrl failure (80019/40170); its cause carries the token function's own message.
+  const cause = reason && reason.cause && reason.cause.message ? ` ${reason.cause.message}` : '';
+  status.textContent = reason ? `${label}: ${reason.message} (${reason.code})${cause}` : label;
   const connected = state === 'connected';
+  const wasDisabled = messageInput.disabled;
   messageInput.disabled = !connected;
   sendButton.disabled = !connected;
+  if (connected && wasDisabled) messageInput.focus();
 }
 
 function showError(error) {
@@ -116,7 +120,6 @@ function join(clientId) {
       })
       .catch(showError);
   });
-  messageInput.focus();
 }
 
 joinForm.addEventListener('submit', (event) => {

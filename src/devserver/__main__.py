@@ -5,6 +5,7 @@ offline against the local realtime service; with a key, the page talks to the re
 """
 
 import argparse
+import contextlib
 import logging
 import os
 import socket
@@ -52,7 +53,8 @@ def main() -> None:
     print(f"Dev server on http://{args.host}:{port}  realtime: {mode}", flush=True)
     print("Press Ctrl-C to stop.", flush=True)
     config = uvicorn.Config(app, ws="websockets-sansio", log_level="warning")
-    uvicorn.Server(config).run(sockets=[listener])
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C before uvicorn took over the signal
+        uvicorn.Server(config).run(sockets=[listener])
 
 
 if __name__ == "__main__":
