@@ -1,0 +1,334 @@
+"""Bad input at the protocol level, sent by a raw WebSocket/HTTP client: each case gets Ably's error code and
+action, and a client connected alongside keeps publishing and receiving afterwards.
+"""
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from ably_local.testing import running_service
+from tests.realtime.wire import Action, Flag, Format, Key, WireClient, realtime_url, signed_token_request
+
+API_KEY = "badInput.rootKey:badInputSecretThatStaysLocal_0123456789"
+KEY = Key.parse(API_KEY)
+MAX_MESSAGE_SIZE = 65536
+FORMATS: list[Format] = ["json", "msgpack"]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+    http_url: str
+
+    def url(self, fmt: Format = "json", **params: str) -> str:
+        return realtime_url(self.host, self.port, fmt, **params)
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[Endpoint]:
+    with running_service(api_key=API_KEY) as service:
+        yield Endpoint(service.host, service.port, service.http_url)
+
+
+@dataclass
+class Witness:
+    """A publisher and a subscriber that must keep working whatever the other clients send."""
+
+    publisher: WireClient
+    subscriber: WireClient
+    channel: str
+    checks: int = 0
+
+    async def still_served(self) -> None:
+        self.checks += 1
+        serial = await self.publisher.publish(self.channel, {"name": "alive", "data": str(self.checks)})
+        await self.publisher.expect(Action.ACK, msgSerial=serial)
+        delivered = await self.subscriber.expect(Action.MESSAGE, channel=self.channel)
+        assert [m["data"] for m in delivered["messages"]] == [str(self.checks)]
+
+
+@pytest.fixture
+async def witness(endpoint: Endpoint) -> AsyncIterator[Witness]:
+    publisher = await WireClient.open(endpoint.url(key=API_KEY))
+    subscriber = await WireClient.open(endpoint.url("msgpack", key=API_KEY), "msgpack")
+    await publisher.connected()
+    await subscriber.connected()
+    channel = f"witness:{uuid.uuid4().hex}"
+    attached = await subscriber.attach(channel)
+    assert attached["action"] == Action.ATTACHED
+    witness = Witness(publisher, subscriber, channel)
+    await witness.still_served()
+    yield witness
+    await witness.still_served()
+    await publisher.close()
+    await subscriber.close()
+
+
+async def connected_client(endpoint: Endpoint, fmt: Format = "json", **params: str) -> WireClient:
+    client = await WireClient.open(endpoint.url(fmt, **params), fmt)
+    await client.connected()
+    return client
+
+
+async def request_token(endpoint: Endpoint, token_request: dict[str, Any]) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=endpoint.http_url) as http:
+        return await http.post(f"/keys/{token_request['keyName']}/requestToken", json=token_request)
+
+
+async def token(endpoint: Endpoint, **fields: Any) -> str:
+    response = await request_token(endpoint, signed_token_request(KEY, **fields))
+    assert response.status_code == 200, response.text
+    value: str = response.json()["token"]
+    return value
+
+
+def assert_error(message: dict[str, Any], action: Action, code: int, status: int) -> None:
+    assert message["action"] == action, message
+    assert message["error"]["code"] == code, message
+    assert message["error"]["statusCode"] == status, message
+
+
+async def refused_at_connect(endpoint: Endpoint, code: int, status: int, **params: str) -> None:
+    """The service answers the WebSocket with ERROR (no CONNECTED) and closes it."""
+    client = await WireClient.open(endpoint.url("json", **params))
+    assert_error(await client.recv(), Action.ERROR, code, status)
+    assert await client.closed_by_server()
+
+
+def assert_http_error(response: httpx.Response, code: int, status: int) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["x-ably-errorcode"] == str(code)
+    assert response.json()["error"]["code"] == code
+    assert KEY.secret not in response.text
+
+
+# --- frames the service cannot read ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fmt", "frame"),
+    [
+        ("json", '{"action": 10, "channel": '),
+        ("json", "[10, 11]"),
+        ("json", b'{"action":10}'),
+        ("msgpack", b"\xc1\xc1\xc1"),
+        ("msgpack", b"\x93\x01\x02\x03"),
+        ("msgpack", '{"action":10}'),
+    ],
+    ids=[
+        "truncated-json",
+        "json-array",
+        "json-in-binary",
+        "invalid-msgpack",
+        "msgpack-array",
+        "text-on-msgpack",
+    ],
+)
+async def test_unreadable_frame_is_a_protocol_error(
+    endpoint: Endpoint, witness: Witness, fmt: Format, frame: str | bytes
+) -> None:
+    client = await connected_client(endpoint, fmt, key=API_KEY)
+    await client.send_raw(frame)
+    assert_error(await client.recv(), Action.ERROR, 40000, 400)
+    await witness.still_served()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+async def test_unknown_action_is_a_protocol_error(endpoint: Endpoint, witness: Witness, fmt: Format) -> None:
+    client = await connected_client(endpoint, fmt, key=API_KEY)
+    await client.send({"action": 99, "channel": "anything"})
+    assert_error(await client.recv(), Action.ERROR, 40000, 400)
+    await witness.still_served()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+async def test_message_over_max_message_size_is_nacked(
+    endpoint: Endpoint, witness: Witness, fmt: Format
+) -> None:
+    client = await connected_client(endpoint, fmt, key=API_KEY)
+    channel = f"big:{uuid.uuid4().hex}"
+    assert (await client.attach(channel))["action"] == Action.ATTACHED
+    serial = await client.publish(channel, {"name": "big", "data": "x" * (MAX_MESSAGE_SIZE + 1)})
+    nack = await client.expect(Action.NACK)
+    assert nack["msgSerial"] == serial
+    assert nack.get("count", 1) == 1
+    assert nack["error"]["code"] == 40009
+    # The same connection goes on: a message within the limit is accepted.
+    serial = await client.publish(channel, {"name": "small", "data": "x" * 1000})
+    assert (await client.expect(Action.ACK))["msgSerial"] == serial
+    await witness.still_served()
+
+
+@pytest.mark.parametrize("name", ["", "[bogus]chat", "[meta]missing-separator", "chat\nline"])
+async def test_invalid_channel_name_is_refused(endpoint: Endpoint, witness: Witness, name: str) -> None:
+    client = await connected_client(endpoint, key=API_KEY)
+    refusal = await client.attach(name)
+    assert_error(refusal, Action.ERROR, 40010, 400)
+    assert refusal.get("channel") == name
+    serial = await client.publish(name, {"name": "x", "data": "y"})
+    nack = await client.expect(Action.NACK)
+    assert (nack["msgSerial"], nack["error"]["code"]) == (serial, 40010)
+    await witness.still_served()
+
+
+# --- credentials -------------------------------------------------------------------------------------------
+
+
+async def test_unknown_key_is_refused(endpoint: Endpoint, witness: Witness) -> None:
+    await refused_at_connect(endpoint, 40130, 401, key="badInput.otherKey:whatever")
+    await witness.still_served()
+
+
+async def test_wrong_secret_is_refused(endpoint: Endpoint, witness: Witness) -> None:
+    await refused_at_connect(endpoint, 40101, 401, key=f"{KEY.name}:not-the-secret")
+    await witness.still_served()
+
+
+async def test_missing_credentials_are_refused(endpoint: Endpoint, witness: Witness) -> None:
+    await refused_at_connect(endpoint, 40101, 401)
+    await witness.still_served()
+
+
+async def test_unknown_token_is_refused(endpoint: Endpoint, witness: Witness) -> None:
+    await refused_at_connect(endpoint, 40140, 401, access_token="not-a-token-the-service-issued")
+    await witness.still_served()
+
+
+async def test_expired_token_is_refused(endpoint: Endpoint, witness: Witness) -> None:
+    short_lived = await token(endpoint, ttl=1000)
+    await asyncio.sleep(1.2)
+    await refused_at_connect(endpoint, 40142, 401, access_token=short_lived)
+    await witness.still_served()
+
+
+async def test_unsupported_protocol_version_is_refused(endpoint: Endpoint, witness: Witness) -> None:
+    await refused_at_connect(endpoint, 40000, 400, key=API_KEY, v="99")
+    await witness.still_served()
+
+
+async def test_accepted_protocol_versions(endpoint: Endpoint) -> None:
+    """ably-js 2.0 to 2.28 send v=3..6 and ably-python 3.x sends v=5."""
+    for version in ("3", "4", "5", "6"):
+        client = await connected_client(endpoint, key=API_KEY, v=version)
+        await client.close()
+
+
+async def test_bad_mac_is_refused(endpoint: Endpoint, witness: Witness) -> None:
+    forged = signed_token_request(Key(KEY.name, "a-secret-the-service-does-not-know"), client_id="mallory")
+    assert_http_error(await request_token(endpoint, forged), 40101, 401)
+    tampered = {**signed_token_request(KEY, client_id="alice"), "clientId": "mallory"}
+    assert_http_error(await request_token(endpoint, tampered), 40101, 401)
+    await witness.still_served()
+
+
+async def test_replayed_nonce_is_refused(endpoint: Endpoint, witness: Witness) -> None:
+    token_request = signed_token_request(KEY, client_id="alice")
+    assert (await request_token(endpoint, token_request)).status_code == 200
+    assert_http_error(await request_token(endpoint, token_request), 40105, 401)
+    await witness.still_served()
+
+
+@pytest.mark.parametrize("skew_ms", [-10 * 60 * 1000, 10 * 60 * 1000])
+async def test_timestamp_outside_the_window_is_refused(
+    endpoint: Endpoint, witness: Witness, skew_ms: int
+) -> None:
+    stale = signed_token_request(KEY, client_id="alice", timestamp=int(time.time() * 1000) + skew_ms)
+    assert_http_error(await request_token(endpoint, stale), 40104, 401)
+    await witness.still_served()
+
+
+async def test_token_request_for_an_unknown_key_is_refused(endpoint: Endpoint, witness: Witness) -> None:
+    unknown = signed_token_request(Key("badInput.otherKey", KEY.secret))
+    assert_http_error(await request_token(endpoint, unknown), 40130, 401)
+    await witness.still_served()
+
+
+async def test_malformed_capability_is_refused(endpoint: Endpoint) -> None:
+    malformed = signed_token_request(KEY, capability="not json")
+    assert_http_error(await request_token(endpoint, malformed), 40000, 400)
+
+
+# --- identity and capabilities on a live connection --------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+async def test_publish_under_another_client_id_is_nacked(
+    endpoint: Endpoint, witness: Witness, fmt: Format
+) -> None:
+    client = await connected_client(endpoint, fmt, access_token=await token(endpoint, client_id="alice"))
+    channel = f"chat:{uuid.uuid4().hex}"
+    assert (await client.attach(channel))["action"] == Action.ATTACHED
+    serial = await client.publish(channel, {"name": "spoof", "data": "x", "clientId": "bob"})
+    nack = await client.expect(Action.NACK)
+    assert (nack["msgSerial"], nack["error"]["code"]) == (serial, 40012)
+    serial = await client.publish(channel, {"name": "own", "data": "x", "clientId": "alice"})
+    assert (await client.expect(Action.ACK))["msgSerial"] == serial
+    await witness.still_served()
+
+
+async def test_presence_under_another_client_id_is_nacked(endpoint: Endpoint, witness: Witness) -> None:
+    client = await connected_client(endpoint, access_token=await token(endpoint, client_id="alice"))
+    channel = f"chat:{uuid.uuid4().hex}"
+    assert (await client.attach(channel))["action"] == Action.ATTACHED
+    await client.send(
+        {
+            "action": Action.PRESENCE,
+            "channel": channel,
+            "msgSerial": 0,
+            "presence": [{"action": 2, "clientId": "bob", "data": "spoof"}],
+        }
+    )
+    nack = await client.expect(Action.NACK)
+    assert (nack["msgSerial"], nack["error"]["code"]) == (0, 40012)
+    await witness.still_served()
+
+
+async def test_presence_without_a_client_id_is_nacked(endpoint: Endpoint, witness: Witness) -> None:
+    client = await connected_client(endpoint, key=API_KEY)
+    channel = f"chat:{uuid.uuid4().hex}"
+    assert (await client.attach(channel))["action"] == Action.ATTACHED
+    await client.send(
+        {"action": Action.PRESENCE, "channel": channel, "msgSerial": 0, "presence": [{"action": 2}]}
+    )
+    nack = await client.expect(Action.NACK)
+    assert (nack["msgSerial"], nack["error"]["code"]) == (0, 91000)
+    await witness.still_served()
+
+
+async def test_client_id_param_contradicting_the_token_is_refused(
+    endpoint: Endpoint, witness: Witness
+) -> None:
+    alice = await token(endpoint, client_id="alice")
+    await refused_at_connect(endpoint, 40102, 401, access_token=alice, clientId="bob")
+    await witness.still_served()
+
+
+async def test_refused_capability(endpoint: Endpoint, witness: Witness) -> None:
+    capability = json.dumps({"chat:*": ["subscribe"]})
+    client = await connected_client(
+        endpoint, access_token=await token(endpoint, client_id="c", capability=capability)
+    )
+    forbidden = f"secret:{uuid.uuid4().hex}"
+    refusal = await client.attach(forbidden)
+    assert_error(refusal, Action.ERROR, 40160, 401)
+    assert refusal["channel"] == forbidden
+
+    allowed = f"chat:{uuid.uuid4().hex}"
+    attached = await client.attach(allowed)
+    assert attached["action"] == Action.ATTACHED
+    granted = attached["flags"] & (Flag.PUBLISH | Flag.SUBSCRIBE | Flag.PRESENCE | Flag.PRESENCE_SUBSCRIBE)
+    assert granted == Flag.SUBSCRIBE | Flag.PRESENCE_SUBSCRIBE, (
+        "subscribe grants only the two subscribe modes"
+    )
+    serial = await client.publish(allowed, {"name": "x", "data": "y"})
+    nack = await client.expect(Action.NACK)
+    assert (nack["msgSerial"], nack["error"]["code"]) == (serial, 40160)
+    await witness.still_served()
