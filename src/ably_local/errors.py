@@ -45,7 +45,3 @@ def unauthorized(code: int, message: str) -> AblyError:
 
 def capability_denied(operation: str, channel: str) -> AblyError:
     return AblyError(40160, 401, f"Action not permitted: {operation} on channel {channel!r}")
-
-
-def not_found(message: str) -> AblyError:
-    return AblyError(40400, 404, message)
