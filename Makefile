@@ -32,7 +32,8 @@ build: $(NODE_READY)
 	npm run build
 
 bench: $(PY_READY) $(NODE_READY)
-	$(PY) bench/run_all.py
+	$(PY) bench/token_function.py
+	$(PY) bench/realtime_fanout.py
 
 chromium:
 	@scripts/ensure-chromium
