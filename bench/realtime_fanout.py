@@ -82,6 +82,12 @@ class Server:
     def rss(self) -> int:
         return resident_bytes(self.process.pid)
 
+    @property
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server process has used so far."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -163,6 +169,16 @@ def _acked(payload: bytes) -> int:
     return int(message.get("count", 1)) if message.get("action") == 1 else 0
 
 
+async def _expect(subscriber: Subscriber, action: int) -> None:
+    """The next control frame with this action; HEARTBEATs (sent to every connection) are skipped."""
+    while True:
+        message = json.loads(await subscriber.next_control())
+        if message["action"] == action:
+            return
+        if message["action"] != 0:
+            raise RuntimeError(f"expected action {action}, got {message}")
+
+
 class AblyTarget(Target):
     def __init__(self, server: Server) -> None:
         self.name, self.server = "ably_local", server
@@ -175,11 +191,9 @@ class AblyTarget(Target):
         subscriber.socket = await open_lean(
             "127.0.0.1", self.server.port, self._target(**params), subscriber.on_frame
         )
-        connected = json.loads(await subscriber.next_control())
-        assert connected["action"] == 4, connected
+        await _expect(subscriber, 4)  # CONNECTED
         subscriber.socket.send_text(json.dumps({"action": 10, "channel": CHANNEL}))
-        attached = json.loads(await subscriber.next_control())
-        assert attached["action"] == 11, attached
+        await _expect(subscriber, 11)  # ATTACHED
         return subscriber
 
     async def subscriber(self) -> Subscriber:
@@ -261,6 +275,8 @@ class Figures:
     p99_ms: dict[int, float] = field(default_factory=dict)
     throughput: dict[int, float] = field(default_factory=dict)
     lost: dict[int, int] = field(default_factory=dict)
+    server_busy: dict[int, float] = field(default_factory=dict)
+    client_busy: dict[int, float] = field(default_factory=dict)
     idle_kib: float = 0.0
 
 
@@ -308,6 +324,7 @@ async def measure(target: Target, counts: list[int]) -> Figures:
         burst = min(BURST_MAX_MESSAGES, max(1, BURST_DELIVERIES // count))
         for subscriber in subscribers:
             subscriber.keep, subscriber.kept, subscriber.count = False, [], 0
+        server_cpu, client_cpu = target.server.cpu_seconds, time.process_time()
         started = time.perf_counter()
         for seq in range(burst):
             publish(seq)
@@ -318,6 +335,8 @@ async def measure(target: Target, counts: list[int]) -> Figures:
         finished = max(s.last_arrival for s in subscribers)
         delivered = sum(s.count for s in subscribers)
         figures.throughput[count] = delivered / (finished - started)
+        figures.server_busy[count] = (target.server.cpu_seconds - server_cpu) / (finished - started)
+        figures.client_busy[count] = (time.process_time() - client_cpu) / (time.perf_counter() - started)
         figures.lost[count] = 0 if complete else burst * count - delivered
         await target.publishes_done(published)
 
@@ -401,6 +420,13 @@ async def run(counts: list[int], pin: bool) -> None:
     print(f"machine: {os.cpu_count()} cores ({cpu_model()}), Python {platform.python_version()}")
     print(f"server pinned to cpu {server_cpu}, clients to cpu {client_cpu}\n")
     print(report(results["ably_local"], results["plain websockets"], counts))
+    print("\nCPU busy during the bursts (1.0 = one core saturated; a saturated client bounds the figure):")
+    for name, figures in results.items():
+        busy = ", ".join(
+            f"{n} subs: server {figures.server_busy[n]:.2f} / clients {figures.client_busy[n]:.2f}"
+            for n in counts
+        )
+        print(f"  {name}: {busy}")
 
 
 def main() -> None:
