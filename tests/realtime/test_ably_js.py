@@ -1,7 +1,7 @@
 """The unmodified ably-js SDK (npm `ably` 2.28) against the local service, in Node, JSON and msgpack.
 
-Each suite under tests/realtime/js/ is a node:test script; this module starts one service (and the real
-token function behind an HTTP endpoint, for authUrl), runs each suite with the service's address in the
+Each suite under tests/realtime/js/ is a node:test script; this module starts one service and the real
+token function behind an HTTP endpoint (for authUrl), runs each suite with the service's address in the
 environment and fails with node's own report when any scenario fails.
 """
 
@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from ably_local.testing import running_service
+from tests.realtime.function_endpoint import token_function_server
 
 ROOT = Path(__file__).resolve().parents[2]
 JS_DIR = Path(__file__).resolve().parent / "js"
@@ -27,20 +28,19 @@ SCENARIO_TIMEOUT_MS = 60_000
 def service_env() -> Iterator[dict[str, str]]:
     if shutil.which("node") is None or not (ROOT / "node_modules" / "ably").is_dir():
         pytest.fail("node and the root node_modules (npm ci) are required for the ably-js tests")
-    with running_service(api_key=API_KEY) as service:
-        env = {
+    with (
+        running_service(api_key=API_KEY) as service,
+        token_function_server({"ABLY_API_KEY": API_KEY}) as function,
+    ):
+        yield {
             "ABLY_LOCAL_HOST": service.host,
             "ABLY_LOCAL_PORT": str(service.port),
             "ABLY_LOCAL_KEY": API_KEY,
+            "ABLY_TOKEN_URL": function.url,
         }
-        try:
-            from tests.realtime.function_endpoint import token_function_server
-        except ImportError:  # the token function is not importable: its authUrl scenario is skipped
-            yield env
-            return
-        with token_function_server({"ABLY_API_KEY": API_KEY}) as function:
-            yield {**env, "ABLY_TOKEN_URL": function.url}
-            assert API_KEY.split(":")[1] not in function.log.getvalue()
+        assert API_KEY.split(":")[1] not in function.log.getvalue(), (
+            "the token function logged the key secret"
+        )
 
 
 @pytest.mark.parametrize("suite", SUITES)
