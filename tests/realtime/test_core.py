@@ -1,0 +1,335 @@
+"""The sans-I/O core of the local service, frame by frame: no sockets, a fake clock, timers via tick()."""
+
+import json
+import secrets
+from typing import Any
+
+import msgpack
+import pytest
+
+from ably_local.auth import ApiKey, Authority
+from ably_local.capability import parse_capability, resource_matches
+from ably_local.connection import Connection
+from ably_local.errors import AblyError
+from ably_local.protocol import Action, Flag, PresenceAction
+from ably_local.realtime import RealtimeService, ServiceConfig
+from tests.function.signing import expected_mac
+
+KEY = ApiKey.parse("coreApp.coreKey:coreSecretValue_0123456789")
+ALL_MODES = Flag.PUBLISH | Flag.SUBSCRIBE | Flag.PRESENCE | Flag.PRESENCE_SUBSCRIBE
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000_000
+
+    def __call__(self) -> int:
+        return self.now
+
+    def advance(self, ms: int) -> None:
+        self.now += ms
+
+
+class Core:
+    """A service, its authority and the clock they share."""
+
+    def __init__(self, **config: Any) -> None:
+        self.clock = FakeClock()
+        self.authority = Authority([KEY], clock=self.clock)
+        self.service = RealtimeService(self.authority, ServiceConfig(**config), clock=self.clock)
+
+    def token(self, client_id: str | None, capability: str = '{"*":["*"]}', ttl: int = 3_600_000) -> str:
+        return self.authority.issue(KEY, client_id, parse_capability(capability), ttl).token
+
+    def connect(self, fmt: str = "json", **params: str) -> Connection:
+        if "access_token" not in params:
+            params.setdefault("key", KEY.value)
+        return self.service.open({"v": "6", "format": fmt, **params})
+
+    def send(self, connection: Connection, message: dict[str, Any]) -> bool:
+        frame: str | bytes = (
+            json.dumps(message) if connection.fmt == "json" else msgpack.packb(message, use_bin_type=True)
+        )
+        return self.service.receive(connection, frame)
+
+    def attach(self, connection: Connection, channel: str, **fields: Any) -> list[dict[str, Any]]:
+        self.send(connection, {"action": Action.ATTACH, "channel": channel, **fields})
+        return drain(connection)
+
+    def publish(self, connection: Connection, channel: str, serial: int, *names: str) -> None:
+        messages = [{"name": name, "data": f"data-{name}"} for name in names]
+        self.send(
+            connection,
+            {"action": Action.MESSAGE, "channel": channel, "msgSerial": serial, "messages": messages},
+        )
+
+
+def drain(connection: Connection) -> list[dict[str, Any]]:
+    """Decode everything the service queued for a connection, as its client would read it."""
+    decoded: list[dict[str, Any]] = []
+    for frame in connection.take_outbox():
+        assert isinstance(frame, str) == (connection.fmt == "json"), "wrong frame type for the format"
+        decoded.append(json.loads(frame) if isinstance(frame, str) else msgpack.unpackb(frame, raw=False))
+    return decoded
+
+
+def actions(frames: list[dict[str, Any]]) -> list[int]:
+    return [frame["action"] for frame in frames]
+
+
+def test_connected_carries_the_details_clients_need() -> None:
+    core = Core()
+    connection = core.connect(clientId="carol")
+    [connected] = drain(connection)
+    assert connected["action"] == Action.CONNECTED
+    assert connected["connectionId"] == connection.id
+    details = connected["connectionDetails"]
+    assert details["connectionKey"] == connected["connectionKey"] == connection.key
+    assert details["clientId"] == "carol"
+    assert details["maxMessageSize"] == 65536
+    assert {"connectionStateTtl", "maxIdleInterval", "maxFrameSize", "serverId"} <= details.keys()
+
+
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        ({"v": "6", "key": "coreApp.otherKey:whatever"}, 40130),
+        ({"v": "6", "key": "coreApp.coreKey:wrongSecret"}, 40101),
+        ({"v": "1", "key": KEY.value}, 40000),
+        ({"v": "6"}, 40101),
+        ({"v": "6", "access_token": "coreApp.unknown"}, 40140),
+    ],
+)
+def test_refused_connections_get_ablys_codes(params: dict[str, str], code: int) -> None:
+    with pytest.raises(AblyError) as refused:
+        Core().service.open(params)
+    assert refused.value.code == code
+
+
+def test_publish_is_acked_by_msg_serial_and_fanned_out_in_order() -> None:
+    core = Core()
+    publisher, json_subscriber = core.connect(), core.connect()
+    msgpack_subscriber = core.connect("msgpack")
+    for connection in (publisher, json_subscriber, msgpack_subscriber):
+        drain(connection)
+        [attached] = core.attach(connection, "chat:a")
+        assert attached["action"] == Action.ATTACHED
+        assert attached["flags"] & ALL_MODES == ALL_MODES
+
+    core.publish(publisher, "chat:a", 0, "first", "second")
+    core.clock.advance(5)
+    core.publish(publisher, "chat:a", 1, "third")
+
+    [publisher_frames] = [drain(publisher)]
+    acks = [frame for frame in publisher_frames if frame["action"] == Action.ACK]
+    assert acks == [
+        {"action": Action.ACK, "msgSerial": 0, "count": 1},
+        {"action": Action.ACK, "msgSerial": 1, "count": 1},
+    ]
+    for subscriber in (json_subscriber, msgpack_subscriber):
+        frames = drain(subscriber)
+        assert actions(frames) == [Action.MESSAGE, Action.MESSAGE]
+        first, second = frames
+        assert first["id"] == f"{publisher.id}:0"
+        assert [m["id"] for m in first["messages"]] == [f"{publisher.id}:0:0", f"{publisher.id}:0:1"]
+        assert [m["name"] for m in (*first["messages"], *second["messages"])] == ["first", "second", "third"]
+        assert second["timestamp"] - first["timestamp"] == 5
+        assert first["channelSerial"] < second["channelSerial"]
+        assert {m["connectionId"] for m in first["messages"]} == {publisher.id}
+
+
+def test_ack_for_msg_serial_zero_is_serialised() -> None:
+    """ably-js leaves the first publish pending forever if msgSerial 0 is dropped from the ACK."""
+    core = Core()
+    connection = core.connect()
+    core.attach(connection, "chat:z")
+    drain(connection)
+    core.publish(connection, "chat:z", 0, "x")
+    [ack] = [frame for frame in connection.take_outbox() if '"action":1,' in str(frame)]
+    assert '"msgSerial":0' in str(ack)
+
+
+def test_echo_false_keeps_own_messages_away() -> None:
+    core = Core()
+    quiet = core.connect(echo="false")
+    core.attach(quiet, "chat:echo")
+    drain(quiet)
+    core.publish(quiet, "chat:echo", 0, "mine")
+    assert actions(drain(quiet)) == [Action.ACK]
+
+
+def test_heartbeat_ids_are_echoed() -> None:
+    core = Core()
+    connection = core.connect()
+    drain(connection)
+    core.send(connection, {"action": Action.HEARTBEAT, "id": "ping-1"})
+    assert drain(connection) == [{"action": Action.HEARTBEAT, "id": "ping-1"}]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "channel", "matches"),
+    [
+        ("chat:*", "chat:a", True),
+        ("chat:*", "chat:a:b", True),
+        ("chat:*", "chat", False),
+        ("chat:*", "chatter:a", False),
+        ("chat:*:log", "chat:a:log", True),
+        ("chat:*:log", "chat:a:b:log", False),
+        ("foo*", "foo*", True),
+        ("foo*", "foobar", False),
+        ("*", "anything:at:all", True),
+        ("*", "[meta]connection.lifecycle", False),
+        ("exact", "exact", True),
+        ("exact", "exactly", False),
+    ],
+)
+def test_capability_resource_matching(pattern: str, channel: str, matches: bool) -> None:
+    assert resource_matches(pattern, channel) is matches
+
+
+def test_capability_refusals_on_the_wire() -> None:
+    core = Core()
+    reader = core.connect(access_token=core.token("reader", '{"chat:*":["subscribe"]}'))
+    drain(reader)
+    [attached] = core.attach(reader, "chat:a:b")
+    assert attached["flags"] & Flag.SUBSCRIBE
+    assert not attached["flags"] & Flag.PUBLISH
+    core.publish(reader, "chat:a:b", 0, "nope")
+    [nack] = drain(reader)
+    assert (nack["action"], nack["msgSerial"], nack["error"]["code"]) == (Action.NACK, 0, 40160)
+    [error] = core.attach(reader, "news")
+    assert (error["action"], error["channel"], error["error"]["code"]) == (Action.ERROR, "news", 40160)
+    assert core.service.history("chat:a:b") == []
+
+
+def test_publishing_under_another_client_id_is_refused() -> None:
+    core = Core()
+    alice = core.connect(access_token=core.token("alice"))
+    core.attach(alice, "chat:id")
+    drain(alice)
+    spoof = {"name": "x", "clientId": "bob"}
+    core.send(alice, {"action": Action.MESSAGE, "channel": "chat:id", "msgSerial": 0, "messages": [spoof]})
+    [nack] = drain(alice)
+    assert (nack["action"], nack["error"]["code"]) == (Action.NACK, 40012)
+    own = {"name": "y", "clientId": "alice"}
+    core.send(alice, {"action": Action.MESSAGE, "channel": "chat:id", "msgSerial": 1, "messages": [own]})
+    assert sorted(actions(drain(alice))) == [Action.ACK, Action.MESSAGE]
+
+
+def test_presence_leave_follows_the_grace_period() -> None:
+    core = Core(presence_grace_ms=1_000)
+    alice = core.connect(access_token=core.token("alice"))
+    watcher = core.connect()
+    core.attach(alice, "chat:p")
+    enter = {"action": PresenceAction.ENTER, "data": "hi"}
+    core.send(alice, {"action": Action.PRESENCE, "channel": "chat:p", "msgSerial": 0, "presence": [enter]})
+    drain(watcher)
+    frames = core.attach(watcher, "chat:p")
+    assert actions(frames) == [Action.ATTACHED, Action.SYNC]
+    assert frames[0]["flags"] & Flag.HAS_PRESENCE
+    assert frames[1]["channelSerial"].endswith(":")
+    assert [(m["clientId"], m["action"]) for m in frames[1]["presence"]] == [
+        ("alice", PresenceAction.PRESENT)
+    ]
+
+    core.service.transport_lost(alice)
+    core.clock.advance(999)
+    core.service.tick()
+    assert Action.PRESENCE not in actions(drain(watcher))
+    core.clock.advance(1)
+    core.service.tick()
+    [leave] = [frame for frame in drain(watcher) if frame["action"] == Action.PRESENCE]
+    assert [(m["clientId"], m["action"]) for m in leave["presence"]] == [("alice", PresenceAction.LEAVE)]
+    assert core.service.present_members("chat:p") == []
+
+
+def test_token_is_renewed_on_the_live_connection_then_expires() -> None:
+    core = Core(token_renewal_lead_ms=3_000)
+    connection = core.connect(access_token=core.token("alice", ttl=10_000))
+    drain(connection)
+    core.clock.advance(6_999)
+    core.service.tick()
+    assert Action.AUTH not in actions(drain(connection))
+    core.clock.advance(1)
+    core.service.tick()
+    assert Action.AUTH in actions(drain(connection))
+
+    core.send(connection, {"action": Action.AUTH, "auth": {"accessToken": core.token("alice", ttl=10_000)}})
+    [connected] = drain(connection)
+    assert (connected["action"], connected["connectionId"]) == (Action.CONNECTED, connection.id)
+
+    core.clock.advance(10_000)
+    assert core.service.tick() == [connection]
+    [disconnected] = [frame for frame in drain(connection) if frame["action"] != Action.HEARTBEAT]
+    assert (disconnected["action"], disconnected["error"]["code"]) == (Action.DISCONNECTED, 40142)
+    assert connection.closing
+
+
+def test_renewal_may_not_change_the_client_id() -> None:
+    core = Core()
+    connection = core.connect(access_token=core.token("alice"))
+    drain(connection)
+    keep_open = core.send(connection, {"action": Action.AUTH, "auth": {"accessToken": core.token("mallory")}})
+    [error] = drain(connection)
+    assert (error["action"], error["error"]["code"], keep_open) == (Action.ERROR, 40012, False)
+
+
+def test_resume_replays_the_gap_in_order_then_goes_live() -> None:
+    core = Core()
+    listener, talker = core.connect(), core.connect()
+    for connection in (listener, talker):
+        core.attach(connection, "chat:r")
+        drain(connection)
+    core.publish(talker, "chat:r", 0, "seen")
+    [seen] = [frame for frame in drain(listener) if frame["action"] == Action.MESSAGE]
+
+    core.service.transport_lost(listener)
+    for serial in (1, 2, 3):
+        core.publish(talker, "chat:r", serial, f"missed-{serial}")
+    assert listener.outbox == []
+
+    resumed = core.connect(resume=listener.key)
+    assert resumed is listener
+    [connected] = drain(resumed)
+    assert connected["connectionId"] == listener.id
+    assert "error" not in connected
+    frames = core.attach(resumed, "chat:r", channelSerial=seen["channelSerial"])
+    assert frames[0]["action"] == Action.ATTACHED
+    assert frames[0]["flags"] & Flag.RESUMED
+    assert [f["messages"][0]["name"] for f in frames[1:]] == ["missed-1", "missed-2", "missed-3"]
+
+    core.publish(talker, "chat:r", 4, "live")
+    assert [f["messages"][0]["name"] for f in drain(resumed)] == ["live"]
+
+
+def test_resume_with_an_unknown_key_gets_a_fresh_connection_and_80008() -> None:
+    core = Core()
+    connection = core.connect(resume="gone!key")
+    [connected] = drain(connection)
+    assert connected["error"]["code"] == 80008
+    assert connected["connectionId"] == connection.id
+
+
+def test_token_request_is_verified_and_exchanged() -> None:
+    core = Core()
+    request: dict[str, Any] = {
+        "keyName": KEY.name,
+        "ttl": 60_000,
+        "capability": '{"chat:*":["publish","subscribe"]}',
+        "clientId": "alice",
+        "timestamp": core.clock.now,
+        "nonce": secrets.token_hex(16),
+    }
+    request["mac"] = expected_mac(request, KEY.secret)
+    details = core.authority.request_token(KEY.name, request)
+    assert (details.client_id, details.expires - details.issued) == ("alice", 60_000)
+    credentials = core.authority.token(details.token)
+    assert credentials.client_id == "alice"
+
+    with pytest.raises(AblyError) as replayed:
+        core.authority.request_token(KEY.name, request)
+    assert replayed.value.code == 40105
+    tampered = {**request, "clientId": "mallory", "nonce": secrets.token_hex(16)}
+    with pytest.raises(AblyError) as bad_mac:
+        core.authority.request_token(KEY.name, tampered)
+    assert bad_mac.value.code == 40101
