@@ -3,6 +3,7 @@ action, and a client connected alongside keeps publishing and receiving afterwar
 """
 
 import asyncio
+import base64
 import json
 import time
 import uuid
@@ -331,4 +332,50 @@ async def test_refused_capability(endpoint: Endpoint, witness: Witness) -> None:
     serial = await client.publish(allowed, {"name": "x", "data": "y"})
     nack = await client.expect(Action.NACK)
     assert (nack["msgSerial"], nack["error"]["code"]) == (serial, 40160)
+    await witness.still_served()
+
+
+async def test_unknown_format_is_refused(endpoint: Endpoint, witness: Witness) -> None:
+    await refused_at_connect(endpoint, 40000, 400, key=API_KEY, format="xml")
+    await witness.still_served()
+
+
+# --- the REST API ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "code"),
+    [
+        ({}, 40101),
+        ({"Authorization": "Bearer not-a-token-the-service-issued"}, 40140),
+        ({"Authorization": "Basic " + base64.b64encode(b"badInput.otherKey:whatever").decode()}, 40130),
+        ({"Authorization": "Basic " + base64.b64encode(f"{KEY.name}:wrong".encode()).decode()}, 40101),
+    ],
+    ids=["no-credentials", "unknown-token", "unknown-key", "wrong-secret"],
+)
+async def test_rest_refuses_bad_credentials(
+    endpoint: Endpoint, witness: Witness, headers: dict[str, str], code: int
+) -> None:
+    async with httpx.AsyncClient(base_url=endpoint.http_url) as http:
+        response = await http.get("/channels/chat:rest/messages", headers=headers)
+    assert_http_error(response, code, 401)
+    await witness.still_served()
+
+
+async def test_rest_refuses_capability_and_malformed_bodies(endpoint: Endpoint, witness: Witness) -> None:
+    capability = json.dumps({"chat:*": ["subscribe"]})
+    bearer = {"Authorization": f"Bearer {await token(endpoint, client_id='r', capability=capability)}"}
+    async with httpx.AsyncClient(base_url=endpoint.http_url, headers=bearer) as http:
+        refused = await http.post("/channels/chat:rest/messages", json={"name": "x", "data": "y"})
+        assert_http_error(refused, 40160, 401)
+        no_history = await http.get("/channels/chat:rest/messages")
+        assert_http_error(no_history, 40160, 401)
+        elsewhere = await http.get("/channels/private:rest/presence")
+        assert_http_error(elsewhere, 40160, 401)
+    root = {"Authorization": "Basic " + base64.b64encode(API_KEY.encode()).decode()}
+    async with httpx.AsyncClient(base_url=endpoint.http_url, headers=root) as http:
+        garbage = await http.post(
+            "/channels/chat:rest/messages", content=b"{not json", headers={"Content-Type": "application/json"}
+        )
+        assert_http_error(garbage, 40000, 400)
     await witness.still_served()
