@@ -6,7 +6,7 @@ dropping connections nobody resumed); the network layer calls it periodically.
 """
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,8 @@ from ably_local.protocol import (
     decode_frame,
     to_json_item,
 )
+
+ChannelHandler = Callable[[Connection, str, ProtocolMessage], None]
 
 
 @dataclass(frozen=True)
@@ -191,14 +193,18 @@ class RealtimeService:
             raise bad_request(f"Unexpected protocol message action {action}")
         return True
 
-    def _channel_action(self, connection: Connection, message: ProtocolMessage, handler: Any) -> None:
+    def _channel_action(
+        self, connection: Connection, message: ProtocolMessage, handler: ChannelHandler
+    ) -> None:
         try:
             handler(connection, validate_channel_name(message.get("channel")), message)
         except AblyError as error:
             refusal = {"action": Action.ERROR, "channel": message.get("channel"), "error": error.to_wire()}
             connection.send(refusal)
 
-    def _acknowledged(self, connection: Connection, message: ProtocolMessage, handler: Any) -> None:
+    def _acknowledged(
+        self, connection: Connection, message: ProtocolMessage, handler: ChannelHandler
+    ) -> None:
         serial = message.get("msgSerial")
         if not isinstance(serial, int):
             raise bad_request("MESSAGE and PRESENCE need a numeric msgSerial")
