@@ -6,17 +6,19 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PY_READY := $(VENV)/.installed
 NODE_READY := node_modules/.installed
+# Netlify's CLI and bundler, kept apart from the client build's dependencies (tests/deploy drives them).
+NETLIFY_TOOLS_READY := tools/netlify/node_modules/.installed
 
 .PHONY: dev test test-fast lint format build bench chromium
 
 dev: $(PY_READY) build
 	$(PY) -m devserver
 
-test: lint $(NODE_READY) build chromium
+test: lint $(NODE_READY) $(NETLIFY_TOOLS_READY) build chromium
 	$(PY) -m pytest
 
 # Everything but the bounded load tests (marked slow), for a quick local loop.
-test-fast: lint $(NODE_READY) build chromium
+test-fast: lint $(NODE_READY) $(NETLIFY_TOOLS_READY) build chromium
 	$(PY) -m pytest -m "not slow"
 
 lint: $(PY_READY)
@@ -46,4 +48,8 @@ $(PY_READY): pyproject.toml
 
 $(NODE_READY): package.json package-lock.json
 	npm ci --no-audit --no-fund
+	touch $@
+
+$(NETLIFY_TOOLS_READY): tools/netlify/package.json tools/netlify/package-lock.json
+	npm ci --prefix tools/netlify --no-audit --no-fund
 	touch $@
