@@ -1,0 +1,25 @@
+"""Build the Netlify function's Pyodide bundle once per session, as `npm run build:netlify-function` does."""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FUNCTION_DIR = ROOT / "functions" / "ably-token-request"
+NETLIFY_ENTRY = FUNCTION_DIR / "ably-token-request.js"
+NETLIFY_TOOLS = ROOT / "tools" / "netlify" / "node_modules" / ".bin"
+
+
+@pytest.fixture(scope="session")
+def pyodide_bundle() -> Path:
+    """Wheels and snapshot next to the entry; the script skips the work when its inputs are unchanged."""
+    subprocess.run(
+        ["node", "scripts/build-netlify-function.mjs"],
+        cwd=ROOT,
+        env={"PATH": str(ROOT / ".venv" / "bin") + ":/usr/local/bin:/usr/bin:/bin", "PYTHON": "python"},
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return FUNCTION_DIR / "pyodide-bundle"
