@@ -101,6 +101,25 @@ async def receive(queue: "asyncio.Queue[Message]", count: int, within_s: float =
     return [await asyncio.wait_for(queue.get(), within_s) for _ in range(count)]
 
 
+def drop_transport(client: AblyRealtime) -> asyncio.Event:
+    """Cut the client's TCP connection without a close frame, as a network failure would.
+
+    Returns an event set when the SDK is connected again.
+    """
+    reconnected = asyncio.Event()
+
+    def on_state_change(change: Any) -> None:
+        if change.current == ConnectionState.CONNECTED:
+            reconnected.set()
+
+    client.connection.on(on_state_change)
+    transport = client.connection.connection_manager.transport
+    assert transport is not None
+    assert transport.websocket is not None
+    transport.websocket.transport.abort()
+    return reconnected
+
+
 async def token_for(function: TokenFunction) -> str:
     """Exchange the function's TokenRequest for a token through the SDK (POST /keys/{key}/requestToken)."""
     async with rest(auth_callback=function.auth_callback) as client:
@@ -333,14 +352,7 @@ async def test_resume_after_a_dropped_socket_loses_nothing(service: LocalAbly, b
     ):
         connection_id = listener.connection.connection_manager.connection_id
         states: list[ConnectionState] = []
-        reconnected = asyncio.Event()
-
-        def on_state_change(change: Any) -> None:
-            states.append(change.current)
-            if change.current == ConnectionState.CONNECTED:
-                reconnected.set()
-
-        listener.connection.on(on_state_change)
+        listener.connection.on(lambda change: states.append(change.current))
         inbox = await subscribe(listener, channel_name)
         channel = talker.channels.get(channel_name)
         await channel.attach()
@@ -349,10 +361,7 @@ async def test_resume_after_a_dropped_socket_loses_nothing(service: LocalAbly, b
             await channel.publish("n", str(index))
         received = await receive(inbox, drop_after)
 
-        transport = listener.connection.connection_manager.transport
-        assert transport is not None
-        assert transport.websocket is not None
-        transport.websocket.transport.abort()  # no close frame: the network just went away
+        reconnected = drop_transport(listener)
         away = 0
         for index in range(drop_after, drop_after + published_while_away):
             await channel.publish("n", str(index))
@@ -385,14 +394,7 @@ async def test_resume_on_a_channel_empty_at_attach_loses_nothing(service: LocalA
         inbox = await subscribe(listener, channel_name)
         channel = talker.channels.get(channel_name)
         await channel.attach()
-        reconnected = asyncio.Event()
-        listener.connection.on(
-            lambda change: change.current == ConnectionState.CONNECTED and reconnected.set()
-        )
-        transport = listener.connection.connection_manager.transport
-        assert transport is not None
-        assert transport.websocket is not None
-        transport.websocket.transport.abort()
+        reconnected = drop_transport(listener)
         for index in range(5):
             await channel.publish("n", str(index))
         await asyncio.wait_for(reconnected.wait(), TIMEOUT_S)
