@@ -15,6 +15,7 @@ import json
 import os
 import statistics
 import subprocess
+import sys
 import time
 import venv
 from collections.abc import Callable
@@ -65,11 +66,24 @@ def lambda_python() -> str:
     return str(python)
 
 
+def pyodide_bundle() -> None:
+    """The Netlify entry's wheels and snapshot, as `npm run build:netlify-function` makes them."""
+    subprocess.run(
+        ["node", str(ROOT / "scripts" / "build-netlify-function.mjs")],
+        check=True,
+        cwd=ROOT,
+        env=ENV | {"PYTHON": sys.executable},
+        stdout=subprocess.DEVNULL,
+    )
+
+
 def implementations() -> list[Implementation]:
     python = lambda_python()
+    pyodide_bundle()
     driver = str(BENCH_DIR / "invoke_python.py")
     node_driver = str(BENCH_DIR / "node_reference" / "invoke.mjs")
     node_entry = (BENCH_DIR / "node_reference" / "ably-token-request.mjs").as_uri()
+    netlify_entry = (FUNCTION_DIR / "ably-token-request.js").as_uri()
     return [
         Implementation(
             "python handler",
@@ -86,6 +100,19 @@ def implementations() -> list[Implementation]:
             "node reference",
             cold=["node", node_driver, "cold", node_entry],
             warm=lambda n: ["node", node_driver, "warm", node_entry, str(n)],
+        ),
+        # The Netlify entry: the same Python handler in Pyodide, from its memory snapshot (as deployed)...
+        Implementation(
+            "netlify pyodide+snapshot",
+            cold=["node", node_driver, "cold", netlify_entry],
+            warm=lambda n: ["node", node_driver, "warm", netlify_entry, str(n)],
+        ),
+        # ...and without it (wheels unpacked and modules imported on every cold start).
+        Implementation(
+            "netlify pyodide, no snap",
+            cold=["node", node_driver, "cold", netlify_entry],
+            warm=lambda n: ["node", node_driver, "warm", netlify_entry, str(n)],
+            env={"ABLY_PYODIDE_SNAPSHOT": "off"},
         ),
     ]
 

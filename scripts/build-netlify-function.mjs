@@ -1,10 +1,12 @@
 // Prepares functions/ably-token-request/pyodide-bundle/ for the Netlify entry, so Pyodide needs no network at
 // run time:
+//   site-packages/ the wheels extracted, which the entry mounts (read on demand) when it starts from the snapshot.
 //   wheels/        pure-Python wheels of requirements.txt. msgpack and websockets ship only compiled wheels, so
 //                  they are built from source with their documented pure-Python switches (MSGPACK_PUREPYTHON,
 //                  BUILD_EXTENSION=no); both packages fall back to their Python implementations.
-//   snapshot.bin   a Pyodide memory snapshot taken after importing the handler's third-party modules (never the
-//                  handler itself, which reads the environment: no configuration or key is baked in).
+//   snapshot.bin   a Pyodide memory snapshot taken after importing the handler's third-party modules and signing
+//                  a throwaway request (never the handler itself, which reads the environment: no configuration
+//                  or key is baked in).
 //   bundle.json    what is there, and the inputs it was made from; an unchanged input set skips the rebuild.
 // Usage: node scripts/build-netlify-function.mjs [--no-snapshot]   (PYTHON picks the interpreter for pip)
 import { spawnSync } from 'node:child_process';
@@ -13,7 +15,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import runtime from '../functions/ably-token-request/pyodide-runtime.js';
 
-const { BUNDLE_DIR, FUNCTION_DIR, SNAPSHOT_IMPORTS, loadPythonRuntime } = runtime;
+const { BUNDLE_DIR, FUNCTION_DIR, SNAPSHOT_WARMUP, loadPythonRuntime } = runtime;
 
 const withSnapshot = !process.argv.includes('--no-snapshot');
 const python = process.env.PYTHON || 'python3';
@@ -46,14 +48,22 @@ const wheels = (await readdir(wheelDir)).filter((file) => file.endsWith('.whl'))
 const compiled = wheels.filter((wheel) => !/-py3-none-any\.whl$|-py2\.py3-none-any\.whl$/.test(wheel));
 if (compiled.length) throw new Error(`not pure-Python, Pyodide cannot load them: ${compiled.join(', ')}`);
 
+// The same wheels extracted, for the entry to mount instead of unpacking them at every cold start.
+for (const wheel of wheels) {
+  const unzip = spawnSync(python, ['-m', 'zipfile', '-e', join(wheelDir, wheel), join(BUNDLE_DIR, 'site-packages')], {
+    stdio: 'inherit',
+  });
+  if (unzip.status !== 0) throw new Error(`could not extract ${wheel}`);
+}
+
 // Written first without `inputs` (the runtime reads the wheel list from it), and with them once complete.
-const manifest = { pyodide: pyodideVersion, wheels, snapshot: null, snapshotImports: [] };
+const manifest = { pyodide: pyodideVersion, wheels, sitePackages: 'site-packages', snapshot: null };
 await writeFile(manifestPath, JSON.stringify(manifest, null, 2));
 if (withSnapshot) {
   const { py } = await loadPythonRuntime({ makeSnapshot: true });
-  py.runPython(SNAPSHOT_IMPORTS.map((name) => `import ${name}`).join('\n'));
+  py.runPython(SNAPSHOT_WARMUP);
   await writeFile(join(BUNDLE_DIR, 'snapshot.bin'), py.makeMemorySnapshot());
-  Object.assign(manifest, { snapshot: 'snapshot.bin', snapshotImports: SNAPSHOT_IMPORTS });
+  manifest.snapshot = 'snapshot.bin';
 }
 await writeFile(manifestPath, JSON.stringify({ inputs, ...manifest }, null, 2));
 console.log(`pyodide-bundle: ${wheels.length} wheels, snapshot: ${manifest.snapshot ?? 'none'}`);

@@ -17,8 +17,20 @@ const PYODIDE_DIR = dirname(require.resolve('pyodide'));
 const PYTHON_HOME = '/home/pyodide/functions/ably-token-request';
 const SOURCES = ['handler.py', 'ably_token_request'];
 
-// Modules imported before a snapshot is taken: the third-party code the handler's start-up imports.
-const SNAPSHOT_IMPORTS = ['ably', 'aws_lambda_powertools', 'aws_lambda_powertools.logging', 'dotenv'];
+// Run before a snapshot is taken: import the third-party code the handler uses and sign one throwaway
+// TokenRequest with a made-up key, so modules ably and httpx import lazily are in memory too. The handler
+// itself is not imported (it reads the environment at start-up), so no setting or key enters the snapshot.
+const SNAPSHOT_WARMUP = `
+import aws_lambda_powertools.logging, dotenv
+from ably import AblyRest
+
+_request = AblyRest(key="snapshot.warmup:made-up-not-a-key").auth.create_token_request({"client_id": "warmup"})
+try:
+    _request.send(None)
+except StopIteration:
+    pass
+del _request, AblyRest
+`;
 
 const BRIDGE = `
 import json, os, sys
@@ -37,16 +49,21 @@ def start(home):
 `;
 
 /** Load Pyodide with the function's dependencies installed; `snapshot` resumes from a memory snapshot. */
-async function loadPythonRuntime({ snapshot, makeSnapshot = false } = {}) {
+async function loadPythonRuntime({ snapshot, makeSnapshot = false, mountSitePackages = false } = {}) {
   const py = await loadPyodide({
     indexURL: `${PYODIDE_DIR}/`,
     env: { HOME: '/home/pyodide' },
     _makeSnapshot: makeSnapshot,
     ...(snapshot ? { _loadSnapshot: snapshot, createPyodideModule: await sizedForSnapshot(snapshot) } : {}),
   });
-  // Files live outside wasm memory, so a snapshot does not carry them: unpack the wheels either way.
+  // Files live outside wasm memory, so a snapshot does not carry them. The build extracted the wheels into
+  // pyodide-bundle/site-packages: mounting that reads only the files Python opens. Without it, unpack them.
   const bundle = JSON.parse(await readFile(join(BUNDLE_DIR, 'bundle.json'), 'utf8'));
   const sitePackages = py.runPython('import sysconfig; sysconfig.get_path("purelib")');
+  if (mountSitePackages && bundle.sitePackages) {
+    py.mountNodeFS(sitePackages, join(BUNDLE_DIR, bundle.sitePackages));
+    return { py, bundle };
+  }
   for (const wheel of bundle.wheels) {
     const data = new Uint8Array(await readFile(join(BUNDLE_DIR, 'wheels', wheel)));
     py.unpackArchive(data, 'wheel', { extractDir: sitePackages });
@@ -89,7 +106,7 @@ async function copySources(py) {
 async function startFunction({ useSnapshot = true } = {}) {
   const bundle = JSON.parse(await readFile(join(BUNDLE_DIR, 'bundle.json'), 'utf8'));
   const snapshot = useSnapshot && bundle.snapshot ? readFile(join(BUNDLE_DIR, bundle.snapshot)) : undefined;
-  const { py } = await loadPythonRuntime({ snapshot });
+  const { py } = await loadPythonRuntime({ snapshot, mountSitePackages: useSnapshot });
   await copySources(py);
   const namespace = py.globals.get('dict')();
   py.runPython(BRIDGE, { globals: namespace });
@@ -112,4 +129,4 @@ function lambdaContext(context) {
   return { awsRequestId: awsRequestId ?? null, clientContext: clientContext ?? null };
 }
 
-module.exports = { BUNDLE_DIR, FUNCTION_DIR, SNAPSHOT_IMPORTS, loadPythonRuntime, startFunction };
+module.exports = { BUNDLE_DIR, FUNCTION_DIR, SNAPSHOT_WARMUP, loadPythonRuntime, startFunction };
