@@ -67,31 +67,34 @@ class Channel:
         self.attached: dict[str, int] = {}
         self.members: dict[tuple[str, str], Member] = {}
 
-    def serial_text(self, serial: int) -> str:
-        return f"{serial:016d}"
+    @staticmethod
+    def position_text(position: int) -> str:
+        return f"{position:016d}"
 
     def record(self, message: ProtocolMessage, connection_id: str, timestamp: int) -> Event:
+        """Append an event; its channelSerial is the channel position just after it."""
         event = Event(self.next_serial, message, connection_id, timestamp)
-        message["channelSerial"] = self.serial_text(event.serial)
         self.next_serial += 1
+        message["channelSerial"] = self.position_text(self.next_serial)
         self.log.append(event)
         return event
 
+    @property
+    def position(self) -> str:
+        """The channelSerial a client attaching now resumes from, even before the first event."""
+        return self.position_text(self.next_serial)
+
     def events_after(self, channel_serial: str) -> Iterator[Event] | None:
-        """Events newer than a serial this channel issued, or None when the log no longer reaches it."""
+        """Events after a position this channel gave out, or None when the log no longer reaches back."""
         try:
-            last_seen = int(channel_serial)
+            position = int(channel_serial)
         except ValueError:
             return None
-        if last_seen >= self.next_serial:
+        if not 0 <= position <= self.next_serial:
             return None
-        if self.log and self.log[0].serial > last_seen + 1:
+        if self.log and self.log[0].serial > position:
             return None
-        return (event for event in self.log if event.serial > last_seen)
-
-    @property
-    def last_serial(self) -> str | None:
-        return self.serial_text(self.next_serial - 1) if self.next_serial else None
+        return (event for event in self.log if event.serial >= position)
 
     def apply_presence(self, item: dict[str, Any]) -> None:
         key = (item["connectionId"], item["clientId"])

@@ -12,7 +12,7 @@ from ably_local.auth import Credentials
 from ably_local.protocol import ProtocolMessage, encode_frame
 
 
-def _noop() -> None:
+def noop() -> None:
     return None
 
 
@@ -24,8 +24,9 @@ class Connection:
     echo: bool = True
     key: str = field(default="")
     attached: dict[str, int] = field(default_factory=dict)
+    resume_from: dict[str, str] = field(default_factory=dict)
     outbox: list[str | bytes] = field(default_factory=list)
-    wake: Callable[[], None] = _noop
+    wake: Callable[[], None] = noop
     transport_lost_at: int | None = None
     generation: int = 0
     closing: bool = False

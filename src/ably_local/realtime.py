@@ -13,7 +13,7 @@ from typing import Any
 from ably_local.auth import WILDCARD_CLIENT_ID, Authority, Clock, Credentials, now_ms
 from ably_local.capability import operations_on
 from ably_local.channels import Channel, Event, validate_channel_name
-from ably_local.connection import Connection
+from ably_local.connection import Connection, noop
 from ably_local.errors import AblyError, bad_request, capability_denied, invalid_client_id, message_too_large
 from ably_local.protocol import (
     FORMATS,
@@ -102,8 +102,11 @@ class RealtimeService:
     def _resume(
         self, connection: Connection, credentials: Credentials, fmt: str, params: Mapping[str, str]
     ) -> Connection:
+        self._stop_delivery(connection)  # the old transport may still be open (a half-open socket)
         connection.transport_lost_at = None
         connection.generation += 1
+        superseded_wake, connection.wake = connection.wake, noop  # the new transport sets its own
+        superseded_wake()  # lets the old transport's writer see it is superseded and close its socket
         connection.closing = False
         connection.credentials = credentials
         connection.fmt = fmt
@@ -140,13 +143,16 @@ class RealtimeService:
         """The socket went away without CLOSE: keep the connection resumable for a while."""
         if connection.id in self.connections and connection.live:
             connection.transport_lost_at = self.clock()
-            connection.outbox = []
-            # Nothing is delivered until the resumed client re-attaches with its last channelSerial;
-            # the ATTACH then replays the gap and rejoins live delivery in one step, keeping order.
-            for name in connection.attached:
-                channel = self.channels.get(name)
-                if channel is not None:
-                    channel.attached.pop(connection.id, None)
+            self._stop_delivery(connection)
+
+    def _stop_delivery(self, connection: Connection) -> None:
+        """Nothing is delivered until the resumed client re-attaches with its last channelSerial;
+        the ATTACH then replays the gap and rejoins live delivery in one step, keeping order."""
+        connection.outbox = []
+        for name in connection.attached:
+            channel = self.channels.get(name)
+            if channel is not None and channel.attached.pop(connection.id, None) is not None:
+                connection.resume_from[name] = channel.position
 
     def close(self, connection: Connection) -> None:
         """An explicit CLOSE: presence members leave at once and the connection cannot be resumed."""
@@ -237,7 +243,9 @@ class RealtimeService:
         connection.attached[name] = modes
         flags = modes
         missed: list[Event] = []
-        serial = message.get("channelSerial")
+        # A resumed connection continues where its transport dropped, even if the client has no serial.
+        serial = message.get("channelSerial") or connection.resume_from.get(name)
+        connection.resume_from.pop(name, None)
         if isinstance(serial, str) and serial:
             events = channel.events_after(serial)
             if events is not None:
@@ -248,10 +256,9 @@ class RealtimeService:
             members = [to_json_item(member) for member in members]
         if members:
             flags |= Flag.HAS_PRESENCE
-        attached: ProtocolMessage = {"action": Action.ATTACHED, "channel": name, "flags": flags}
-        if channel.last_serial is not None:
-            attached["channelSerial"] = channel.last_serial
-        connection.send(attached)
+        connection.send(
+            {"action": Action.ATTACHED, "channel": name, "flags": flags, "channelSerial": channel.position}
+        )
         for event in missed:
             if self._wants(connection, modes, event):
                 connection.send_frame(event.frame(connection.fmt))

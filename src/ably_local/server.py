@@ -119,12 +119,12 @@ class LocalAbly:
         connection.wake = wake.set
         wake.set()  # CONNECTED is already in the outbox
         generation = connection.generation
-        writer = asyncio.create_task(self._write(websocket, connection, wake))
+        writer = asyncio.create_task(self._write(websocket, connection, wake, generation))
         keep_open = True
         try:
             while keep_open and not writer.done():
                 message = await websocket.receive()
-                if message["type"] == "websocket.disconnect":
+                if message["type"] == "websocket.disconnect" or connection.generation != generation:
                     break
                 text: str | None = message.get("text")
                 keep_open = self.service.receive(connection, text if text is not None else message["bytes"])
@@ -142,15 +142,21 @@ class LocalAbly:
                     await _send(websocket, frame)
                 await websocket.close()
 
-    async def _write(self, websocket: WebSocket, connection: Connection, wake: asyncio.Event) -> None:
-        while True:
-            await wake.wait()
-            wake.clear()
-            for frame in connection.take_outbox():
-                await _send(websocket, frame)
-            if connection.closing:
-                await websocket.close()
-                return
+    async def _write(
+        self, websocket: WebSocket, connection: Connection, wake: asyncio.Event, generation: int
+    ) -> None:
+        """Drain the outbox until the client goes, is told to go, or resumes on another socket."""
+        with contextlib.suppress(OSError, RuntimeError, WebSocketDisconnect):
+            while connection.generation == generation:
+                await wake.wait()
+                wake.clear()
+                if connection.generation != generation:
+                    break
+                for frame in connection.take_outbox():
+                    await _send(websocket, frame)
+                if connection.closing:
+                    break
+            await websocket.close()
 
 
 async def _send(websocket: WebSocket, frame: str | bytes) -> None:

@@ -380,11 +380,6 @@ async def test_resume_after_a_dropped_socket_loses_nothing(service: LocalAbly, b
         assert inbox.empty(), "a message was delivered twice"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="service bug: ATTACHED on an empty channel has no channelSerial, so messages published while "
-    "the SDK was away are not replayed after its re-ATTACH (reported to the lead)",
-)
 async def test_resume_on_a_channel_empty_at_attach_loses_nothing(service: LocalAbly) -> None:
     channel_name = "chat:resume:fresh"
     async with (

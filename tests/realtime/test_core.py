@@ -335,11 +335,6 @@ def test_token_request_is_verified_and_exchanged() -> None:
     assert bad_mac.value.code == 40101
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="service bug: ATTACHED on an empty channel has no channelSerial, so a resumed client "
-    "re-attaches without one and the gap is not replayed (reported to the lead)",
-)
 def test_resume_replays_a_channel_that_was_empty_at_attach() -> None:
     core = Core()
     listener, talker = core.connect(), core.connect()
