@@ -5,7 +5,7 @@ import asyncio
 import json
 import os
 
-from ably_local.server import LocalAbly
+from ably_local.server import LocalAbly, tune_gc_for_serving
 
 
 def main() -> None:
@@ -16,6 +16,7 @@ def main() -> None:
         "--key", default=os.environ.get("ABLY_API_KEY"), help="API key to accept (default: generate one)"
     )
     args = parser.parse_args()
+    tune_gc_for_serving()
     asyncio.run(serve(args.host, args.port, args.key))
 
 

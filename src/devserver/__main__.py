@@ -15,6 +15,7 @@ import uvicorn
 from dotenv import load_dotenv
 
 from ably_local import LocalAbly
+from ably_local.server import tune_gc_for_serving
 from devserver.app import DevConfig, create_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,6 +53,7 @@ def main() -> None:
     )
     print(f"Dev server on http://{args.host}:{port}  realtime: {mode}", flush=True)
     print("Press Ctrl-C to stop.", flush=True)
+    tune_gc_for_serving()
     config = uvicorn.Config(app, ws="websockets-sansio", log_level="warning")
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C before uvicorn took over the signal
         uvicorn.Server(config).run(sockets=[listener])
