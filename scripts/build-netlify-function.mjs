@@ -4,9 +4,9 @@
 //   wheels/        pure-Python wheels of requirements.txt. msgpack and websockets ship only compiled wheels, so
 //                  they are built from source with their documented pure-Python switches (MSGPACK_PUREPYTHON,
 //                  BUILD_EXTENSION=no); both packages fall back to their Python implementations.
-//   snapshot.bin   a Pyodide memory snapshot taken after importing the handler's third-party modules and signing
-//                  a throwaway request (never the handler itself, which reads the environment: no configuration
-//                  or key is baked in).
+//   snapshot.bin   a Pyodide memory snapshot taken after importing the third-party modules, signing a throwaway
+//                  request and importing ably_token_request (never handler.py, which reads the environment at
+//                  start-up: no configuration or key is baked in).
 //   bundle.json    what is there, and the inputs it was made from; an unchanged input set skips the rebuild.
 // Usage: node scripts/build-netlify-function.mjs [--no-snapshot]   (PYTHON picks the interpreter for pip)
 import { spawnSync } from 'node:child_process';
@@ -15,7 +15,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import runtime from '../functions/ably-token-request/pyodide-runtime.js';
 
-const { BUNDLE_DIR, FUNCTION_DIR, SNAPSHOT_WARMUP, loadPythonRuntime } = runtime;
+const { BUNDLE_DIR, FUNCTION_DIR, SNAPSHOT_SOURCES, SNAPSHOT_WARMUP, copySources, loadPythonRuntime } = runtime;
 
 const withSnapshot = !process.argv.includes('--no-snapshot');
 const python = process.env.PYTHON || 'python3';
@@ -26,7 +26,14 @@ const inputs = createHash('sha256')
   .update(await readFile(new URL(import.meta.url)))
   .update(await readFile(join(FUNCTION_DIR, 'pyodide-runtime.js')))
   .update(`${pyodideVersion} snapshot=${withSnapshot}`)
+  .update(await sourcesText())
   .digest('hex');
+
+async function sourcesText() {
+  const dir = join(FUNCTION_DIR, 'ably_token_request');
+  const modules = (await readdir(dir)).filter((file) => file.endsWith('.py')).sort();
+  return (await Promise.all(modules.map((file) => readFile(join(dir, file), 'utf8')))).join('\0');
+}
 
 const manifestPath = join(BUNDLE_DIR, 'bundle.json');
 const previous = await readFile(manifestPath, 'utf8').then(JSON.parse, () => null);
@@ -62,6 +69,8 @@ await writeFile(manifestPath, JSON.stringify(manifest, null, 2));
 if (withSnapshot) {
   const { py } = await loadPythonRuntime({ makeSnapshot: true });
   py.runPython(SNAPSHOT_WARMUP);
+  await copySources(py);
+  py.runPython(SNAPSHOT_SOURCES);
   await writeFile(join(BUNDLE_DIR, 'snapshot.bin'), py.makeMemorySnapshot());
   manifest.snapshot = 'snapshot.bin';
 }

@@ -20,6 +20,7 @@ const SOURCES = ['handler.py', 'ably_token_request'];
 // Run before a snapshot is taken: import the third-party code the handler uses and sign one throwaway
 // TokenRequest with a made-up key, so modules ably and httpx import lazily are in memory too. The handler
 // itself is not imported (it reads the environment at start-up), so no setting or key enters the snapshot.
+// The build hashes the sources into the bundle's inputs, so a changed module means a new snapshot.
 const SNAPSHOT_WARMUP = `
 import aws_lambda_powertools.logging, dotenv
 from ably import AblyRest
@@ -31,6 +32,14 @@ except StopIteration:
     pass
 del _request, AblyRest
 `;
+// Then the function's own modules, all but handler.py: they only define code and constants.
+const SNAPSHOT_SOURCES = `
+import importlib, pkgutil, sys
+sys.path.insert(0, ${JSON.stringify(PYTHON_HOME)})
+import ably_token_request
+for _module in pkgutil.iter_modules(ably_token_request.__path__):
+    importlib.import_module(f"ably_token_request.{_module.name}")
+`;
 
 const BRIDGE = `
 import json, os, sys
@@ -39,7 +48,8 @@ def set_environment(variables):
     os.environ.update(json.loads(variables))
 
 def start(home):
-    sys.path.insert(0, home)
+    if home not in sys.path:
+        sys.path.insert(0, home)
     import handler
 
     def invoke(event, context):
@@ -129,4 +139,4 @@ function lambdaContext(context) {
   return { awsRequestId: awsRequestId ?? null, clientContext: clientContext ?? null };
 }
 
-module.exports = { BUNDLE_DIR, FUNCTION_DIR, SNAPSHOT_WARMUP, loadPythonRuntime, startFunction };
+module.exports = { BUNDLE_DIR, FUNCTION_DIR, SNAPSHOT_SOURCES, SNAPSHOT_WARMUP, copySources, loadPythonRuntime, startFunction };
