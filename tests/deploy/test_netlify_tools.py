@@ -1,8 +1,8 @@
-"""The Netlify deploy, checked offline with Netlify's own npm tools and against the Pyodide entry directly.
+"""The Netlify deploy, checked offline with Netlify's own npm tools.
 
-The entry runs handler.py in Pyodide; these tests prove Netlify's bundler ships it, Netlify's CLI serves it,
-the local realtime service accepts what it signs, and it behaves like the Python handler the function tests
-cover.
+The entry runs handler.py in Pyodide; these tests prove Netlify's bundler ships it within the size limit, the
+uploaded zip runs on its own, Netlify's CLI serves it, and the local realtime service accepts what it signs.
+test_netlify_entry.py holds its behaviour against the plain Python handler's.
 """
 
 import json
@@ -20,21 +20,15 @@ import httpx
 import pytest
 
 from ably_local.testing import running_service
-from tests.deploy.conftest import NETLIFY_ENTRY, NETLIFY_TOOLS, ROOT
+from tests.deploy.conftest import NETLIFY_TOOLS, ROOT
+from tests.deploy.drivers import base_env, driver_command, run_function
 from tests.function.conftest import API_KEY, KEY_NAME, KEY_SECRET
 from tests.function.events import netlify_event
 from tests.function.signing import expected_mac
 
 FUNCTION = "ably-token-request"
 NETLIFY_SIZE_LIMIT = 50 * 1024 * 1024  # zipped function upload limit
-DRIVER = ROOT / "tests" / "deploy" / "js" / "invoke_entry.mjs"
 SERVE_START_TIMEOUT_S = 60
-
-
-def base_env(**extra: str) -> dict[str, str]:
-    """A clean environment: no developer ABLY_* or Netlify variables leak into the function under test."""
-    keep = {"PATH", "HOME", "LANG", "TMPDIR"}
-    return {**{k: v for k, v in os.environ.items() if k in keep}, **extra}
 
 
 @pytest.fixture(scope="module")
@@ -96,27 +90,6 @@ def test_bundler_lists_the_function_within_netlifys_size_limit(
     } <= names
 
 
-def run_entry(
-    entry: Path, calls: list[tuple[dict[str, Any], dict[str, Any]]], **env: str
-) -> list[dict[str, Any]]:
-    """Call the entry's handler in one Node process; the key secret must appear nowhere in its output."""
-    result = subprocess.run(
-        ["node", str(DRIVER), str(entry)],
-        input=json.dumps(calls),
-        capture_output=True,
-        text=True,
-        env=base_env(**env),
-        cwd=ROOT,
-        timeout=120,
-        check=True,
-    )
-    assert KEY_SECRET not in result.stdout + result.stderr
-    last = result.stdout.rstrip().rsplit("\n", 1)[-1]
-    assert last.startswith("RESULTS "), result.stdout[-2000:] + result.stderr[-2000:]
-    responses: list[dict[str, Any]] = json.loads(last.removeprefix("RESULTS "))
-    return responses
-
-
 def signed_body(response: dict[str, Any]) -> dict[str, Any]:
     assert response["statusCode"] == 200, response
     assert response["headers"]["Content-Type"] == "application/json"
@@ -131,58 +104,12 @@ def test_bundled_function_runs_from_its_zip(zisi_bundle: tuple[dict[str, Any], P
     _, out = zisi_bundle
     zipfile.ZipFile(out / f"{FUNCTION}.zip").extractall(tmp_path)
     entry = tmp_path / "functions" / FUNCTION / f"{FUNCTION}.js"
-    (response,) = run_entry(entry, [(netlify_event(query={"clientId": "zipped"}), {})], ABLY_API_KEY=API_KEY)
+    (response,) = run_function(
+        driver_command("pyodide", entry),
+        [(netlify_event(query={"clientId": "zipped"}), {})],
+        ABLY_API_KEY=API_KEY,
+    )
     assert signed_body(response)["clientId"] == "zipped"
-
-
-@pytest.fixture(scope="module")
-def behaviour(pyodide_bundle: Path) -> list[dict[str, Any]]:
-    """The handler's main behavioural cases, through the Pyodide entry, in one process (cold then warm)."""
-    origin = {"origin": "https://example.netlify.app"}
-    form = {"content-type": "application/x-www-form-urlencoded"}
-    calls = [
-        netlify_event(query={"clientId": "get-user"}),
-        netlify_event("POST", headers=form, body="clientId=form-user"),
-        netlify_event("POST", headers={"content-type": "application/json"}, body='{"clientId":"json-user"}'),
-        netlify_event("OPTIONS", headers=origin),
-        netlify_event("PUT"),
-        netlify_event(query={"clientId": "*"}),
-        netlify_event(query={"clientId": "a" * 129}),
-        netlify_event(),
-    ]
-    identity = {"clientContext": {"user": {"sub": "identity-user"}}, "awsRequestId": "req-1"}
-    contexts: list[dict[str, Any]] = [{}] * (len(calls) - 1) + [identity]
-    return run_entry(NETLIFY_ENTRY, list(zip(calls, contexts, strict=True)), ABLY_API_KEY=API_KEY)
-
-
-def test_entry_signs_get_form_and_json_requests(behaviour: list[dict[str, Any]]) -> None:
-    assert signed_body(behaviour[0])["clientId"] == "get-user"
-    assert signed_body(behaviour[1])["clientId"] == "form-user"
-    assert signed_body(behaviour[2])["clientId"] == "json-user"
-    assert signed_body(behaviour[7])["clientId"] == "identity-user"
-
-
-def test_entry_answers_same_origin_preflight(behaviour: list[dict[str, Any]]) -> None:
-    preflight = behaviour[3]
-    assert preflight["statusCode"] == 204
-    assert preflight["headers"]["Access-Control-Allow-Origin"] == "https://example.netlify.app"
-    assert "GET" in preflight["headers"]["Access-Control-Allow-Methods"]
-
-
-def test_entry_refuses_other_methods_and_bad_client_ids(behaviour: list[dict[str, Any]]) -> None:
-    not_allowed, wildcard, too_long = behaviour[4], behaviour[5], behaviour[6]
-    assert not_allowed["statusCode"] == 405
-    assert not_allowed["headers"]["Allow"] == "GET, POST, OPTIONS"
-    for refused in (wildcard, too_long):
-        assert refused["statusCode"] == 400
-        assert json.loads(refused["body"])["error"]["code"] == 40012
-        assert refused["headers"]["x-ably-errorcode"] == "40012"
-
-
-def test_entry_without_a_key_explains_the_fix(pyodide_bundle: Path) -> None:
-    (response,) = run_entry(NETLIFY_ENTRY, [(netlify_event(), {})])
-    assert response["statusCode"] == 500
-    assert "ABLY_API_KEY" in json.loads(response["body"])["error"]["message"]
 
 
 def free_port() -> int:

@@ -1,0 +1,51 @@
+"""Run the token function in a fresh process, either as plain Python or through the Netlify Pyodide entry.
+
+Both drivers take the same [event, context] pairs and print the handler's responses the same way, so one
+set of behavioural cases checks that the entry Netlify deploys behaves exactly like the Python handler.
+"""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from tests.deploy.conftest import FUNCTION_DIR, NETLIFY_ENTRY, ROOT
+from tests.function.conftest import KEY_SECRET
+
+Call = tuple[dict[str, Any], dict[str, Any]]
+PYTHON_DRIVER = ROOT / "tests" / "deploy" / "invoke_handler.py"
+NODE_DRIVER = ROOT / "tests" / "deploy" / "js" / "invoke_entry.mjs"
+RUNTIMES = ("python", "pyodide")
+
+
+def base_env(**extra: str) -> dict[str, str]:
+    """A clean environment: no developer ABLY_* or Netlify variables leak into the function under test."""
+    keep = {"PATH", "HOME", "LANG", "TMPDIR"}
+    return {**{k: v for k, v in os.environ.items() if k in keep}, **extra}
+
+
+def driver_command(runtime: str, entry: Path = NETLIFY_ENTRY) -> list[str]:
+    if runtime == "python":
+        return [str(ROOT / ".venv" / "bin" / "python"), str(PYTHON_DRIVER), str(FUNCTION_DIR)]
+    assert runtime == "pyodide", runtime
+    return ["node", str(NODE_DRIVER), str(entry)]
+
+
+def run_function(command: list[str], calls: list[Call], **env: str) -> list[dict[str, Any]]:
+    """Call the handler once per pair in one process; the key secret must appear nowhere in its output."""
+    result = subprocess.run(
+        command,
+        input=json.dumps(calls),
+        capture_output=True,
+        text=True,
+        env=base_env(**env),
+        cwd=ROOT,
+        timeout=120,
+        check=True,
+    )
+    assert KEY_SECRET not in result.stdout + result.stderr
+    last = result.stdout.rstrip().rsplit("\n", 1)[-1]
+    assert last.startswith("RESULTS "), result.stdout[-2000:] + result.stderr[-2000:]
+    responses: list[dict[str, Any]] = json.loads(last.removeprefix("RESULTS "))
+    return responses

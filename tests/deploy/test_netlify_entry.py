@@ -1,0 +1,118 @@
+"""The handler's behaviour, case for case, through the plain Python handler and the Netlify Pyodide entry.
+
+Each runtime answers the same calls in one fresh process (cold start, then warm calls); the cases mirror
+tests/function, and a last test holds the two runtimes' answers side by side.
+"""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.deploy.drivers import RUNTIMES, Call, driver_command, run_function
+from tests.function.conftest import API_KEY, KEY_NAME, KEY_SECRET
+from tests.function.events import netlify_event
+from tests.function.signing import expected_mac
+
+ORIGIN = "https://example.netlify.app"
+IDENTITY: dict[str, Any] = {"clientContext": {"user": {"sub": "identity-user"}}, "awsRequestId": "req-1"}
+CASES: dict[str, Call] = {
+    "get": (netlify_event(query={"clientId": "get-user"}), {}),
+    "form": (
+        netlify_event(
+            "POST", headers={"content-type": "application/x-www-form-urlencoded"}, body="clientId=form-user"
+        ),
+        {},
+    ),
+    "json": (
+        netlify_event("POST", headers={"content-type": "application/json"}, body='{"clientId":"json-user"}'),
+        {},
+    ),
+    "preflight": (netlify_event("OPTIONS", headers={"origin": ORIGIN}), {}),
+    "put": (netlify_event("PUT"), {}),
+    "wildcard": (netlify_event(query={"clientId": "*"}), {}),
+    "too-long": (netlify_event(query={"clientId": "a" * 129}), {}),
+    "identity": (netlify_event(), IDENTITY),
+}
+Responses = dict[str, dict[str, Any]]
+
+
+@pytest.fixture(scope="module", params=RUNTIMES)
+def runtime(request: pytest.FixtureRequest, pyodide_bundle: Path) -> str:
+    name: str = request.param
+    return name
+
+
+@pytest.fixture(scope="module")
+def answers(runtime: str) -> Responses:
+    responses = run_function(driver_command(runtime), list(CASES.values()), ABLY_API_KEY=API_KEY)
+    return dict(zip(CASES, responses, strict=True))
+
+
+def signed_body(response: dict[str, Any]) -> dict[str, Any]:
+    assert response["statusCode"] == 200, response
+    assert response["headers"]["Content-Type"] == "application/json"
+    body: dict[str, Any] = json.loads(response["body"])
+    assert body["keyName"] == KEY_NAME
+    assert body["mac"] == expected_mac(body, KEY_SECRET)
+    return body
+
+
+def test_signs_get_form_json_and_identity_requests(answers: Responses) -> None:
+    assert signed_body(answers["get"])["clientId"] == "get-user"
+    assert signed_body(answers["form"])["clientId"] == "form-user"
+    assert signed_body(answers["json"])["clientId"] == "json-user"
+    assert signed_body(answers["identity"])["clientId"] == "identity-user"
+
+
+def test_answers_same_origin_preflight(answers: Responses) -> None:
+    preflight = answers["preflight"]
+    assert preflight["statusCode"] == 204
+    assert preflight["headers"]["Access-Control-Allow-Origin"] == ORIGIN
+    assert "GET" in preflight["headers"]["Access-Control-Allow-Methods"]
+
+
+def test_refuses_other_methods_and_bad_client_ids(answers: Responses) -> None:
+    not_allowed = answers["put"]
+    assert not_allowed["statusCode"] == 405
+    assert not_allowed["headers"]["Allow"] == "GET, POST, OPTIONS"
+    for refused in (answers["wildcard"], answers["too-long"]):
+        assert refused["statusCode"] == 400
+        assert json.loads(refused["body"])["error"]["code"] == 40012
+        assert refused["headers"]["x-ably-errorcode"] == "40012"
+
+
+@pytest.mark.parametrize(
+    ("environment", "named"),
+    [
+        # Empty, not unset: an empty variable also keeps a developer's project .env out of the way.
+        ({"ABLY_API_KEY": ""}, "ABLY_API_KEY"),
+        ({"ABLY_API_KEY": API_KEY, "ABLY_TOKEN_CAPABILITY": "{not json"}, "ABLY_TOKEN_CAPABILITY"),
+        ({"ABLY_API_KEY": API_KEY, "ABLY_TOKEN_TTL_MS": "soon"}, "ABLY_TOKEN_TTL_MS"),
+    ],
+    ids=["missing-key", "bad-capability", "bad-ttl"],
+)
+def test_misconfiguration_is_a_500_that_names_the_setting(
+    runtime: str, environment: dict[str, str], named: str
+) -> None:
+    (response,) = run_function(driver_command(runtime), [CASES["get"]], **environment)
+    assert response["statusCode"] == 500
+    assert named in json.loads(response["body"])["error"]["message"]
+
+
+def comparable(response: dict[str, Any]) -> dict[str, Any]:
+    """A response without what differs by design between calls: a TokenRequest's timestamp, nonce and mac."""
+    if response["statusCode"] != 200:
+        return response
+    body = {k: v for k, v in json.loads(response["body"]).items() if k not in {"timestamp", "nonce", "mac"}}
+    return {**response, "body": body}
+
+
+def test_pyodide_entry_answers_exactly_like_the_python_handler(pyodide_bundle: Path) -> None:
+    python, pyodide = (
+        run_function(driver_command(runtime), list(CASES.values()), ABLY_API_KEY=API_KEY)
+        for runtime in RUNTIMES
+    )
+    for case, expected, actual in zip(CASES, python, pyodide, strict=True):
+        assert comparable(actual) == comparable(expected), case
