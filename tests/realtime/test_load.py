@@ -22,7 +22,17 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.realtime.wire import PROTOCOL_VERSION, Action, Flag, Format, decode, encode
+from ably_local.testing import running_service
+from tests.realtime.wire import (
+    PROTOCOL_VERSION,
+    Action,
+    Flag,
+    Format,
+    WireClient,
+    decode,
+    encode,
+    realtime_url,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "loadTest.rootKey:loadTestSecretThatStaysLocal_0123456789"
@@ -279,3 +289,43 @@ async def test_thousand_connections_with_drops_and_resumes(traced_service: Trace
         f"+{(after['current'] - baseline['current']) / MiB:.2f} MiB; RSS {after['rss'] / MiB:.0f} MiB"
     )
     assert after["current"] <= allowed, (baseline, at_peak, after)
+
+
+@pytest.mark.parametrize("old_transport", ["aborted", "half-open"])
+async def test_resume_race_delivers_each_message_once(old_transport: str) -> None:
+    """A message fanned out between the resumed CONNECTED and the client's re-ATTACH must arrive once.
+
+    ably-js sends its re-ATTACH (with the channelSerial it last saw) as soon as it reads CONNECTED; anything
+    the service had already sent live would be repeated by a replay from that serial. `half-open` is a
+    network that died without a FIN: the service still holds the old socket when the resume arrives.
+    """
+    with running_service(api_key=API_KEY) as service:
+        url = realtime_url(service.host, service.port, key=API_KEY)
+        publisher, subscriber = await WireClient.open(url), await WireClient.open(url)
+        await publisher.connected()
+        connected = await subscriber.connected()
+        channel = "race:resume"
+        assert (await subscriber.attach(channel))["action"] == Action.ATTACHED
+        await publisher.publish(channel, {"name": "seq", "data": "0"})
+        last_serial = (await subscriber.expect(Action.MESSAGE))["channelSerial"]
+
+        if old_transport == "aborted":
+            subscriber.websocket.transport.abort()
+        resume_url = realtime_url(service.host, service.port, key=API_KEY, resume=connected["connectionKey"])
+        resumed = await WireClient.open(resume_url)
+        assert (await resumed.connected())["connectionId"] == connected["connectionId"]
+        serial = await publisher.publish(channel, {"name": "seq", "data": "1"})
+        await publisher.expect(Action.ACK, msgSerial=serial)  # fanned out before the re-ATTACH below
+        await resumed.send({"action": Action.ATTACH, "channel": channel, "channelSerial": last_serial})
+        assert (await resumed.expect(Action.ATTACHED))["flags"] & Flag.RESUMED
+        serial = await publisher.publish(channel, {"name": "seq", "data": "2"})
+        await publisher.expect(Action.ACK, msgSerial=serial)
+
+        data: list[str] = []
+        while len(data) < 3:
+            try:
+                message = await resumed.expect(Action.MESSAGE, seconds=1.0)
+            except TimeoutError:
+                break
+            data += [m["data"] for m in message["messages"]]
+        assert data == ["1", "2"], f"after resuming from the serial of message 0, got {data}"
