@@ -7,6 +7,7 @@ environment and fails with node's own report when any scenario fails.
 
 import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,31 +53,26 @@ def test_ably_js_suite(suite: str, service_env: dict[str, str]) -> None:
         "--test-force-exit",
         f"--test-timeout={SCENARIO_TIMEOUT_MS}",
     ]
-    try:
-        completed = subprocess.run(
-            [*command, str(JS_DIR / suite)],
-            cwd=ROOT,
-            env={**os.environ, **service_env, "NO_COLOR": "1"},
-            capture_output=True,
-            text=True,
-            timeout=NODE_TIMEOUT_S,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as expired:
-        pytest.fail(
-            f"node --test {suite} ran over {NODE_TIMEOUT_S} s:\n"
-            + _text(expired.stdout)
-            + _text(expired.stderr)
-        )
-    report = completed.stdout + completed.stderr
-    assert completed.returncode == 0, f"node --test {suite} failed:\n{report}"
+    # Its own process group, so a suite that hangs is killed with the children node:test spawned.
+    with subprocess.Popen(
+        [*command, str(JS_DIR / suite)],
+        cwd=ROOT,
+        env={**os.environ, **service_env, "NO_COLOR": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    ) as node:
+        try:
+            report, _ = node.communicate(timeout=NODE_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(node.pid, signal.SIGKILL)
+            report, _ = node.communicate()
+            pytest.fail(f"node --test {suite} ran over {NODE_TIMEOUT_S} s:\n{report}")
+    assert node.returncode == 0, f"node --test {suite} failed:\n{report}"
     summary = _summary(report)
     assert summary["fail"] == 0, report
     assert summary["pass"] > 0, f"no scenario ran:\n{report}"
-
-
-def _text(output: str | bytes | None) -> str:
-    return output.decode(errors="replace") if isinstance(output, bytes) else output or ""
 
 
 def _summary(report: str) -> dict[str, int]:
