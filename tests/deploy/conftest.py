@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.function.conftest import API_KEY
+
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTION_DIR = ROOT / "functions" / "ably-token-request"
 NETLIFY_ENTRY = FUNCTION_DIR / "ably-token-request.js"
@@ -13,11 +15,15 @@ NETLIFY_TOOLS = ROOT / "tools" / "netlify" / "node_modules" / ".bin"
 
 @pytest.fixture(scope="session")
 def pyodide_bundle() -> Path:
-    """Wheels and snapshot next to the entry; the script skips the work when its inputs are unchanged."""
+    """Wheels and snapshot next to the entry; the script skips the work when its inputs are unchanged.
+
+    The key is in the build's environment, as on Netlify (site variables reach the build too).
+    """
+    path = str(ROOT / ".venv" / "bin") + ":/usr/local/bin:/usr/bin:/bin"
     subprocess.run(
         ["node", "scripts/build-netlify-function.mjs"],
         cwd=ROOT,
-        env={"PATH": str(ROOT / ".venv" / "bin") + ":/usr/local/bin:/usr/bin:/bin", "PYTHON": "python"},
+        env={"PATH": path, "PYTHON": "python", "ABLY_API_KEY": API_KEY},
         check=True,
         capture_output=True,
         timeout=300,

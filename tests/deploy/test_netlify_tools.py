@@ -99,6 +99,15 @@ def signed_body(response: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def test_uploaded_zip_holds_no_key_secret(zisi_bundle: tuple[dict[str, Any], Path]) -> None:
+    """The build sees the key (Netlify gives site variables to builds too); the memory snapshot and every
+    other shipped file must still not carry it."""
+    _, out = zisi_bundle
+    with zipfile.ZipFile(out / f"{FUNCTION}.zip") as archive:
+        for name in archive.namelist():
+            assert KEY_SECRET.encode() not in archive.read(name), name
+
+
 def test_bundled_function_runs_from_its_zip(zisi_bundle: tuple[dict[str, Any], Path], tmp_path: Path) -> None:
     """What Netlify uploads works on its own: unzip it and call the entry inside."""
     _, out = zisi_bundle
