@@ -1,4 +1,4 @@
-"""netlify.toml: what the Deploy button asks for, and a page CSP letting ably-js reach Ably and nothing else."""
+"""netlify.toml: what the Deploy button asks for, and a page CSP that admits Ably and nothing else."""
 
 import re
 import tomllib
