@@ -108,12 +108,16 @@ def rest_routes(service: RealtimeService) -> list[Route]:
         require(credentials, "subscribe", name)
         return answer(request, service.present_members(name))
 
+    async def not_found(request: Request) -> Response:
+        raise AblyError(40400, 404, f"No such resource: {request.method} {request.url.path}")
+
     methods = ["GET", "POST", "OPTIONS"]
     return [
         Route("/time", endpoint(time), methods=["GET", "OPTIONS"]),
         Route("/keys/{key_name}/requestToken", endpoint(request_token), methods=["POST", "OPTIONS"]),
         Route("/channels/{channel:path}/messages", endpoint(messages), methods=methods),
         Route("/channels/{channel:path}/presence", endpoint(presence), methods=["GET", "OPTIONS"]),
+        Route("/{path:path}", endpoint(not_found), methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
     ]
 
 

@@ -7,9 +7,12 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from ably_local import REST_PATH_PREFIXES, LocalAbly
 
@@ -18,8 +21,8 @@ KEY = "cliApp.cliKey:cliSecretThatMustNotBePrinted_0123456789"
 TIMEOUT_S = 10
 
 
-def _server_time(http_url: str) -> Any:
-    with urllib.request.urlopen(f"{http_url}/time", timeout=TIMEOUT_S) as response:  # noqa: S310 (http only)
+def _get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:  # noqa: S310 (http only)
         return json.load(response)
 
 
@@ -31,7 +34,7 @@ def test_library_api_describes_a_live_service(local_ably: LocalAbly) -> None:
     assert local_ably.client_options() == {"endpoint": "127.0.0.1", "port": local_ably.port, "tls": False}
     assert local_ably.port > 0
     assert local_ably.http_url == f"http://127.0.0.1:{local_ably.port}"
-    [server_ms] = _server_time(local_ably.http_url)
+    [server_ms] = _get_json(f"{local_ably.http_url}/time")
     assert abs(server_ms - time.time() * 1000) < 60_000
     assert {"/time", "/keys/", "/channels/"} <= set(REST_PATH_PREFIXES)
 
@@ -51,7 +54,7 @@ def test_command_prints_what_clients_need_but_never_the_secret() -> None:
         try:
             assert process.stdout is not None
             lines = [process.stdout.readline() for _ in range(3)]
-            [server_ms] = _server_time(f"http://127.0.0.1:{port}")
+            [server_ms] = _get_json(f"http://127.0.0.1:{port}/time")
         finally:
             process.terminate()
             process.wait(TIMEOUT_S)
@@ -62,3 +65,11 @@ def test_command_prints_what_clients_need_but_never_the_secret() -> None:
     assert KEY.split(":")[1] not in printed
     options = json.loads(lines[2].split(":", 1)[1])
     assert options == {"endpoint": "127.0.0.1", "port": port, "tls": False}
+
+
+def test_unknown_rest_resources_get_ablys_not_found(local_ably: LocalAbly) -> None:
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        _get_json(f"{local_ably.http_url}/channels/chat/unknown")
+    assert refused.value.code == 404
+    assert refused.value.headers["x-ably-errorcode"] == "40400"
+    assert json.load(refused.value)["error"]["code"] == 40400
