@@ -84,23 +84,29 @@ def rest_routes(service: RealtimeService) -> list[Route]:
         return answer(request, {"channel": name, "messageId": event.message["id"], "serials": serials}, 201)
 
     def history(request: Request, name: str) -> Response:
-        """Newest first by default; the next page is an offset into the same ordering."""
+        """Newest first by default. The cursor names the next page's first message by (serial, index), so
+        messages published between page fetches neither repeat nor hide older ones."""
         limit = _int_param(request, "limit", 100, 1, MAX_HISTORY_LIMIT)
-        offset = _int_param(request, "cursor", 0, 0, 2**31)
         direction = request.query_params.get("direction", "backwards")
-        items = [
-            {**item, "timestamp": event.timestamp}
+        if direction not in ("backwards", "forwards"):
+            raise bad_request("direction must be backwards or forwards")
+        cursor = _cursor_param(request)
+        keyed = [
+            ((event.serial, index), {**item, "timestamp": event.timestamp})
             for event in service.history(name)
-            for item in event.message["messages"]
+            for index, item in enumerate(event.message["messages"])
         ]
-        if direction != "forwards":
-            items.reverse()
-        page = items[offset : offset + limit]
+        if direction == "backwards":
+            keyed.reverse()
+            selected = [entry for entry in keyed if cursor is None or entry[0] <= cursor]
+        else:
+            selected = [entry for entry in keyed if cursor is None or entry[0] >= cursor]
         headers = {}
-        if offset + limit < len(items):
-            query = f"limit={limit}&direction={direction}&cursor={offset + limit}"
+        if len(selected) > limit:
+            serial, index = selected[limit][0]
+            query = f"limit={limit}&direction={direction}&cursor={serial}:{index}"
             headers["Link"] = f'<./messages?{query}>; rel="next"'
-        return answer(request, page, headers=headers)
+        return answer(request, [item for _, item in selected[:limit]], headers=headers)
 
     async def presence(request: Request) -> Response:
         name = validate_channel_name(request.path_params["channel"])
@@ -119,6 +125,16 @@ def rest_routes(service: RealtimeService) -> list[Route]:
         Route("/channels/{channel:path}/presence", endpoint(presence), methods=["GET", "OPTIONS"]),
         Route("/{path:path}", endpoint(not_found), methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
     ]
+
+
+def _cursor_param(request: Request) -> tuple[int, int] | None:
+    raw = request.query_params.get("cursor")
+    if raw is None:
+        return None
+    serial, _, index = raw.partition(":")
+    if not (serial.isdigit() and index.isdigit()):
+        raise bad_request("cursor must be serial:index from a Link header")
+    return int(serial), int(index)
 
 
 def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:

@@ -1,5 +1,6 @@
 """The service's public face: the library API other code starts it with, and `python -m ably_local`."""
 
+import base64
 import json
 import os
 import re
@@ -73,3 +74,42 @@ def test_unknown_rest_resources_get_ablys_not_found(local_ably: LocalAbly) -> No
     assert refused.value.code == 404
     assert refused.value.headers["x-ably-errorcode"] == "40400"
     assert json.load(refused.value)["error"]["code"] == 40400
+
+
+def _rest(service: LocalAbly, path: str, body: Any = None) -> tuple[Any, str | None]:
+    """Call the REST API with the key (plain urllib: ably-python refuses basic auth over plain HTTP)."""
+    credentials = base64.b64encode(service.api_key.encode()).decode()
+    request = urllib.request.Request(  # noqa: S310 (http only)
+        f"{service.http_url}{path}",
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Basic {credentials}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310 (http only)
+        return json.load(response), response.headers.get("Link")
+
+
+def _next_path(link: str | None) -> str:
+    assert link is not None
+    match = re.fullmatch(r'<\./(messages\?[^>]+)>; rel="next"', link)
+    assert match
+    return f"/channels/paged/{match[1]}"
+
+
+@pytest.mark.parametrize("direction", ["backwards", "forwards"])
+def test_history_pages_neither_repeat_nor_skip_while_messages_arrive(
+    local_ably: LocalAbly, direction: str
+) -> None:
+    _rest(local_ably, "/channels/paged/messages", [{"name": "n", "data": str(n)} for n in range(5)])
+    page, link = _rest(local_ably, f"/channels/paged/messages?limit=2&direction={direction}")
+    seen = [item["data"] for item in page]
+    late: list[str] = []
+    while link is not None:
+        late.append(f"late-{len(late)}")
+        _rest(local_ably, "/channels/paged/messages", {"name": "n", "data": late[-1]})
+        page, link = _rest(local_ably, _next_path(link))
+        seen += [item["data"] for item in page]
+    assert late
+    if direction == "backwards":
+        assert seen == ["4", "3", "2", "1", "0"]
+    else:
+        assert seen == ["0", "1", "2", "3", "4", *late]
