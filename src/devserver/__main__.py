@@ -29,12 +29,15 @@ def main() -> None:
     parser.add_argument("--site", type=Path, default=ROOT / "dist")
     parser.add_argument("--functions", type=Path, default=ROOT / "functions")
     parser.add_argument(
+        "--env-file", type=Path, default=ROOT / ".env", help="loaded without overriding the environment"
+    )
+    parser.add_argument(
         "--local", action="store_true", help="use the local realtime service even when ABLY_API_KEY is set"
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
-    load_dotenv(ROOT / ".env", override=False)
+    load_dotenv(args.env_file, override=False)
     real_key = os.environ.get("ABLY_API_KEY", "").strip()
     realtime = None
     if args.local or not real_key:

@@ -19,6 +19,7 @@ from ably_local import REST_PATH_PREFIXES, LocalAbly
 from devserver.functions import FunctionRegistry
 
 FUNCTIONS_PREFIX = "/.netlify/functions"
+ABLY_DOMAINS = ("ably.net", "ably-realtime.com", "ably.io")  # where ably-js 2.28 connects in production
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
@@ -43,7 +44,8 @@ def create_app(config: DevConfig) -> ASGIApp:
         text = page.read_text()
         if realtime is not None:
             text = text.replace("</head>", f"{_client_options_tag(request, realtime)}\n  </head>", 1)
-        return HTMLResponse(text, headers={"Cache-Control": "no-store"})
+        headers = {"Cache-Control": "no-store", "Content-Security-Policy": _content_security_policy(request)}
+        return HTMLResponse(text, headers=headers)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -74,6 +76,19 @@ def create_app(config: DevConfig) -> ASGIApp:
             await site(scope, receive, send)
 
     return app
+
+
+def _content_security_policy(request: Request) -> str:
+    """As strict as the published site's: the page must run with no inline code and no CDN."""
+    origin = f"{request.url.hostname}:{request.url.port or 80}"
+    connect = f"'self' ws://{origin} " + " ".join(
+        f"{scheme}://*.{domain}" for domain in ABLY_DOMAINS for scheme in ("https", "wss")
+    )
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src {connect}; object-src 'none'; base-uri 'self'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    )
 
 
 def _client_options_tag(request: Request, realtime: LocalAbly) -> str:

@@ -17,6 +17,7 @@ START_TIMEOUT_S = 20
 @dataclass
 class DevServer:
     url: str
+    banner: str  # the first line it printed: URL and which realtime service the page uses
     process: "subprocess.Popen[str]"
 
     def stop(self) -> int:
@@ -29,11 +30,12 @@ class DevServer:
 
 
 @contextmanager
-def dev_server(*args: str, **env: str) -> Iterator[DevServer]:
-    """A dev server with the local realtime service, whatever ABLY_API_KEY the developer has set."""
+def dev_server(*args: str, local: bool = True, **env: str) -> Iterator[DevServer]:
+    """A dev server with (by default) the local realtime service, whatever ABLY_API_KEY the user has set."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("ABLY_")} | env
+    flags = ["--port", "0", "--env-file", os.devnull, *(["--local"] if local else [])]
     process = subprocess.Popen(
-        [sys.executable, "-m", "devserver", "--port", "0", "--local", *args],
+        [sys.executable, "-m", "devserver", *flags, *args],
         cwd=ROOT,
         env=environ,
         stdout=subprocess.PIPE,
@@ -46,7 +48,7 @@ def dev_server(*args: str, **env: str) -> Iterator[DevServer]:
     if match is None:
         process.kill()
         raise RuntimeError(f"dev server did not start: {first_line}{process.stdout.read()}")
-    server = DevServer(match.group(0), process)
+    server = DevServer(match.group(0), first_line, process)
     try:
         yield server
     finally:

@@ -71,6 +71,9 @@ def test_two_people_chat_with_presence_and_text_only_messages(browser: Browser, 
     channel_url = f"{server.url}/?channel=chat:browser-{time.time_ns()}"
     alice = browser.new_page(viewport={"width": 1280, "height": 800})
     bob = browser.new_page(viewport={"width": 390, "height": 844})
+    console: list[str] = []
+    for page in (alice, bob):
+        page.on("console", lambda message: console.append(message.text))
 
     to_connected = join(alice, channel_url, "alice")
     join(bob, channel_url, "bob")
@@ -89,6 +92,9 @@ def test_two_people_chat_with_presence_and_text_only_messages(browser: Browser, 
     expect(alice.locator("#messages li .text").last).to_have_text(XSS, timeout=TIMEOUT_MS)
     assert alice.locator("#messages img").count() == 0
     assert alice.evaluate("window.__xss === undefined")
+    assert not [
+        line for line in console if "Content Security Policy" in line
+    ]  # the dev server sends a strict CSP
 
     ARTIFACTS.mkdir(exist_ok=True)
     alice.screenshot(path=ARTIFACTS / "chat-desktop.png", full_page=True)

@@ -40,9 +40,11 @@ def functions_dir(tmp_path: Path) -> Path:
 
 def test_serves_page_functions_and_realtime_on_one_origin() -> None:
     with dev_server() as server, httpx.Client(base_url=server.url) as http:
+        assert "realtime: local realtime service" in server.banner
         page = http.get("/")
         assert page.status_code == 200
         assert '<meta name="ably-client-options"' in page.text
+        assert "script-src 'self';" in page.headers["content-security-policy"]
         assert http.get("/app.js").status_code == 200
         assert http.get("/style.css").headers["content-type"].startswith("text/css")
 
@@ -136,3 +138,27 @@ def test_the_key_secret_never_reaches_the_page_or_the_terminal() -> None:
         terminal = server.terminal_output()
     assert token_request["mac"] == expected_mac(token_request, secret)
     assert all(secret not in text for text in [*pages, terminal])
+
+
+def test_with_a_real_key_the_page_talks_to_real_ably() -> None:
+    with (
+        dev_server(local=False, ABLY_API_KEY="realApp.realKey:notARealSecret") as server,
+        httpx.Client(base_url=server.url) as http,
+    ):
+        page = http.get("/")
+        local_route = http.get("/time")
+    assert "ably-client-options" not in page.text  # ably-js uses its production defaults
+    assert local_route.status_code == 404
+    assert "realtime: real Ably" in server.banner
+
+
+def test_dotenv_configures_functions_without_overriding_the_environment(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("DEFAULT_CLIENT_ID=from-dotenv\nABLY_TOKEN_TTL_MS=not-used\n")
+    with (
+        dev_server("--env-file", str(env_file), ABLY_TOKEN_TTL_MS="120000") as server,
+        httpx.Client(base_url=server.url) as http,
+    ):
+        token_request = http.get("/.netlify/functions/ably-token-request").json()
+    assert token_request["clientId"] == "from-dotenv"
+    assert token_request["ttl"] == 120000
