@@ -124,9 +124,12 @@ def test_the_page_shows_a_failing_token_function_instead_of_hanging(browser: Bro
 
 
 def test_one_person_chats_by_keyboard_alone(browser: Browser, server: DevServer) -> None:
-    page = browser.new_page()
+    page = browser.new_page(viewport={"width": 390, "height": 700})
     started = time.perf_counter()
     page.goto(f"{server.url}/?channel=chat:keyboard-{time.time_ns()}")
+    expect(page.locator("#room")).to_be_hidden()  # nothing to read or send before joining
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "join-phone.png")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "name"
     page.keyboard.type("dora")
