@@ -22,10 +22,6 @@ from ably_local.realtime import RealtimeService, ServiceConfig
 from ably_local.rest import rest_routes
 
 TICK_SECONDS = 0.25
-# asyncio only tells the protocol that a client's connection was lost on its next loop turn, and warns
-# ("socket.send() raised exception.") from the fifth write after the loss; a writer that yields after this
-# many frames learns of the loss (and stops) before that.
-FRAMES_PER_TURN = 4
 
 
 def tune_gc_for_serving() -> None:
@@ -161,7 +157,6 @@ class LocalAbly:
         self, websocket: WebSocket, connection: Connection, wake: asyncio.Event, generation: int
     ) -> None:
         """Drain the outbox until the client goes, is told to go, or resumes on another socket."""
-        sent = 0
         with contextlib.suppress(OSError, RuntimeError, WebSocketDisconnect):
             while connection.generation == generation:
                 await wake.wait()
@@ -170,9 +165,6 @@ class LocalAbly:
                     break
                 for frame in connection.take_outbox():
                     await _send(websocket, frame)
-                    sent += 1
-                    if sent % FRAMES_PER_TURN == 0:
-                        await asyncio.sleep(0)
                 if connection.closing:
                     break
             await websocket.close()
