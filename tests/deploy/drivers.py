@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.deploy.conftest import FUNCTION_DIR, NETLIFY_ENTRY, ROOT
-from tests.function.conftest import KEY_SECRET
+from tests.function.conftest import KEY_NAME, KEY_SECRET
+from tests.function.signing import expected_mac
 
 Call = tuple[dict[str, Any], dict[str, Any]]
 PYTHON_DRIVER = ROOT / "tests" / "deploy" / "invoke_handler.py"
@@ -49,3 +50,13 @@ def run_function(command: list[str], calls: list[Call], **env: str) -> list[dict
     assert last.startswith("RESULTS "), result.stdout[-2000:] + result.stderr[-2000:]
     responses: list[dict[str, Any]] = json.loads(last.removeprefix("RESULTS "))
     return responses
+
+
+def signed_body(response: dict[str, Any]) -> dict[str, Any]:
+    """The TokenRequest in a 200 answer, after checking it is signed with the test key."""
+    assert response["statusCode"] == 200, response
+    assert response["headers"]["Content-Type"] == "application/json"
+    body: dict[str, Any] = json.loads(response["body"])
+    assert body["keyName"] == KEY_NAME
+    assert body["mac"] == expected_mac(body, KEY_SECRET)
+    return body

@@ -10,10 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.deploy.drivers import RUNTIMES, Call, driver_command, run_function
-from tests.function.conftest import API_KEY, KEY_NAME, KEY_SECRET
+from tests.deploy.drivers import RUNTIMES, Call, driver_command, run_function, signed_body
+from tests.function.conftest import API_KEY
 from tests.function.events import netlify_event
-from tests.function.signing import expected_mac
 
 ORIGIN = "https://example.netlify.app"
 IDENTITY: dict[str, Any] = {"clientContext": {"user": {"sub": "identity-user"}}, "awsRequestId": "req-1"}
@@ -48,15 +47,6 @@ def runtime(request: pytest.FixtureRequest, pyodide_bundle: Path) -> str:
 def answers(runtime: str) -> Responses:
     responses = run_function(driver_command(runtime), list(CASES.values()), ABLY_API_KEY=API_KEY)
     return dict(zip(CASES, responses, strict=True))
-
-
-def signed_body(response: dict[str, Any]) -> dict[str, Any]:
-    assert response["statusCode"] == 200, response
-    assert response["headers"]["Content-Type"] == "application/json"
-    body: dict[str, Any] = json.loads(response["body"])
-    assert body["keyName"] == KEY_NAME
-    assert body["mac"] == expected_mac(body, KEY_SECRET)
-    return body
 
 
 def test_signs_get_form_json_and_identity_requests(answers: Responses) -> None:

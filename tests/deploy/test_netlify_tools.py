@@ -21,7 +21,7 @@ import pytest
 
 from ably_local.testing import running_service
 from tests.deploy.conftest import NETLIFY_TOOLS, ROOT
-from tests.deploy.drivers import base_env, driver_command, run_function
+from tests.deploy.drivers import base_env, driver_command, run_function, signed_body
 from tests.function.conftest import API_KEY, KEY_NAME, KEY_SECRET
 from tests.function.events import netlify_event
 from tests.function.signing import expected_mac
@@ -91,15 +91,6 @@ def test_bundler_lists_the_function_within_netlifys_size_limit(
     assert {
         f"functions/ably-token-request/pyodide-bundle/wheels/{wheel}" for wheel in bundle["wheels"]
     } <= names
-
-
-def signed_body(response: dict[str, Any]) -> dict[str, Any]:
-    assert response["statusCode"] == 200, response
-    assert response["headers"]["Content-Type"] == "application/json"
-    body: dict[str, Any] = json.loads(response["body"])
-    assert body["keyName"] == KEY_NAME
-    assert body["mac"] == expected_mac(body, KEY_SECRET)
-    return body
 
 
 def test_uploaded_zip_holds_no_key_secret(zisi_bundle: tuple[dict[str, Any], Path]) -> None:

@@ -6,7 +6,6 @@ import re
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -14,15 +13,14 @@ from typing import Any
 import boto3
 import pytest
 from cfnlint.decode import decode_str
-from moto import mock_aws
 
+from tests.conftest import AWS_REGION as REGION
 from tests.function.conftest import API_KEY, KEY_NAME, KEY_SECRET
 from tests.function.events import function_url_event
 from tests.function.signing import expected_mac
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
-REGION = "eu-west-1"
 
 
 @pytest.fixture(scope="module")
@@ -163,18 +161,6 @@ def test_stack_outputs_the_function_url(template: dict[str, Any]) -> None:
         output["Value"] == {"Fn::GetAtt": ["AblyTokenRequestFunctionUrl", "FunctionUrl"]}
         for output in template["Outputs"].values()
     )
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        yield
 
 
 def store_key(store: str) -> dict[str, str]:

@@ -6,31 +6,18 @@ import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import boto3
 import pytest
-from moto import mock_aws
 
+from tests.conftest import AWS_REGION as REGION
 from tests.function.conftest import API_KEY, KEY_NAME, KEY_SECRET, FunctionUnderTest
 from tests.function.events import function_url_event
 from tests.function.signing import expected_mac
 
 FUNCTION_DIR = Path(__file__).resolve().parents[2] / "functions" / "ably-token-request"
-REGION = "eu-west-1"
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        yield
 
 
 def unique(name: str) -> str:
