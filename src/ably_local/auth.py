@@ -20,6 +20,7 @@ TIMESTAMP_WINDOW_MS = 2 * 60 * 1000
 DEFAULT_TTL_MS = 60 * 60 * 1000
 MAX_TTL_MS = 24 * 60 * 60 * 1000
 WILDCARD_CLIENT_ID = "*"
+EXPIRED_TOKEN_MEMORY_MS = 10 * 60 * 1000
 
 Clock = Callable[[], int]
 
@@ -131,7 +132,6 @@ class Authority:
         nonce = str(token_request.get("nonce", ""))
         if len(nonce) < 16:
             raise bad_request("Nonce must be at least 16 characters")
-        self._forget_old_nonces()
         if (key.name, nonce) in self._nonces:
             raise unauthorized(40105, "Nonce value replayed")
         ttl = _integer(token_request, "ttl") or DEFAULT_TTL_MS
@@ -160,21 +160,16 @@ class Authority:
             issued=issued,
             expires=issued + ttl,
         )
-        self._forget_expired_tokens()
         self._tokens[details.token] = details
         return details
 
-    def _forget_old_nonces(self) -> None:
-        oldest = self.clock() - 2 * TIMESTAMP_WINDOW_MS
-        for nonce, timestamp in list(self._nonces.items()):
-            if timestamp < oldest:
-                del self._nonces[nonce]
-
-    def _forget_expired_tokens(self) -> None:
+    def forget_expired(self) -> None:
+        """Bound memory: drop nonces too old to replay (their timestamps are refused anyway) and tokens
+        long expired (kept a while first, so a late client still hears 40142 rather than 40140)."""
         now = self.clock()
-        for token, details in list(self._tokens.items()):
-            if details.expires <= now:
-                del self._tokens[token]
+        oldest = now - 2 * TIMESTAMP_WINDOW_MS
+        self._nonces = {nonce: ts for nonce, ts in self._nonces.items() if ts >= oldest}
+        self._tokens = {t: d for t, d in self._tokens.items() if d.expires > now - EXPIRED_TOKEN_MEMORY_MS}
 
 
 def _integer(source: Mapping[str, Any], name: str) -> int | None:

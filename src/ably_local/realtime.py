@@ -441,6 +441,7 @@ class RealtimeService:
                 connection.send({"action": Action.AUTH})
         if now >= self._next_heartbeat:
             self._next_heartbeat = now + self.config.max_idle_interval_ms // 2
+            self.authority.forget_expired()
             for connection in self.connections.values():
                 connection.send({"action": Action.HEARTBEAT})
         return to_close

@@ -349,3 +349,19 @@ def test_resume_replays_a_channel_that_was_empty_at_attach() -> None:
     drain(resumed)
     frames = core.attach(resumed, "chat:new")  # what an SDK sends when ATTACHED gave it no channelSerial
     assert [f["messages"][0]["name"] for f in frames if f["action"] == Action.MESSAGE] == ["missed"]
+
+
+def test_long_expired_tokens_and_old_nonces_are_forgotten_on_tick() -> None:
+    core = Core()
+    token = core.token("late", ttl=60_000)
+    core.clock.advance(61_000)
+    core.service.tick()
+    with pytest.raises(AblyError) as expired:
+        core.authority.token(token)
+    assert expired.value.code == 40142  # still known shortly after expiry
+    core.clock.advance(11 * 60 * 1000)
+    core.service.tick()
+    with pytest.raises(AblyError) as forgotten:
+        core.authority.token(token)
+    assert forgotten.value.code == 40140
+    assert core.authority._nonces == {}
