@@ -55,7 +55,8 @@ class LocalAbly:
             routes=[WebSocketRoute("/", self._realtime), *rest_routes(self.service)],
         )
         self._server: uvicorn.Server | None = None
-        self._tasks: list[asyncio.Task[Any]] = []
+        self._serving: asyncio.Task[None] | None = None
+        self._timers: asyncio.Task[None] | None = None
         self._sockets: set[WebSocket] = set()
 
     @property
@@ -84,13 +85,13 @@ class LocalAbly:
             ws_ping_interval=None,
         )
         self._server = uvicorn.Server(config)
-        self._tasks.append(asyncio.create_task(self._server.serve()))
+        self._serving = asyncio.create_task(self._server.serve())
         while not self._server.started:
-            if self._tasks[0].done():
-                self._tasks[0].result()
+            if self._serving.done():
+                self._serving.result()
             await asyncio.sleep(0.01)
         self.port = self._server.servers[0].sockets[0].getsockname()[1]
-        self._tasks.append(asyncio.create_task(self.run_timers()))
+        self._timers = asyncio.create_task(self.run_timers())
 
     async def stop(self) -> None:
         for socket in list(self._sockets):
@@ -98,14 +99,13 @@ class LocalAbly:
                 await socket.close()
         if self._server is not None:
             self._server.should_exit = True
-        for task in reversed(self._tasks):
-            if task is self._tasks[0]:
-                await task
-            else:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        self._tasks.clear()
+        if self._timers is not None:
+            self._timers.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._timers
+        if self._serving is not None:
+            await self._serving
+        self._serving = self._timers = None
 
     async def run_timers(self) -> None:
         """Drive the service's timers; also used by the dev server, which mounts asgi_app itself."""

@@ -79,9 +79,7 @@ class FunctionRegistry:
             return _error(404, f"No function named {name!r} under {self.root.name}/.")
         except Exception:
             log.exception("function %s failed to load", name)
-            return _error(
-                500, f"Function {name!r} failed to load; the traceback is in the dev server's terminal."
-            )
+            return _error(500, f"Function {name!r} failed to load; {SEE_TERMINAL}")
         event = await netlify_event(request)
         context = lambda_context(name)
         try:
@@ -93,9 +91,7 @@ class FunctionRegistry:
             return _error(504, f"Function {name!r} did not answer within {FUNCTION_TIMEOUT_S} s.")
         except Exception:
             log.exception("function %s raised", name)
-            return _error(
-                500, f"Function {name!r} raised an exception; the traceback is in the dev server's terminal."
-            )
+            return _error(500, f"Function {name!r} raised an exception; {SEE_TERMINAL}")
 
 
 async def netlify_event(request: Request) -> dict[str, Any]:
