@@ -11,6 +11,7 @@ import io
 import itertools
 import json
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -26,7 +27,8 @@ from ably_local.testing import running_service
 from handler import create_function
 from tests.function.events import netlify_event
 
-HOST = "127.0.0.41"
+# Each concurrent run (several checkouts on one machine) can pick its own loopback address.
+HOST = os.environ.get("ABLY_PYTHON_TEST_HOST", "127.0.0.41")
 API_KEY = "pyTests.sdkKey:pyTestSecretThatStaysLocal_0123456789"
 KEY_SECRET = API_KEY.split(":")[1]
 TIMEOUT_S = 10
