@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ably_local.errors import bad_request
-from ably_local.inbound import optional_int
+from ably_local.inbound import check_portable, optional_int
 from ably_local.protocol import Flag
 
 MODE_FLAGS = {
@@ -55,6 +55,7 @@ def parse_attach(message: dict[str, Any]) -> AttachRequest:
     if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
         raise bad_request("ATTACH params must be an object of strings")
     params = {name: value for name, value in raw.items() if name in RECOGNISED_PARAMS}
+    check_portable(params, 1, "ATTACH params")
     modes = flags & Flag.MODES
     if "modes" in params:
         modes = _modes(params["modes"])

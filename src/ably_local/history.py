@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ably_local.limits import EVENT_OVERHEAD_BYTES, Limits
+from ably_local.limits import EVENT_OVERHEAD_BYTES, ITEM_OVERHEAD_BYTES, Limits
 from ably_local.protocol import JSON, ProtocolMessage, encode_frame, to_json_item
 
 
@@ -108,7 +108,7 @@ class History:
         self.next_position += 1
         log.end = self.next_position
         message["channelSerial"] = position_text(log.end)
-        event.size += EVENT_OVERHEAD_BYTES
+        event.size += EVENT_OVERHEAD_BYTES + ITEM_OVERHEAD_BYTES * len(event.items)
         log.events.append(event)
         log.bytes += event.size
         self.bytes += event.size

@@ -5,6 +5,7 @@ network. `tick()` does what the real service does on timers (heartbeats, token e
 history retention, dropping connections nobody resumed); the network layer calls it periodically.
 """
 
+import logging
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from ably_local.inbound import (
     presence_from,
 )
 from ably_local.limits import Limits
-from ably_local.presence import PresenceSet
+from ably_local.presence import PresenceBudget, PresenceSet
 from ably_local.protocol import (
     FORMATS,
     JSON,
@@ -39,7 +40,9 @@ from ably_local.protocol import (
     to_json_item,
 )
 
+log = logging.getLogger("ably_local")
 ChannelHandler = Callable[[Connection, str, ProtocolMessage], None]
+INTERNAL_ERROR = AblyError(50000, 500, "Internal error: the service could not handle this frame")
 UNRECOVERABLE = AblyError(80018, 400, "Unable to recover connection: invalid or unknown connection key")
 
 
@@ -66,6 +69,7 @@ class RealtimeService:
         self.by_key: dict[str, Connection] = {}
         self.channels: dict[str, Channel] = {}
         self.history = History(self.limits, self._release_if_idle)
+        self.presence_budget = PresenceBudget(self.limits.presence_bytes_total)
         self._renew_at: dict[str, int] = {}
         self._lost: dict[str, Connection] = {}
         self._next_heartbeat = 0
@@ -92,6 +96,8 @@ class RealtimeService:
                 return self._resume(previous, credentials, fmt, params)
             # An unknown key and another identity's key get the same answer: nothing is revealed.
             resume_error = UNRECOVERABLE
+        if len(self.connections) - len(self._lost) >= self.limits.connections_per_app:
+            raise AblyError(40150, 401, f"Too many connections (limit {self.limits.connections_per_app})")
         connection = Connection(
             id=secrets.token_urlsafe(9),
             credentials=credentials,
@@ -169,6 +175,8 @@ class RealtimeService:
             connection.transport_lost_at = self.clock()
             self._lost[connection.id] = connection
             self._stop_delivery(connection)
+            if len(self._lost) > self.limits.connections_per_app:  # the longest lost can no longer resume
+                self.close(next(iter(self._lost.values())))
 
     def _stop_delivery(self, connection: Connection) -> None:
         """Nothing is delivered until the resumed client re-attaches with its last channelSerial;
@@ -204,7 +212,11 @@ class RealtimeService:
             return self._dispatch(connection, message)
         except AblyError as error:
             connection.send({"action": Action.ERROR, "error": error.to_wire()})
-            return False
+        except Exception:
+            # A bug, not bad input (that is refused above): only this client's connection pays for it.
+            log.exception("frame from connection %s could not be handled", connection.id)
+            connection.send({"action": Action.ERROR, "error": INTERNAL_ERROR.to_wire()})
+        return False
 
     def _dispatch(self, connection: Connection, message: ProtocolMessage) -> bool:
         action = message["action"]
@@ -266,7 +278,11 @@ class RealtimeService:
             channel = self.channels[name] = Channel(
                 name,
                 self.history.new_log(persisted),
-                PresenceSet(limits.presence_members_per_channel, limits.presence_bytes_per_channel),
+                PresenceSet(
+                    limits.presence_members_per_channel,
+                    limits.presence_bytes_per_channel,
+                    self.presence_budget,
+                ),
             )
         return channel
 
@@ -371,11 +387,15 @@ class RealtimeService:
     def checked_messages(self, raw: list[dict[str, Any]], credentials: Credentials) -> list[dict[str, Any]]:
         """Messages as they may be published: well-formed, within maxMessageSize, with a permitted
         clientId. Shared by the realtime and REST paths."""
-        depth = self.limits.max_nesting_depth
-        items = [message_from(item, depth) for item in raw]
+        limits = self.limits
+        if len(raw) > limits.max_messages_per_publish:
+            raise AblyError(
+                40034, 400, f"Too many messages in one publish (limit {limits.max_messages_per_publish})"
+            )
+        items = [message_from(item, limits.max_nesting_depth) for item in raw]
         size = sum(message_size(item) for item in items)
-        if size > self.limits.max_message_size:
-            raise message_too_large(size, self.limits.max_message_size)
+        if size > limits.max_message_size:
+            raise message_too_large(size, limits.max_message_size)
         for item in items:
             client_id = item.get("clientId")
             if client_id is not None and not credentials.may_act_as(client_id):
@@ -435,6 +455,8 @@ class RealtimeService:
         credentials = connection.credentials
         if "presence" not in operations_on(credentials.capability, name):
             raise capability_denied("presence", name)
+        if name not in connection.attached:
+            raise AblyError(90001, 400, f"Presence needs the channel attached first: {name!r}")
         depth = self.limits.max_nesting_depth
         items = [presence_from(item, depth) for item in items_of(message, "presence")]
         size = sum(message_size(item) for item in items)
@@ -632,6 +654,9 @@ def _encoded(event: Event, fmt: str) -> str | bytes | None:
     try:
         return event.frame(fmt)
     except (TypeError, ValueError, OverflowError):
+        log.exception(
+            "event %s could not be encoded as %s; its %s subscribers skip it", event.position, fmt, fmt
+        )
         return None
 
 
