@@ -46,7 +46,9 @@ class Apps:
 
     def for_key_name(self, key_name: str) -> RealtimeService:
         service = self.services.get(key_name.partition(".")[0])
-        if service is None or key_name not in service.authority.keys:
+        if service is None:
+            raise unauthorized(40101, "Invalid credentials: no such app")
+        if key_name not in service.authority.keys:
             raise unauthorized(40130, "Invalid key: key not recognised")
         return service
 

@@ -380,9 +380,17 @@ class RealtimeService:
         credentials = connection.credentials
         if "publish" not in operations_on(credentials.capability, name):
             raise capability_denied("publish", name)
+        self._require_mode(connection, name, Flag.PUBLISH, "publish")
         items = self.checked_messages(items_of(message, "messages"), credentials)
         own_client_id = connection.client_id if connection.client_id != WILDCARD_CLIENT_ID else None
         self.publish(name, items, connection.id, message["msgSerial"], own_client_id)
+
+    def _require_mode(self, connection: Connection, name: str, mode: int, what: str) -> None:
+        """An attachment made without a mode may not use it, whatever the capability allows (40165)."""
+        channel = self.channels.get(name)
+        modes = channel.attached.get(connection.id) if channel is not None else None
+        if modes is not None and not modes & mode:
+            raise AblyError(40165, 401, f"Channel {name!r} was attached without the {what} mode")
 
     def checked_messages(self, raw: list[dict[str, Any]], credentials: Credentials) -> list[dict[str, Any]]:
         """Messages as they may be published: well-formed, within maxMessageSize, with a permitted
@@ -457,6 +465,7 @@ class RealtimeService:
             raise capability_denied("presence", name)
         if name not in connection.attached:
             raise AblyError(90001, 400, f"Presence needs the channel attached first: {name!r}")
+        self._require_mode(connection, name, Flag.PRESENCE, "presence")
         depth = self.limits.max_nesting_depth
         items = [presence_from(item, depth) for item in items_of(message, "presence")]
         size = sum(message_size(item) for item in items)
