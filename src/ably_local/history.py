@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ably_local.deltas import DeltaVersion
 from ably_local.limits import EVENT_OVERHEAD_BYTES, ITEM_OVERHEAD_BYTES, Limits
 from ably_local.protocol import JSON, ProtocolMessage, encode_frame, to_json_item
 
@@ -25,6 +26,8 @@ class Event:
     timestamp: int
     size: int
     items_field: str
+    # The same messages as deltas against the channel's previous message, for delta subscribers.
+    delta: DeltaVersion | None = None
     _frames: dict[str, str | bytes] = field(default_factory=dict)
 
     @property

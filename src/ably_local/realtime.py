@@ -16,6 +16,7 @@ from ably_local.capability import operations_on
 from ably_local.channel_params import Rewind, parse_attach
 from ably_local.channels import Channel, validate_channel_name
 from ably_local.connection import Connection, noop
+from ably_local.deltas import DeltaVersion, payload_of
 from ably_local.errors import AblyError, bad_request, capability_denied, invalid_client_id, message_too_large
 from ably_local.history import Event, History
 from ably_local.inbound import (
@@ -142,6 +143,9 @@ class RealtimeService:
         connection.fmt = fmt
         connection.echo = params.get("echo") != "false"
         connection.take_outbox()
+        del self.by_key[connection.key]
+        connection.renew_key()
+        self.by_key[connection.key] = connection
         self._schedule_renewal(connection)
         self._send_connected(connection, None)
         return connection
@@ -187,6 +191,7 @@ class RealtimeService:
             channel = self.channels.get(name)
             if channel is None or channel.attached.pop(connection.id, None) is None:
                 continue
+            channel.delta_subscribers.pop(connection.id, None)
             if connection.overflowed:
                 self._release_if_idle(name)
             else:
@@ -315,7 +320,7 @@ class RealtimeService:
             if events is not None:
                 flags |= Flag.RESUMED
                 replay = list(events)
-        elif request.rewind is not None:
+        elif request.rewind is not None and not request.resume:
             replay = self._rewound(channel, request.rewind)
             if replay:
                 flags |= Flag.HAS_BACKLOG
@@ -332,9 +337,16 @@ class RealtimeService:
         if request.params:
             attached["params"] = request.params
         connection.send(attached)
+        last_sent: str | None = None
         for event in replay:
             if _wants(connection, modes, event):
                 connection.send_frame(event.frame(connection.fmt))
+                if event.action == Action.MESSAGE:
+                    last_sent = event.items[-1]["id"]
+        if request.delta:
+            channel.delta_subscribers[connection.id] = last_sent
+        else:
+            channel.delta_subscribers.pop(connection.id, None)
         if present:
             sync_id = secrets.token_hex(4)
             connection.send(
@@ -373,6 +385,7 @@ class RealtimeService:
         channel = self.channels.get(name)
         if channel is not None:
             channel.attached.pop(connection.id, None)
+            channel.delta_subscribers.pop(connection.id, None)
             channel.resumable.discard(connection.id)
             self._release_if_idle(name)
 
@@ -439,21 +452,28 @@ class RealtimeService:
         }
         channel = self.channel(name)
         event = self.history.record(name, channel.log, outgoing, connection_id, timestamp, size)
+        if channel.last_payload is not None:
+            event.delta = DeltaVersion(channel.last_payload, outgoing)
+        channel.last_payload = payload_of(items[-1])
         self._fan_out(channel, event)
         return event
 
     def _fan_out(self, channel: Channel, event: Event) -> None:
         """Every subscriber gets the event; one that cannot be served never stops the others."""
         connections = self.connections
+        deltas = channel.delta_subscribers if event.action == Action.MESSAGE else None
         frames: dict[str, str | bytes | None] = {}
         for connection_id, modes in channel.attached.items():
             target = connections[connection_id]
             if not _wants(target, modes, event):
                 continue
             fmt = target.fmt
-            if fmt not in frames:
-                frames[fmt] = _encoded(event, fmt)
-            frame = frames[fmt]
+            if deltas and connection_id in deltas:
+                frame = _delta_or_full(deltas, connection_id, event, fmt)
+            else:
+                if fmt not in frames:
+                    frames[fmt] = _encoded(event, fmt)
+                frame = frames[fmt]
             if frame is not None:
                 target.send_frame(frame)
 
@@ -656,6 +676,20 @@ def _wants(connection: Connection, modes: int, event: Event) -> bool:
     if event.action == Action.MESSAGE:
         return bool(modes & Flag.SUBSCRIBE) and (connection.echo or event.connection_id != connection.id)
     return bool(modes & Flag.PRESENCE_SUBSCRIBE)
+
+
+def _delta_or_full(
+    deltas: dict[str, str | None], connection_id: str, event: Event, fmt: str
+) -> str | bytes | None:
+    """A delta when the subscriber holds the message it patches; otherwise the full messages."""
+    holds = deltas[connection_id]
+    deltas[connection_id] = event.items[-1]["id"]
+    if event.delta is not None and holds == event.delta.patches:
+        try:
+            return event.delta.frame(fmt)
+        except (TypeError, ValueError, OverflowError):
+            log.exception("delta for event %s could not be encoded; sending it in full", event.position)
+    return _encoded(event, fmt)
 
 
 def _encoded(event: Event, fmt: str) -> str | bytes | None:

@@ -434,7 +434,7 @@ async def test_a_narrower_token_stops_delivery_on_channels_it_no_longer_allows(w
     "frame",
     [
         {"action": 10, "channel": "chat:x", "flags": "abc"},
-        {"action": 10, "channel": "chat:x", "params": {"rewind": 5}},
+        {"action": 10, "channel": "chat:x", "params": {"rewind": {"n": 5}}},
         {"action": 10, "channel": "chat:x", "params": "rewind=5"},
         {"action": 10, "channel": "chat:x", "params": {"rewind": "soon"}},
         {"action": 15, "channel": "chat:x", "msgSerial": "0", "messages": [{"data": "x"}]},
@@ -448,7 +448,7 @@ async def test_a_narrower_token_stops_delivery_on_channels_it_no_longer_allows(w
     ],
     ids=[
         "flags-text",
-        "param-number",
+        "param-object",
         "params-text",
         "rewind-text",
         "serial-text",
