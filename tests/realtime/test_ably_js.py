@@ -88,6 +88,7 @@ def _summary(report: str) -> dict[str, int]:
 def test_every_suite_is_collected() -> None:
     assert {
         "auth.test.mjs",
+        "channel-options.test.mjs",
         "connection.test.mjs",
         "messaging.test.mjs",
         "presence.test.mjs",
