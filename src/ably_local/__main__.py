@@ -32,7 +32,10 @@ async def serve(host: str, port: int, key: str | None, sandbox: bool) -> None:
         print(f"Key name: {service.key_name}{note}")
         print(f"ably-js client options: {json.dumps(service.client_options())}", flush=True)
         if sandbox:
-            print(f"Sandbox: POST {service.http_url}/apps provisions an app (ABLY_LOCAL_SANDBOX_URL)", flush=True)
+            print(
+                f"Sandbox: POST {service.http_url}/apps provisions an app (ABLY_LOCAL_SANDBOX_URL)",
+                flush=True,
+            )
         await asyncio.Event().wait()
 
 
