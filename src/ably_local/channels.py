@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from ably_local.deltas import Payload
 from ably_local.errors import invalid_channel
 from ably_local.history import ChannelLog, position_text
+from ably_local.mutations import MessageStore
 from ably_local.presence import PresenceSet
 
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
@@ -46,6 +47,8 @@ class Channel:
     delta_subscribers: dict[str, str | None] = field(default_factory=dict)
     # the last message's data, which the next message's delta patches
     last_payload: Payload | None = None
+    # messages by serial, on channels whose namespace allows updates, deletes and annotations
+    messages: MessageStore | None = None
 
     @property
     def position(self) -> str:

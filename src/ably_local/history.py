@@ -106,7 +106,7 @@ class History:
         size: int,
     ) -> Event:
         """Append an event; its channelSerial is the position just after it."""
-        items_field = "messages" if "messages" in message else "presence"
+        items_field = next(name for name in ("messages", "presence", "annotations") if name in message)
         event = Event(self.next_position, message, connection_id, timestamp, size, items_field)
         self.next_position += 1
         log.end = self.next_position

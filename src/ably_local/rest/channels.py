@@ -50,7 +50,7 @@ def channel_routes(apps: Apps) -> list[Route]:
         items = service.checked_messages(raw, credentials)
         connection_id = f"rest-{secrets.token_hex(4)}"
         event = service.publish(name, items, connection_id, 0, credentials.client_id)
-        serials = [event.message["channelSerial"]] * len(items)
+        serials = [item["serial"] for item in event.items]
         return answer(request, {"channel": name, "messageId": event.message["id"], "serials": serials}, 201)
 
     async def presence(request: Request) -> Response:
