@@ -9,6 +9,7 @@ dropped, as Ably drops a connection it cannot deliver to.
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ably_local.auth import Credentials
 from ably_local.errors import AblyError
@@ -41,6 +42,9 @@ class Connection:
     generation: int = 0
     closing: bool = False
     overflowed: bool = False
+    # An ACK not yet encoded: the first msgSerial and one result per message it acknowledges. Consecutive
+    # ACKs merge into one (count > 1), as Ably sends them, until anything else is queued.
+    pending_ack: tuple[int, list[dict[str, Any] | None]] | None = None
 
     def __post_init__(self) -> None:
         if not self.key:
@@ -61,9 +65,31 @@ class Connection:
     def send(self, message: ProtocolMessage) -> None:
         self.send_frame(encode_frame(message, self.fmt))
 
+    def acknowledge(self, msg_serial: int, result: dict[str, Any] | None) -> None:
+        if not self.live:
+            return
+        pending = self.pending_ack
+        if pending is not None and pending[0] + len(pending[1]) == msg_serial:
+            pending[1].append(result)
+            return
+        self._queue_pending_ack()
+        self.pending_ack = (msg_serial, [result])
+        if not self.outbox:
+            self.wake()
+
+    def _queue_pending_ack(self) -> None:
+        if self.pending_ack is not None:
+            first, results = self.pending_ack
+            self.pending_ack = None
+            ack: ProtocolMessage = {"action": Action.ACK, "msgSerial": first, "count": len(results)}
+            if any(result is not None for result in results):
+                ack["res"] = results
+            self.send(ack)
+
     def send_frame(self, frame: str | bytes) -> None:
         if not self.live:
             return
+        self._queue_pending_ack()
         was_empty = not self.outbox
         self.outbox.append(frame)
         self.outbox_bytes += len(frame)
@@ -74,6 +100,7 @@ class Connection:
 
     def _overflow(self) -> None:
         """Drop what the client did not read; tell it why, in case it ever reads again, and let go."""
+        self.pending_ack = None
         self.outbox = [encode_frame({"action": Action.DISCONNECTED, "error": OVERFLOW.to_wire()}, self.fmt)]
         self.outbox_bytes = len(self.outbox[0])
         self.overflowed = True
@@ -81,6 +108,7 @@ class Connection:
         self.wake()
 
     def take_outbox(self) -> list[str | bytes]:
+        self._queue_pending_ack()
         frames, self.outbox = self.outbox, []
         self.outbox_bytes = 0
         return frames

@@ -110,9 +110,9 @@ def decode_msgpack(data: bytes) -> Any:
 
 def encode_frame(message: ProtocolMessage, fmt: str) -> str | bytes:
     if fmt == MSGPACK:
-        packed: bytes = msgpack.packb(message, use_bin_type=True)
+        packed: bytes = _MSGPACK.pack(message)
         return packed
-    return json.dumps(message, separators=(",", ":"), default=_json_default)
+    return _JSON.encode(message)
 
 
 def decode_base64_data(item: dict[str, Any]) -> None:
@@ -156,3 +156,8 @@ def _json_default(value: object) -> object:
     if isinstance(value, bytes | bytearray):
         return base64.b64encode(value).decode()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+# Built once: json.dumps with options makes a new encoder per call, which cost as much as the encoding.
+_JSON = json.JSONEncoder(separators=(",", ":"), default=_json_default)
+_MSGPACK = msgpack.Packer(use_bin_type=True)

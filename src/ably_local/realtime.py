@@ -292,10 +292,7 @@ class RealtimeService:
             nack = {"action": Action.NACK, "msgSerial": serial, "count": 1, "error": error.to_wire()}
             connection.send(nack)
         else:
-            ack: ProtocolMessage = {"action": Action.ACK, "msgSerial": serial, "count": 1}
-            if serials is not None:
-                ack["res"] = [{"serials": serials}]
-            connection.send(ack)
+            connection.acknowledge(serial, None if serials is None else {"serials": serials})
 
     # --- channels ------------------------------------------------------------------------------------
 

@@ -58,8 +58,8 @@ def test_publish_is_acked_by_msg_serial_and_fanned_out_in_order() -> None:
     [publisher_frames] = [drain(publisher)]
     acks = [frame for frame in publisher_frames if frame["action"] == Action.ACK]
     assert [(ack["msgSerial"], ack["count"]) for ack in acks] == [(0, 1), (1, 1)]
-    # Each ACK names the serials its messages got, in order (ably-js returns them from publish()).
-    [[first_serials], [second_serials]] = [[result["serials"] for result in ack["res"]] for ack in acks]
+    # Each ACK names the serials its messages got (ably-js returns them from publish()).
+    first_serials, second_serials = (result["serials"] for ack in acks for result in ack["res"])
     assert len(first_serials) == 2
     assert len(second_serials) == 1
     assert first_serials[0] < first_serials[1] < second_serials[0]
@@ -84,6 +84,26 @@ def test_ack_for_msg_serial_zero_is_serialised() -> None:
     core.publish(connection, "chat:z", 0, "x")
     [ack] = [frame for frame in connection.take_outbox() if '"action":1,' in str(frame)]
     assert '"msgSerial":0' in str(ack)
+
+
+def test_consecutive_acks_are_merged_until_something_else_is_sent() -> None:
+    core = Core()
+    quiet, listener = core.connect(echo="false"), core.connect()
+    for connection in (quiet, listener):
+        core.attach(connection, "chat:acks")
+        drain(connection)
+    for serial in range(3):
+        core.publish(quiet, "chat:acks", serial, f"m{serial}")
+    core.send(quiet, {"action": Action.HEARTBEAT, "id": "after"})
+    core.publish(quiet, "chat:acks", 3, "m3")
+    frames = drain(quiet)
+    assert [(f["action"], f.get("msgSerial"), f.get("count")) for f in frames] == [
+        (Action.ACK, 0, 3),
+        (Action.HEARTBEAT, None, None),
+        (Action.ACK, 3, 1),
+    ]
+    assert [len(result["serials"]) for result in frames[0]["res"]] == [1, 1, 1]
+    assert len(drain(listener)) == 4
 
 
 def test_echo_false_keeps_own_messages_away() -> None:

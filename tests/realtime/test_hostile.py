@@ -252,7 +252,7 @@ async def test_publishing_to_endless_channels_keeps_memory_bounded(witness: Witn
     payload = {"name": "spread", "data": "z" * 2000}
     for count in range(4000):
         serial = await client.publish(f"spread:{count}", payload)
-    await client.expect(Action.ACK, seconds=30, msgSerial=serial)
+    await client.acked(serial, seconds=30)
     # The oldest were evicted to stay within the service's history budget; the newest is kept.
     assert [item["data"] for item in await history("spread:3999")] == [payload["data"]]
     assert await history("spread:0") == []
@@ -290,7 +290,7 @@ async def test_presence_past_its_limits_is_refused(witness: Witness) -> None:
     limit = HOSTILE_LIMITS.presence_members_per_channel
     members = [{"action": 2, "clientId": f"member-{n}", "data": "x"} for n in range(limit)]
     await client.send({"action": Action.PRESENCE, "channel": channel, "msgSerial": 0, "presence": members})
-    await client.expect(Action.ACK, msgSerial=0)
+    await client.acked(0)
     one_more = [{"action": 2, "clientId": "one-too-many"}]
     await client.send({"action": Action.PRESENCE, "channel": channel, "msgSerial": 1, "presence": one_more})
     assert (await client.expect(Action.NACK, msgSerial=1))["error"]["code"] == 91003
@@ -310,7 +310,7 @@ async def test_a_subscriber_that_never_reads_is_let_go(hostile: HostileService, 
     for batch in range(40):  # 40 x 50 x 8 KB = 16 MB, far past the 512 KiB outbound bound
         for _ in range(50):
             serial = await publisher.publish(channel, payload)
-        await publisher.expect(Action.ACK, seconds=30, msgSerial=serial)
+        await publisher.acked(serial, seconds=30)
         if batch % 10 == 9:
             await witness.still_served()
     # The stuck client gets what was already on its socket, at most the notice why, then the close.
@@ -364,7 +364,7 @@ async def test_messages_no_wire_format_can_carry_are_refused(witness: Witness, m
     await publisher.send_raw(frame)
     assert (await publisher.expect(Action.NACK, msgSerial=0))["error"]["code"] == 40000
     serial = await publisher.publish(channel, {"name": "after", "data": "fine"})
-    await publisher.expect(Action.ACK, msgSerial=serial)
+    await publisher.acked(serial)
     for subscriber in (msgpack_subscriber, json_subscriber):
         delivered = await subscriber.expect(Action.MESSAGE, channel=channel)
         assert [m["data"] for m in delivered["messages"]] == ["fine"]
@@ -407,7 +407,7 @@ async def test_resuming_someone_elses_connection_is_refused(witness: Witness) ->
     assert answer["connectionDetails"]["clientId"] == "mallory"
     # Alice's connection is still hers.
     serial = await alice.publish("chat:resume-victim", {"name": "still", "data": "mine"})
-    await alice.expect(Action.ACK, msgSerial=serial)
+    await alice.acked(serial)
 
 
 async def test_a_narrower_token_stops_delivery_on_channels_it_no_longer_allows(witness: Witness) -> None:
@@ -422,7 +422,7 @@ async def test_a_narrower_token_stops_delivery_on_channels_it_no_longer_allows(w
     assert failed["error"]["code"] == 40160
     publisher = await connected(key=API_KEY)
     serial = await publisher.publish(channel, {"name": "not", "data": "for carol"})
-    await publisher.expect(Action.ACK, msgSerial=serial)
+    await publisher.acked(serial)
     with pytest.raises(TimeoutError):
         await client.expect(Action.MESSAGE, seconds=0.5)
 

@@ -126,6 +126,16 @@ class WireClient:
         finally:
             self.backlog.extend(skipped)
 
+    async def acked(self, msg_serial: int, seconds: float = RECV_TIMEOUT_S) -> dict[str, Any]:
+        """The ACK covering a msgSerial; consecutive ACKs arrive merged (msgSerial, count)."""
+        deadline = time.monotonic() + seconds
+        while True:
+            ack = await self.expect(Action.ACK, max(deadline - time.monotonic(), 0.01))
+            if ack["msgSerial"] <= msg_serial < ack["msgSerial"] + ack.get("count", 1):
+                return ack
+            if ack["msgSerial"] > msg_serial:
+                raise AssertionError(f"ACKs passed msgSerial {msg_serial}: {ack}")
+
     async def connected(self) -> dict[str, Any]:
         return await self.expect(Action.CONNECTED)
 

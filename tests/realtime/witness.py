@@ -21,7 +21,7 @@ class Witness:
     async def still_served(self) -> None:
         self.checks += 1
         serial = await self.publisher.publish(self.channel, {"name": "alive", "data": str(self.checks)})
-        await self.publisher.expect(Action.ACK, msgSerial=serial)
+        await self.publisher.acked(serial)
         delivered = await self.subscriber.expect(Action.MESSAGE, channel=self.channel)
         assert [m["data"] for m in delivered["messages"]] == [str(self.checks)]
 
