@@ -6,8 +6,8 @@ released as soon as nothing does, so a client cannot grow the service by naming 
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
-from ably_local.deltas import Payload
 from ably_local.errors import invalid_channel
 from ably_local.history import ChannelLog, position_text
 from ably_local.mutations import MessageStore
@@ -45,8 +45,8 @@ class Channel:
     resumable: set[str] = field(default_factory=set)
     # delta subscribers: connectionId -> id of the last message it was sent (None: nothing yet)
     delta_subscribers: dict[str, str | None] = field(default_factory=dict)
-    # the last message's data, which the next message's delta patches
-    last_payload: Payload | None = None
+    # the last message, which the next message's delta patches (None: send the next one in full)
+    last_message: dict[str, Any] | None = None
     # messages by serial, on channels whose namespace allows updates, deletes and annotations
     messages: MessageStore | None = None
 

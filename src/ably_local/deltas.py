@@ -36,29 +36,34 @@ def payload_of(item: Item) -> Payload | None:
 
 @dataclass(eq=False)
 class DeltaVersion:
-    """An event's messages as deltas against what came before them on the channel."""
+    """An event's messages as deltas against the message before them on the channel, made on demand."""
 
-    base: Payload
+    base: Item
     message: ProtocolMessage
-    _frames: dict[str, str | bytes] = field(default_factory=dict)
+    _frames: dict[str, str | bytes | None] = field(default_factory=dict)
 
     @property
     def patches(self) -> str:
         """The message id a subscriber must hold for this delta to apply."""
-        return self.base.message_id
+        patched: str = self.base["id"]
+        return patched
 
-    def frame(self, fmt: str) -> str | bytes:
-        frame = self._frames.get(fmt)
-        if frame is None:
+    def frame(self, fmt: str) -> str | bytes | None:
+        """The delta frame, or None when the message before cannot be patched (objects, numbers)."""
+        if fmt not in self._frames:
             items = self._items()
-            if fmt == JSON:
+            if items is not None and fmt == JSON:
                 items = [to_json_item(item) for item in items]
-            frame = self._frames[fmt] = encode_frame({**self.message, "messages": items}, fmt)
-        return frame
+            self._frames[fmt] = (
+                None if items is None else encode_frame({**self.message, "messages": items}, fmt)
+            )
+        return self._frames[fmt]
 
-    def _items(self) -> list[Item]:
+    def _items(self) -> list[Item] | None:
+        base = payload_of(self.base)
+        if base is None:
+            return None
         items: list[Item] = []
-        base: Payload | None = self.base
         for item in self.message["messages"]:
             payload = payload_of(item)
             items.append(_patched(item, base, payload) if base is not None and payload is not None else item)

@@ -16,7 +16,7 @@ from ably_local.capability import operations_on
 from ably_local.channel_params import Rewind, parse_attach
 from ably_local.channels import Channel, validate_channel_name
 from ably_local.connection import Connection, noop
-from ably_local.deltas import DeltaVersion, payload_of
+from ably_local.deltas import DeltaVersion
 from ably_local.errors import AblyError, bad_request, capability_denied, invalid_client_id, message_too_large
 from ably_local.history import Event, History
 from ably_local.inbound import (
@@ -483,9 +483,9 @@ class RealtimeService:
         }
         channel = self.channel(name)
         event = self.history.record(name, channel.log, outgoing, connection_id, timestamp, size)
-        if channel.last_payload is not None:
-            event.delta = DeltaVersion(channel.last_payload, outgoing)
-        channel.last_payload = payload_of(items[-1])
+        if channel.last_message is not None:
+            event.delta = DeltaVersion(channel.last_message, outgoing)
+        channel.last_message = items[-1]
         if channel.messages is not None:
             channel.messages.forget_before(channel.log.start)
             for item in items:
@@ -523,7 +523,7 @@ class RealtimeService:
         }
         size = message_size(delivered)
         event = self.history.record(name, channel.log, outgoing, connection_id, timestamp, size)
-        channel.last_payload = None  # the next message goes in full to delta subscribers
+        channel.last_message = None  # the next message goes in full to delta subscribers
         self._fan_out(channel, event)
         return version_serial
 
@@ -603,7 +603,7 @@ class RealtimeService:
         }
         outgoing: ProtocolMessage = {"action": Action.MESSAGE, "channel": channel.name, "messages": [rolled]}
         event = self.history.record(channel.name, channel.log, outgoing, "", timestamp, message_size(rolled))
-        channel.last_payload = None
+        channel.last_message = None
         self._fan_out(channel, event)
 
     def _fan_out(self, channel: Channel, event: Event) -> None:
@@ -855,9 +855,12 @@ def _delta_or_full(
     deltas[connection_id] = event.items[-1]["id"]
     if event.delta is not None and holds == event.delta.patches:
         try:
-            return event.delta.frame(fmt)
+            delta = event.delta.frame(fmt)
         except (TypeError, ValueError, OverflowError):
             log.exception("delta for event %s could not be encoded; sending it in full", event.position)
+        else:
+            if delta is not None:
+                return delta
     return _encoded(event, fmt)
 
 
