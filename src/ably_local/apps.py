@@ -7,12 +7,13 @@ An app is found from whatever a client presents: a key name (`appId.keyId`), a t
 import dataclasses
 from collections.abc import Iterable
 
-from ably_local.auth import ApiKey, Authority, Clock, now_ms
+from ably_local.auth import MAX_TTL_MS, ApiKey, Authority, Clock, now_ms
 from ably_local.connection import Connection
-from ably_local.errors import unauthorized
+from ably_local.errors import AblyError, unauthorized
 from ably_local.jwt import key_name_of_jwt
 from ably_local.limits import Limits
 from ably_local.realtime import RealtimeService, ServiceConfig
+from ably_local.revocation import Revocations
 
 
 class Apps:
@@ -31,7 +32,12 @@ class Apps:
         config = dataclasses.replace(
             self.config, persisted_namespaces=persisted_namespaces, limits=limits or self.config.limits
         )
-        authority = Authority(keys, clock=self.clock, max_tokens=config.limits.tokens_per_app)
+        authority = Authority(
+            keys,
+            clock=self.clock,
+            max_tokens=config.limits.tokens_per_app,
+            revocations=Revocations.within(config.limits, MAX_TTL_MS),
+        )
         service = self.services[app_id] = RealtimeService(authority, config, clock=self.clock)
         return service
 
@@ -58,6 +64,8 @@ class Apps:
         key_name = key_name_of_jwt(token)
         app_id = (key_name or token).partition(".")[0]
         service = self.services.get(app_id)
+        if service is None and key_name is not None:
+            raise AblyError(40400, 404, "No app or key for this JWT")  # as Authority refuses an unknown kid
         if service is None:
             raise unauthorized(40140, "Token not recognised")
         return service
