@@ -9,6 +9,7 @@ Ably derives (`all` transports and types). Memory is bounded in minutes and byte
 
 import bisect
 import calendar
+import functools
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -134,19 +135,21 @@ class AppStats:
             self.bytes -= self._sizes.pop(oldest)
 
     def count(self, timestamp: int, kind: str, items: int, size: int, delivered: int, rest: bool) -> None:
-        """A message or presence event the service carried: inbound once, outbound once per delivery."""
-        transport = "rest" if rest else "realtime"
-        self.add(
-            timestamp,
-            with_message_totals(
-                {
-                    f"messages.inbound.{transport}.{kind}.count": items,
-                    f"messages.inbound.{transport}.{kind}.data": size,
-                    f"messages.outbound.realtime.{kind}.count": items * delivered,
-                    f"messages.outbound.realtime.{kind}.data": size * delivered,
-                }
-            ),
-        )
+        """A message or presence event the service carried: inbound once, outbound once per delivery.
+
+        This runs on every fan-out, so once a minute has these entries they are simply incremented."""
+        names = _counted_names("rest" if rest else "realtime", kind)
+        values = (items, size, items * delivered, size * delivered)
+        minute = timestamp - timestamp % MINUTE_MS
+        entries = self.minutes.get(minute)
+        if entries is not None and names[0][0] in entries:
+            for name, which in names:
+                entries[name] += values[which]
+            return
+        totals: Entries = {}
+        for name, which in names:
+            totals[name] = totals.get(name, 0) + values[which]
+        self.add(minute, totals)
 
     def intervals(self, unit: str, start: int, end: int, now: int) -> list[Interval]:
         """Every `unit` interval with counts whose start lies in [start's interval, end], oldest first."""
@@ -217,6 +220,18 @@ def with_message_totals(entries: Mapping[str, float]) -> Entries:
         for total in derived:
             result[total] = result.get(total, 0) + value
     return result
+
+
+@functools.cache
+def _counted_names(transport: str, kind: str) -> tuple[tuple[str, int], ...]:
+    """The entries one counted event adds to, each with the value it takes: 0 inbound count, 1 inbound
+    bytes, 2 outbound count, 3 outbound bytes (Ably's totals included)."""
+    names: list[tuple[str, int]] = []
+    for direction, via, offset in (("inbound", transport, 0), ("outbound", "realtime", 2)):
+        for metric, which in (("count", offset), ("data", offset + 1)):
+            leaf = f"messages.{direction}.{via}.{kind}.{metric}"
+            names += [(name, which) for name in with_message_totals({leaf: 0})]
+    return tuple(names)
 
 
 def _flatten(value: object, prefix: str, into: Entries, depth: int) -> None:
