@@ -412,6 +412,9 @@ async def test_a_rest_publish_with_a_connection_key_is_that_connections(app: App
             unknown = await http.post(
                 f"/channels/{name}/messages", json={"data": "x", "connectionKey": "nope!x"}
             )
+            not_text = await http.post(
+                f"/channels/{name}/messages", json={"data": "x", "connectionKey": {"k": 1}}
+            )
             mixed = await http.post(
                 f"/channels/{name}/messages",
                 json=[{"data": "x", "connectionKey": hello["connectionKey"]}, {"data": "y"}],
@@ -425,6 +428,7 @@ async def test_a_rest_publish_with_a_connection_key_is_that_connections(app: App
     assert message["clientId"] == "walter"
     assert "connectionKey" not in message
     assert_error(unknown, 40006, 400)
+    assert_error(not_text, 40000, 400)
     assert_error(mixed, 40006, 400)
 
 

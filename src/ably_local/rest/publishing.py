@@ -10,7 +10,7 @@ import secrets
 from typing import Any
 
 from ably_local.auth import WILDCARD_CLIENT_ID, Credentials
-from ably_local.errors import AblyError
+from ably_local.errors import AblyError, bad_request
 from ably_local.realtime import RealtimeService
 from ably_local.rest.wire import require
 
@@ -32,13 +32,22 @@ def _publisher(
     """The connectionId, msgSerial and default clientId the messages are published with; on behalf of a
     connection, the serial is one its own publishes (numbered from 0) never use."""
     own = credentials.client_id if credentials.client_id != WILDCARD_CLIENT_ID else None
-    keys = {item.get("connectionKey") for item in raw}
-    if keys == {None}:
+    named: set[str] = set()
+    unnamed = False
+    for item in raw:
+        key = item.get("connectionKey")
+        if key is None:
+            unnamed = True
+        elif isinstance(key, str):
+            named.add(key)
+        else:
+            raise bad_request("A message's connectionKey must be a string")
+    if not named:
         return f"rest-{secrets.token_hex(4)}", 0, own
-    if len(keys) > 1:
+    if unnamed or len(named) > 1:
         raise AblyError(40006, 400, "Messages published together must name the same connectionKey")
-    [key] = keys
-    connection = service.by_key.get(key) if isinstance(key, str) else None
+    [key] = named
+    connection = service.by_key.get(key)
     if connection is None:
         raise AblyError(40006, 400, "Invalid connectionKey: no such connection in this app")
     connection_client_id = connection.client_id if connection.client_id != WILDCARD_CLIENT_ID else None
