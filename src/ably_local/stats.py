@@ -23,6 +23,7 @@ from ably_local.limits import Limits
 UNITS = ("minute", "hour", "day", "month")
 SCHEMA = "https://schemas.ably.com/json/app-stats-0.0.5.json"
 MINUTE_MS = 60_000
+LATEST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last moment an interval id can name
 # Bookkeeping counted per kept minute and per entry on top of the entry names.
 MINUTE_OVERHEAD_BYTES = 256
 ENTRY_OVERHEAD_BYTES = 64
@@ -76,7 +77,9 @@ def parse_interval_id(text: str) -> tuple[int, str]:
 def parse_bound(text: str, *, end: bool) -> int:
     """A `start`/`end` parameter: milliseconds since the epoch, or an interval id. An interval id as `end`
     means the whole of that interval."""
-    if text.isdigit() and len(text) <= 16:
+    if text.isdigit():
+        if int(text) > LATEST_MS:
+            raise bad_request("start and end must be before the year 10000")
         return int(text)
     start, unit = parse_interval_id(text)
     return next_interval(start, unit) - 1 if end else start

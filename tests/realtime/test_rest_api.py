@@ -138,6 +138,7 @@ async def test_stats_serves_posted_fixtures_per_unit_with_page_links(app: App) -
         {"direction": "sideways"},
         {"start": "2024-02-03", "end": "2023-01-01"},
         {"start": "tuesday"},
+        {"start": "99999999999999999", "unit": "month"},
         {"limit": "1001"},
         {"cursor": "x"},
     ],
