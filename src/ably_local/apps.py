@@ -8,11 +8,12 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
-from ably_local.auth import ApiKey, Authority, Clock, now_ms
+from ably_local.auth import MAX_TTL_MS, ApiKey, Authority, Clock, now_ms
 from ably_local.connection import Connection
-from ably_local.errors import unauthorized
+from ably_local.errors import AblyError, unauthorized
 from ably_local.jwt import key_name_of_jwt
 from ably_local.realtime import RealtimeService, ServiceConfig
+from ably_local.revocation import Revocations
 
 
 class Apps:
@@ -24,7 +25,12 @@ class Apps:
     def add(self, app_id: str, keys: Iterable[ApiKey], **settings: Any) -> RealtimeService:
         """A new app with these keys; `settings` override the service config for it alone."""
         config = dataclasses.replace(self.config, **settings)
-        authority = Authority(keys, clock=self.clock, max_tokens=config.limits.tokens_per_app)
+        authority = Authority(
+            keys,
+            clock=self.clock,
+            max_tokens=config.limits.tokens_per_app,
+            revocations=Revocations.within(config.limits, MAX_TTL_MS),
+        )
         service = self.services[app_id] = RealtimeService(authority, config, clock=self.clock)
         return service
 
@@ -53,6 +59,8 @@ class Apps:
         key_name = key_name_of_jwt(token)
         app_id = (key_name or token).partition(".")[0]
         service = self.services.get(app_id)
+        if service is None and key_name is not None:
+            raise AblyError(40400, 404, "No app or key for this JWT")  # as Authority refuses an unknown kid
         if service is None:
             raise unauthorized(40140, "Token not recognised")
         return service

@@ -16,6 +16,8 @@ from typing import Any
 from ably_local.capability import ALL, Capability, intersect, parse_capability, to_json
 from ably_local.errors import AblyError, bad_request, invalid_client_id, unauthorized
 from ably_local.jwt import key_name_of_jwt, verify_jwt
+from ably_local.limits import Limits
+from ably_local.revocation import Revocations
 
 TIMESTAMP_WINDOW_MS = 2 * 60 * 1000
 DEFAULT_TTL_MS = 60 * 60 * 1000
@@ -69,6 +71,9 @@ class Credentials:
     capability: Capability
     expires: int | None = None
     token: str | None = None
+    # When the token was issued, and the JWT's revocation key: what token revocation matches on.
+    issued: int | None = None
+    revocation_key: str | None = None
 
     def may_act_as(self, client_id: str) -> bool:
         """Basic (key) auth and wildcard tokens may act for any clientId; others only for their own."""
@@ -100,10 +105,17 @@ class TokenDetails:
 
 
 class Authority:
-    def __init__(self, keys: Iterable[ApiKey], clock: Clock = now_ms, max_tokens: int = 100_000) -> None:
+    def __init__(
+        self,
+        keys: Iterable[ApiKey],
+        clock: Clock = now_ms,
+        max_tokens: int = 100_000,
+        revocations: Revocations | None = None,
+    ) -> None:
         self.keys = {key.name: key for key in keys}
         self.clock = clock
         self.max_tokens = max_tokens
+        self.revocations = revocations or Revocations.within(Limits(), MAX_TTL_MS)
         self._tokens: dict[str, TokenDetails] = {}
         self._nonces: dict[tuple[str, str], int] = {}
 
@@ -117,7 +129,25 @@ class Authority:
         return Credentials(key.name, None, key.capability)
 
     def token(self, token: str) -> Credentials:
-        """Credentials for a token this authority issued, or for an Ably JWT signed by one of its keys."""
+        """Credentials for a token this authority issued, or for an Ably JWT signed by one of its keys;
+        a revoked one is refused with 40141."""
+        credentials = self._token(token)
+        if self.is_revoked(credentials):
+            raise unauthorized(40141, "Token revoked")
+        return credentials
+
+    def is_revoked(self, credentials: Credentials) -> bool:
+        if credentials.token is None:
+            return False
+        return self.revocations.revoked(
+            credentials.key_name,
+            credentials.client_id,
+            credentials.revocation_key,
+            credentials.issued,
+            self.clock(),
+        )
+
+    def _token(self, token: str) -> Credentials:
         if (key_name := key_name_of_jwt(token)) is not None:
             return self._jwt(token, key_name)
         details = self._tokens.get(token)
@@ -125,7 +155,9 @@ class Authority:
             raise unauthorized(40140, "Token not recognised")
         if details.expires <= self.clock():
             raise unauthorized(40142, "Token expired")
-        return Credentials(details.key_name, details.client_id, details.capability, details.expires, token)
+        return Credentials(
+            details.key_name, details.client_id, details.capability, details.expires, token, details.issued
+        )
 
     def _jwt(self, token: str, key_name: str) -> Credentials:
         key = self.keys.get(key_name)
@@ -133,11 +165,19 @@ class Authority:
             raise AblyError(40400, 404, "No app or key for this JWT")
         claims = verify_jwt(token, key.secret, self.clock())
         if claims.inner_token is not None:
-            return self.token(claims.inner_token)
+            return self._token(claims.inner_token)
         capability = key.capability
         if claims.capability_text is not None:
             capability = intersect(parse_capability(claims.capability_text), key.capability)
-        return Credentials(key.name, claims.client_id, capability, claims.expires_ms, token)
+        return Credentials(
+            key.name,
+            claims.client_id,
+            capability,
+            claims.expires_ms,
+            token,
+            claims.issued_ms,
+            claims.revocation_key,
+        )
 
     def request_token(self, key_name: str, token_request: Mapping[str, Any]) -> TokenDetails:
         """Exchange a signed TokenRequest for a token (POST /keys/{keyName}/requestToken)."""
@@ -200,6 +240,7 @@ class Authority:
         oldest = now - 2 * TIMESTAMP_WINDOW_MS
         self._nonces = {nonce: ts for nonce, ts in self._nonces.items() if ts >= oldest}
         self._tokens = {t: d for t, d in self._tokens.items() if d.expires > now - EXPIRED_TOKEN_MEMORY_MS}
+        self.revocations.forget_expired(now)
 
 
 def _integer(source: Mapping[str, Any], name: str) -> int | None:

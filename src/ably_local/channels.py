@@ -5,6 +5,7 @@ released as soon as nothing does, so a client cannot grow the service by naming 
 """
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +13,7 @@ from ably_local.errors import invalid_channel
 from ably_local.history import ChannelLog, position_text
 from ably_local.mutations import MessageStore
 from ably_local.presence import PresenceSet
+from ably_local.protocol import Flag
 
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 MAX_CHANNEL_NAME_BYTES = 1024
@@ -58,3 +60,26 @@ class Channel:
     @property
     def idle(self) -> bool:
         return not (self.attached or self.resumable or self.presence.members or self.log.events)
+
+    def metrics(self, requested: Mapping[str, int]) -> dict[str, int]:
+        """Occupancy as Ably's ChannelMetrics counts it (CHM2): attachments by the modes they were granted;
+        object publishers and subscribers only where the client asked for those modes (`requested`, by
+        connectionId), since they are not among the default modes."""
+        modes = list(self.attached.values())
+
+        def having(flag: int) -> int:
+            return sum(1 for granted in modes if granted & flag)
+
+        def asked(flag: int) -> int:
+            return sum(1 for cid, granted in self.attached.items() if granted & requested.get(cid, 0) & flag)
+
+        return {
+            "connections": len(modes),
+            "presenceConnections": having(Flag.PRESENCE),
+            "presenceMembers": len(self.presence.members),
+            "presenceSubscribers": having(Flag.PRESENCE_SUBSCRIBE),
+            "publishers": having(Flag.PUBLISH),
+            "subscribers": having(Flag.SUBSCRIBE),
+            "objectPublishers": asked(Flag.OBJECT_PUBLISH),
+            "objectSubscribers": asked(Flag.OBJECT_SUBSCRIBE),
+        }

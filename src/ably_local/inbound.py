@@ -16,8 +16,9 @@ from ably_local.errors import bad_request
 _INT_RANGE = range(-(2**63), 2**64)
 MESSAGE_TEXT_FIELDS = ("name", "clientId", "id", "encoding", "connectionKey", "serial")
 PRESENCE_TEXT_FIELDS = ("clientId", "id", "encoding")
-# What a client may set on a message or presence item; anything else is dropped, as Ably does.
-MESSAGE_FIELDS = (*MESSAGE_TEXT_FIELDS, "data", "extras", "action", "serial", "version")
+# What a client may set on a message or presence item; anything else is dropped, as Ably does. A message's
+# connectionKey names the connection a REST publish is made for; it is never stored or delivered (TM2h).
+MESSAGE_FIELDS = ("name", "clientId", "id", "encoding", "data", "extras", "action", "serial", "version")
 PRESENCE_FIELDS = (*PRESENCE_TEXT_FIELDS, "action", "data", "extras")
 ANNOTATION_TEXT_FIELDS = ("clientId", "id", "encoding", "messageSerial", "type", "name")
 ANNOTATION_FIELDS = (*ANNOTATION_TEXT_FIELDS, "action", "count", "data", "extras")

@@ -1,7 +1,8 @@
 """Ably JWTs: HS256 tokens signed with an API key's secret, the key named by the header's `kid`.
 
-Claims Ably reads: `exp` and `iat` (seconds), `x-ably-capability` (capability JSON), `x-ably-clientId`, and
-`x-ably-token` (an Ably token carried inside the JWT, which is then the credential that counts).
+Claims Ably reads: `exp` and `iat` (seconds), `x-ably-capability` (capability JSON), `x-ably-clientId`,
+`x-ably-revocation-key` (what token revocation can target), and `x-ably-token` (an Ably token carried
+inside the JWT, which is then the credential that counts).
 """
 
 import base64
@@ -24,6 +25,8 @@ class JwtClaims:
     capability_text: str | None
     client_id: str | None
     inner_token: str | None
+    issued_ms: int | None = None
+    revocation_key: str | None = None
 
 
 def _b64url(text: str) -> bytes:
@@ -67,12 +70,17 @@ def verify_jwt(token: str, secret: str, now_ms: int) -> JwtClaims:
         raise unauthorized(INVALID_JWT, "Invalid JWT: no exp claim")
     if expires * 1000 <= now_ms:
         raise unauthorized(40142, "Token expired")
+    issued = claims.get("iat")
+    if issued is not None and (not isinstance(issued, int | float) or isinstance(issued, bool)):
+        raise unauthorized(INVALID_JWT, "Invalid JWT: iat must be a number")
     return JwtClaims(
         key_name=str(header["kid"]),
         expires_ms=int(expires * 1000),
         capability_text=_text_claim(claims, "x-ably-capability"),
         client_id=_text_claim(claims, "x-ably-clientId"),
         inner_token=_text_claim(claims, "x-ably-token"),
+        issued_ms=None if issued is None else int(issued * 1000),
+        revocation_key=_text_claim(claims, "x-ably-revocation-key"),
     )
 
 

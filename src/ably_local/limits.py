@@ -41,6 +41,23 @@ class Limits:
     tokens_per_app: int = 100_000
     # Apps a sandbox may hold at once (POST /apps); 42910 beyond.
     sandbox_apps: int = 1_000
+    # GET /stats: per-minute records kept per app (sandbox fixtures from POST /stats, and counted traffic),
+    # in minutes and bytes; past either the oldest minute is forgotten first.
+    stats_minutes_per_app: int = 10_000
+    stats_bytes_per_app: int = 4 * MiB
+    # Idempotent publishing: a message id published on a channel again within the window is acknowledged
+    # but not delivered twice (Ably's window is 2 minutes). Ids remembered per app, in count and bytes;
+    # past either the oldest is forgotten first.
+    idempotency_window_ms: int = 2 * 60 * 1000
+    idempotency_ids_per_app: int = 100_000
+    idempotency_bytes_per_app: int = 16 * MiB
+    # One batch request: channels summed over a batch publish's specs, channels in a batch presence query,
+    # targets in a token revocation; 40000 beyond. The body is bounded by max_frame_size like any other.
+    batch_items_per_request: int = 1_000
+    # Token revocations in force per app, in count and bytes (their targets); 42910 beyond. Each is kept
+    # until every token it can match has expired.
+    revocations_per_app: int = 10_000
+    revocation_bytes_per_app: int = 4 * MiB
 
     def history_retention(self, persisted: bool) -> int:
         return self.persisted_history_retention_ms if persisted else self.history_retention_ms

@@ -5,6 +5,7 @@ network. `tick()` does what the real service does on timers (heartbeats, token e
 history retention, dropping connections nobody resumed); the network layer calls it periodically.
 """
 
+import dataclasses
 import logging
 import secrets
 from collections.abc import Callable, Mapping
@@ -19,6 +20,7 @@ from ably_local.connection import Connection, noop
 from ably_local.deltas import DeltaVersion
 from ably_local.errors import AblyError, bad_request, capability_denied, invalid_client_id, message_too_large
 from ably_local.history import Event, History
+from ably_local.idempotency import Published, RecentPublishes, idempotency_key
 from ably_local.inbound import (
     annotation_from,
     items_of,
@@ -28,7 +30,7 @@ from ably_local.inbound import (
     optional_text,
     presence_from,
 )
-from ably_local.limits import Limits
+from ably_local.limits import EVENT_OVERHEAD_BYTES, ITEM_OVERHEAD_BYTES, Limits
 from ably_local.mutations import (
     MUTATIONS,
     NOT_ENABLED,
@@ -52,6 +54,7 @@ from ably_local.protocol import (
     decode_frame,
     to_json_item,
 )
+from ably_local.stats import AppStats
 
 log = logging.getLogger("ably_local")
 ChannelHandler = Callable[[Connection, str, ProtocolMessage], None]
@@ -90,6 +93,11 @@ class RealtimeService:
         self.channels: dict[str, Channel] = {}
         self.history = History(self.limits, self._release_if_idle)
         self.presence_budget = PresenceBudget(self.limits.presence_bytes_total)
+        self.stats = AppStats(self.limits)
+        limits = self.limits
+        self.recent_publishes = RecentPublishes(
+            limits.idempotency_window_ms, limits.idempotency_ids_per_app, limits.idempotency_bytes_per_app
+        )
         self._renew_at: dict[str, int] = {}
         self._lost: dict[str, Connection] = {}
         self._next_heartbeat = 0
@@ -143,9 +151,7 @@ class RealtimeService:
             raise AblyError(40102, 401, "clientId does not match the token's clientId")
         if client_id == WILDCARD_CLIENT_ID:
             raise invalid_client_id("clientId '*' cannot be used to connect")
-        return Credentials(
-            credentials.key_name, client_id, credentials.capability, credentials.expires, credentials.token
-        )
+        return dataclasses.replace(credentials, client_id=client_id)
 
     def _resume(
         self, connection: Connection, credentials: Credentials, fmt: str, params: Mapping[str, str]
@@ -422,8 +428,8 @@ class RealtimeService:
         if any(item.get("action", MessageAction.CREATE) != MessageAction.CREATE for item in items):
             return [self.mutate(name, item, credentials) for item in items]
         own_client_id = connection.client_id if connection.client_id != WILDCARD_CLIENT_ID else None
-        event = self.publish(name, items, connection.id, message["msgSerial"], own_client_id)
-        return [item["serial"] for item in event.items]
+        published = self.publish_once(name, items, connection.id, message["msgSerial"], own_client_id)
+        return list(published.serials)
 
     def _require_mode(self, connection: Connection, name: str, mode: int, what: str) -> None:
         """An attachment made without a mode may not use it, whatever the capability allows (40165)."""
@@ -449,6 +455,26 @@ class RealtimeService:
             if client_id is not None and not credentials.may_act_as(client_id):
                 raise invalid_client_id(f"Message clientId {client_id!r} does not match the connection's")
         return items
+
+    def publish_once(
+        self,
+        name: str,
+        items: list[dict[str, Any]],
+        connection_id: str,
+        msg_serial: int | str,
+        client_id: str | None = None,
+    ) -> Published:
+        """Publish, unless the same client-supplied ids were published on this channel within the
+        idempotency window: then acknowledge with the first publish's result and deliver nothing."""
+        key = idempotency_key(items)
+        now = self.clock()
+        if key is not None and (earlier := self.recent_publishes.get(name, key, now)) is not None:
+            return earlier
+        event = self.publish(name, items, connection_id, msg_serial, client_id)
+        published = Published(event.message["id"], tuple(item["serial"] for item in event.items))
+        if key is not None:
+            self.recent_publishes.remember(name, key, published, now)
+        return published
 
     def publish(
         self,
@@ -611,6 +637,7 @@ class RealtimeService:
         connections = self.connections
         deltas = channel.delta_subscribers if event.action == Action.MESSAGE else None
         frames: dict[str, str | bytes | None] = {}
+        delivered = 0
         for connection_id, modes in channel.attached.items():
             target = connections[connection_id]
             if not _wants(target, modes, event):
@@ -624,6 +651,11 @@ class RealtimeService:
                 frame = frames[fmt]
             if frame is not None:
                 target.send_frame(frame)
+                delivered += 1
+        kind = "presence" if event.action == Action.PRESENCE else "messages"
+        rest = event.connection_id not in connections
+        size = event.size - EVENT_OVERHEAD_BYTES - ITEM_OVERHEAD_BYTES * len(event.items)
+        self.stats.count(event.timestamp, kind, len(event.items), size, delivered, rest)
 
     # --- presence ------------------------------------------------------------------------------------
 
@@ -746,6 +778,22 @@ class RealtimeService:
                     }
                 )
 
+    def drop_revoked(self) -> list[Connection]:
+        """Disconnect live connections whose token is now revoked (DISCONNECTED 40141), as Ably does when a
+        revocation takes effect; returns them so that their transports are woken and closed."""
+        error = AblyError(40141, 401, "Token revoked")
+        dropped = []
+        for connection in self.connections.values():
+            if (
+                connection.live
+                and not connection.closing
+                and self.authority.is_revoked(connection.credentials)
+            ):
+                connection.send({"action": Action.DISCONNECTED, "error": error.to_wire()})
+                connection.closing = True
+                dropped.append(connection)
+        return dropped
+
     def _schedule_renewal(self, connection: Connection) -> None:
         """Ask for renewal ahead of expiry only when the token outlives the lead time; a shorter token is
         left to expire (DISCONNECTED 40142), which a client with a way to renew answers by reconnecting."""
@@ -781,7 +829,10 @@ class RealtimeService:
             elif self._renew_at.get(connection.id, now + 1) <= now:
                 del self._renew_at[connection.id]
                 connection.send({"action": Action.AUTH})
+        if self.authority.revocations.newly_applied(now):
+            to_close += self.drop_revoked()
         self.history.expire(now)
+        self.recent_publishes.expire(now)
         if now >= self._next_heartbeat:
             self._next_heartbeat = now + config.max_idle_interval_ms // 2
             self.authority.forget_expired()
@@ -814,6 +865,13 @@ class RealtimeService:
             )
             for record in channel.messages.records.values()
         ]
+
+    def channel_metrics(self, name: str) -> dict[str, int] | None:
+        """A channel's occupancy (GET /channels/{name}), or None when nothing holds the channel."""
+        channel = self.channels.get(name)
+        if channel is None:
+            return None
+        return channel.metrics({cid: self.connections[cid].attached.get(name, 0) for cid in channel.attached})
 
     def present_members(self, name: str) -> list[dict[str, Any]]:
         channel = self.channels.get(name)

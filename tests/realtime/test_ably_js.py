@@ -30,7 +30,7 @@ def service_env() -> Iterator[dict[str, str]]:
     if shutil.which("node") is None or not (ROOT / "node_modules" / "ably").is_dir():
         pytest.fail("node and the root node_modules (npm ci) are required for the ably-js tests")
     with (
-        running_service(api_key=API_KEY, mutable_namespaces=frozenset({"mutable"})) as service,
+        running_service(api_key=API_KEY, sandbox=True, mutable_namespaces=frozenset({"mutable"})) as service,
         token_function_server({"ABLY_API_KEY": API_KEY}) as function,
     ):
         yield {
@@ -93,5 +93,6 @@ def test_every_suite_is_collected() -> None:
         "mutable.test.mjs",
         "messaging.test.mjs",
         "presence.test.mjs",
+        "rest.test.mjs",
         "resume.test.mjs",
     } <= set(SUITES)

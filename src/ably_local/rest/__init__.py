@@ -6,9 +6,13 @@ from starlette.routing import Route
 
 from ably_local.apps import Apps
 from ably_local.errors import AblyError
+from ably_local.rest.batch import batch_routes
 from ably_local.rest.channels import channel_routes
 from ably_local.rest.keys import key_routes
 from ably_local.rest.messages import message_routes
+from ably_local.rest.revocation import revocation_routes
+from ably_local.rest.stats import stats_routes
+from ably_local.rest.status import status_routes
 from ably_local.rest.wire import endpoint
 
 # Paths the REST API owns; the dev server sends these to the service and everything else to the page.
@@ -22,7 +26,11 @@ def rest_routes(apps: Apps) -> list[Route]:
     return [
         *key_routes(apps),
         *message_routes(apps),
+        *revocation_routes(apps),
         *channel_routes(apps),
+        *status_routes(apps),  # after the other /channels/ routes: it matches any name
+        *batch_routes(apps),
+        *stats_routes(apps),
         Route("/{path:path}", endpoint(not_found), methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
     ]
 

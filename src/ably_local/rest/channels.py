@@ -1,6 +1,5 @@
 """REST channel endpoints: publish, message and presence history, and the current presence set."""
 
-import secrets
 from typing import Any
 
 from starlette.requests import Request
@@ -14,6 +13,7 @@ from ably_local.errors import AblyError, bad_request
 from ably_local.history import Event
 from ably_local.protocol import Action, decode_base64_data
 from ably_local.realtime import RealtimeService
+from ably_local.rest.publishing import publish_over_rest
 from ably_local.rest.wire import (
     answer,
     authenticate,
@@ -39,7 +39,6 @@ def channel_routes(apps: Apps) -> list[Route]:
     async def publish(
         request: Request, service: RealtimeService, name: str, credentials: Credentials
     ) -> Response:
-        require(credentials, "publish", name)
         body = await read_body(request, service.limits.max_frame_size)
         raw = body if isinstance(body, list) else [body]
         if not raw or not all(isinstance(item, dict) for item in raw):
@@ -47,11 +46,7 @@ def channel_routes(apps: Apps) -> list[Route]:
         if request_is_json(request):
             for item in raw:
                 decode_base64_data(item)
-        items = service.checked_messages(raw, credentials)
-        connection_id = f"rest-{secrets.token_hex(4)}"
-        event = service.publish(name, items, connection_id, 0, credentials.client_id)
-        serials = [item["serial"] for item in event.items]
-        return answer(request, {"channel": name, "messageId": event.message["id"], "serials": serials}, 201)
+        return answer(request, publish_over_rest(service, name, raw, credentials), 201)
 
     async def presence(request: Request) -> Response:
         name = validate_channel_name(request.path_params["channel"])

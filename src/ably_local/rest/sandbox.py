@@ -22,6 +22,7 @@ from ably_local.errors import AblyError, bad_request, unauthorized
 from ably_local.limits import Limits
 from ably_local.protocol import decode_base64_data
 from ably_local.realtime import RealtimeService
+from ably_local.rest.stats import stats_fixture_routes
 from ably_local.rest.wire import answer, authenticate, endpoint, read_body
 
 MAX_KEYS_PER_APP = 50
@@ -84,6 +85,7 @@ def sandbox_routes(apps: Apps, where: Endpoint) -> list[Route]:
     return [
         Route("/apps", endpoint(create_app), methods=["POST", "OPTIONS"]),
         Route("/apps/{app_id}", endpoint(delete_app), methods=["DELETE", "OPTIONS"]),
+        *stats_fixture_routes(apps),
     ]
 
 

@@ -89,8 +89,11 @@ def answer(request: Request, body: Any, status: int = 200, headers: dict[str, st
 
 
 def error_response(request: Request, error: AblyError) -> Response:
-    headers = {"x-ably-errorcode": str(error.code), "x-ably-errormessage": error.message}
-    return answer(request, {"error": error.to_wire()}, error.status, headers)
+    return answer(request, {"error": error.to_wire()}, error.status, error_headers(error))
+
+
+def error_headers(error: AblyError) -> dict[str, str]:
+    return {"x-ably-errorcode": str(error.code), "x-ably-errormessage": error.message}
 
 
 def authenticate(apps: Apps, request: Request) -> tuple[RealtimeService, Credentials]:

@@ -53,6 +53,11 @@ export class Clients {
     return client;
   }
 
+  /** A REST client with other options (another app's key, a token), in this suite's format. */
+  restWith(options) {
+    return new Ably.Rest({ ...baseOptions(this.format), ...options });
+  }
+
   byKey(options = {}) {
     return this.realtime({ key: API_KEY, ...options });
   }
@@ -174,4 +179,32 @@ export function dropTransport(client) {
   const transport = client.connection.connectionManager.activeProtocol.getTransport();
   transport.wsConnection.terminate();
   return within(noticed, 'ably-js to notice the dropped transport');
+}
+
+/**
+ * A fresh app from the service's sandbox, as the SDKs' own suites provision one (POST /apps with an app
+ * spec like ably-common's test-app-setup.json); answers with its keys (`keyStr`, `keyName`).
+ */
+export async function sandboxApp(spec) {
+  const response = await fetch(`http://${HOST}:${PORT}/apps`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(spec),
+  });
+  if (response.status !== 201) {
+    throw new Error(`POST /apps answered ${response.status}: ${await response.text()}`);
+  }
+  return response.json();
+}
+
+/** POST a body with an app key's basic auth (what the suites' helpers do for stats fixtures). */
+export async function postWithKey(path, key, body) {
+  const response = await fetch(`http://${HOST}:${PORT}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(key).toString('base64')}` },
+    body: JSON.stringify(body),
+  });
+  if (response.status >= 300) {
+    throw new Error(`POST ${path} answered ${response.status}: ${await response.text()}`);
+  }
 }
