@@ -9,10 +9,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from ably_local.auth import MAX_TTL_MS, ApiKey, Authority, Clock, now_ms
+from ably_local.config import ServiceConfig
 from ably_local.connection import Connection
 from ably_local.errors import AblyError, unauthorized
 from ably_local.jwt import key_name_of_jwt
-from ably_local.realtime import RealtimeService, ServiceConfig
+from ably_local.realtime import RealtimeService
 from ably_local.revocation import Revocations
 
 

@@ -9,10 +9,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ably_local.config import ServiceConfig
 from ably_local.errors import invalid_channel
-from ably_local.history import ChannelLog, position_text
+from ably_local.history import ChannelLog, History, position_text
 from ably_local.mutations import MessageStore
-from ably_local.presence import PresenceSet
+from ably_local.presence_set import PresenceBudget, PresenceSet
 from ably_local.protocol import Flag
 
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
@@ -83,3 +84,39 @@ class Channel:
             "objectPublishers": asked(Flag.OBJECT_PUBLISH),
             "objectSubscribers": asked(Flag.OBJECT_SUBSCRIBE),
         }
+
+
+class ChannelTable:
+    """An app's channels: made on first use, with a log in the app's history, released when idle."""
+
+    def __init__(self, config: ServiceConfig) -> None:
+        self.config = config
+        self.channels: dict[str, Channel] = {}
+        self.history = History(config.limits, self.release_if_idle)
+        self.presence_budget = PresenceBudget(config.limits.presence_bytes_total)
+
+    def get(self, name: str) -> Channel | None:
+        return self.channels.get(name)
+
+    def channel(self, name: str) -> Channel:
+        channel = self.channels.get(name)
+        if channel is None:
+            namespace = name.partition(":")[0] if ":" in name else None
+            limits = self.config.limits
+            channel = self.channels[name] = Channel(
+                name,
+                self.history.new_log(namespace in self.config.persisted_namespaces),
+                PresenceSet(
+                    limits.presence_members_per_channel,
+                    limits.presence_bytes_per_channel,
+                    self.presence_budget,
+                ),
+            )
+            if namespace in self.config.mutable_namespaces:
+                channel.messages = MessageStore()
+        return channel
+
+    def release_if_idle(self, name: str) -> None:
+        channel = self.channels.get(name)
+        if channel is not None and channel.idle:
+            del self.channels[name]

@@ -1,76 +1,121 @@
-"""A channel's presence set: who is present, from which connection, with what data.
+"""Presence operations: what clients do with presence on an app's channels.
 
-Members are keyed by (connectionId, clientId) as Ably keys them, indexed by connection so that a
-connection's members are found without scanning, and bounded in count and bytes.
+Entering, updating and leaving are checked like Ably checks them (capability, mode, attachment, clientId,
+size, room in the set), recorded in the channel's history and delivered; a connection that closes or stays
+lost past the grace period leaves with synthesized leaves, as Ably sends them.
 """
 
-from dataclasses import dataclass
+import secrets
+from collections.abc import Callable
 from typing import Any
 
-from ably_local.errors import AblyError
-from ably_local.inbound import message_size
-from ably_local.protocol import PresenceAction
-
-Member = dict[str, Any]
-
-
-@dataclass
-class PresenceBudget:
-    """The bytes every presence set of a service holds together, against their shared limit."""
-
-    limit: int
-    used: int = 0
+from ably_local.auth import WILDCARD_CLIENT_ID, Clock
+from ably_local.capability import operations_on
+from ably_local.channels import Channel, ChannelTable
+from ably_local.connection import Connection
+from ably_local.errors import AblyError, bad_request, capability_denied, invalid_client_id, message_too_large
+from ably_local.fanout import Delivery
+from ably_local.inbound import items_of, message_size, presence_from
+from ably_local.limits import Limits
+from ably_local.protocol import Action, Flag, PresenceAction, ProtocolMessage
 
 
-class PresenceSet:
-    def __init__(self, max_members: int, max_bytes: int, budget: PresenceBudget) -> None:
-        self.members: dict[tuple[str, str], Member] = {}
-        self.bytes = 0
-        self._sizes: dict[tuple[str, str], int] = {}
-        self._by_connection: dict[str, set[str]] = {}
-        self._max_members = max_members
-        self._max_bytes = max_bytes
-        self._budget = budget
+class Presence:
+    """What clients do with presence on an app's channels: enter, update, leave, and the leaves Ably
+    synthesises for a connection that closed or was lost."""
 
-    def check_room(self, items: list[dict[str, Any]]) -> None:
-        """Refuse, before anything changes, enters that would take the set past its bounds (91003)."""
-        added_members = 0
-        added_bytes = 0
+    def __init__(
+        self,
+        table: ChannelTable,
+        deliver: Delivery,
+        limits: Limits,
+        clock: Clock,
+        require_mode: Callable[[Connection, str, int, str], None],
+    ) -> None:
+        self.table = table
+        self.limits = limits
+        self.clock = clock
+        self._deliver = deliver
+        self._require_mode = require_mode
+
+    def update(self, connection: Connection, name: str, message: ProtocolMessage) -> None:
+        """A client's PRESENCE: enter, update or leave, checked like Ably checks them."""
+        credentials = connection.credentials
+        if "presence" not in operations_on(credentials.capability, name):
+            raise capability_denied("presence", name)
+        if name not in connection.attached:
+            raise AblyError(90001, 400, f"Presence needs the channel attached first: {name!r}")
+        self._require_mode(connection, name, Flag.PRESENCE, "presence")
+        depth = self.limits.max_nesting_depth
+        items = [presence_from(item, depth) for item in items_of(message, "presence")]
+        size = sum(message_size(item) for item in items)
+        if size > self.limits.max_message_size:
+            raise message_too_large(size, self.limits.max_message_size)
         for item in items:
-            if item["action"] == PresenceAction.LEAVE:
-                continue
-            key = (item["connectionId"], item["clientId"])
-            if key not in self.members:
-                added_members += 1
-            added_bytes += message_size(item) - self._sizes.get(key, 0)
-        if added_members and len(self.members) + added_members > self._max_members:
-            raise AblyError(91003, 400, f"Too many presence members (limit {self._max_members})")
-        if added_bytes > 0 and self.bytes + added_bytes > self._max_bytes:
-            raise AblyError(91003, 400, f"Presence data on this channel exceeds {self._max_bytes} bytes")
-        if added_bytes > 0 and self._budget.used + added_bytes > self._budget.limit:
-            raise AblyError(91003, 400, f"Presence data on all channels exceeds {self._budget.limit} bytes")
+            if item["action"] not in (PresenceAction.ENTER, PresenceAction.LEAVE, PresenceAction.UPDATE):
+                raise bad_request("Presence action must be enter, leave or update")
+            client_id = item.get("clientId") or connection.client_id
+            if client_id is None or client_id == WILDCARD_CLIENT_ID:
+                raise AblyError(91000, 400, "Unable to enter presence channel (no clientId)")
+            if "clientId" in item and not credentials.may_act_as(item["clientId"]):
+                raise invalid_client_id("Presence clientId does not match the connection's")
+            item["clientId"] = client_id
+            item["connectionId"] = connection.id
+        channel = self.table.channel(name)
+        channel.presence.check_room(items)
+        message_id = f"{connection.id}:{message['msgSerial']}"
+        self._record(channel, items, connection.id, message_id)
+        if channel.presence.of_connection(connection.id):
+            connection.present_on.add(name)
+        else:
+            connection.present_on.discard(name)
 
-    def apply(self, item: dict[str, Any]) -> None:
-        connection_id, client_id = item["connectionId"], item["clientId"]
-        key = (connection_id, client_id)
-        previous = self._sizes.pop(key, 0)
-        self.bytes -= previous
-        self._budget.used -= previous
-        if item["action"] == PresenceAction.LEAVE:
-            if self.members.pop(key, None) is not None:
-                clients = self._by_connection[connection_id]
-                clients.discard(client_id)
-                if not clients:
-                    del self._by_connection[connection_id]
-            return
-        self.members[key] = {**item, "action": PresenceAction.PRESENT}
-        size = self._sizes[key] = message_size(item)
-        self.bytes += size
-        self._budget.used += size
-        self._by_connection.setdefault(connection_id, set()).add(client_id)
+    def _record(
+        self, channel: Channel, items: list[dict[str, Any]], connection_id: str, message_id: str
+    ) -> None:
+        timestamp = self.clock()
+        size = 0
+        for index, item in enumerate(items):
+            item.setdefault("id", f"{message_id}:{index}")
+            item["connectionId"] = connection_id
+            item["timestamp"] = timestamp
+            channel.presence.apply(item)
+            size += message_size(item)
+        outgoing: ProtocolMessage = {
+            "action": Action.PRESENCE,
+            "channel": channel.name,
+            "id": message_id,
+            "connectionId": connection_id,
+            "timestamp": timestamp,
+            "presence": items,
+        }
+        event = self.table.history.record(channel.name, channel.log, outgoing, connection_id, timestamp, size)
+        self._deliver(channel, event)
 
-    def of_connection(self, connection_id: str) -> list[Member]:
-        return [
-            self.members[(connection_id, client_id)]
-            for client_id in self._by_connection.get(connection_id, ())
-        ]
+    def enter_fixture(self, name: str, item: dict[str, Any]) -> None:
+        """A presence member that no connection owns (sandbox fixtures): present until the app goes."""
+        channel = self.table.channel(name)
+        member = presence_from({**item, "action": PresenceAction.ENTER}, self.limits.max_nesting_depth)
+        member["connectionId"] = "fixtures"
+        channel.presence.check_room([member])
+        self._record(channel, [member], "fixtures", f"fixtures:{len(channel.presence.members)}")
+
+    def leave_all(self, connection: Connection) -> None:
+        """Every member a connection holds leaves: on CLOSE at once, after the grace period when lost."""
+        for name in list(connection.present_on):
+            channel = self.table.get(name)
+            members = channel.presence.of_connection(connection.id) if channel is not None else []
+            if channel is not None and members:
+                leaves = [
+                    {k: v for k, v in member.items() if k != "id"} | {"action": PresenceAction.LEAVE}
+                    for member in members
+                ]
+                # A synthesized leave's id must not start with the connectionId: clients then order it
+                # against the member's last event by timestamp (RTP2b1), not by msgSerial.
+                self._record(channel, leaves, connection.id, f"synthesized-{secrets.token_hex(6)}:0")
+                self.table.release_if_idle(name)
+        connection.present_on.clear()
+
+    def members(self, name: str) -> list[dict[str, Any]]:
+        channel = self.table.get(name)
+        return list(channel.presence.members.values()) if channel else []

@@ -16,8 +16,9 @@ from websockets.http11 import Request, Response
 
 from ably_local.apps import Apps
 from ably_local.auth import ApiKey
+from ably_local.config import ServiceConfig
 from ably_local.connection import Connection
-from ably_local.realtime import RealtimeService, ServiceConfig
+from ably_local.realtime import RealtimeService
 from ably_local.rest import rest_routes
 from ably_local.rest.sandbox import sandbox_routes
 from ably_local.websocket import Gateway

@@ -8,9 +8,10 @@ import msgpack
 
 from ably_local.auth import ApiKey, Authority
 from ably_local.capability import parse_capability
+from ably_local.config import ServiceConfig
 from ably_local.connection import Connection
 from ably_local.protocol import Action, Flag
-from ably_local.realtime import RealtimeService, ServiceConfig
+from ably_local.realtime import RealtimeService
 
 KEY = ApiKey.parse("coreApp.coreKey:coreSecretValue_0123456789")
 ALL_MODES = Flag.PUBLISH | Flag.SUBSCRIBE | Flag.PRESENCE | Flag.PRESENCE_SUBSCRIBE

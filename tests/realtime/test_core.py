@@ -156,7 +156,7 @@ def test_capability_refusals_on_the_wire() -> None:
     assert (nack["action"], nack["msgSerial"], nack["error"]["code"]) == (Action.NACK, 0, 40160)
     [error] = core.attach(reader, "news")
     assert (error["action"], error["channel"], error["error"]["code"]) == (Action.ERROR, "news", 40160)
-    assert core.service.history_of("chat:a:b") == []
+    assert core.service.messaging.history_of("chat:a:b") == []
 
 
 def test_publishing_under_another_client_id_is_refused() -> None:
@@ -197,7 +197,7 @@ def test_presence_leave_follows_the_grace_period() -> None:
     core.service.tick()
     [leave] = [frame for frame in drain(watcher) if frame["action"] == Action.PRESENCE]
     assert [(m["clientId"], m["action"]) for m in leave["presence"]] == [("alice", PresenceAction.LEAVE)]
-    assert core.service.present_members("chat:p") == []
+    assert core.service.presence.members("chat:p") == []
 
 
 def test_token_is_renewed_on_the_live_connection_then_expires() -> None:

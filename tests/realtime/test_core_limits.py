@@ -28,14 +28,14 @@ def test_channels_are_released_once_nothing_holds_them() -> None:
     for index, client in enumerate(clients):
         for count in range(1_000):
             core.attach(client, f"many:{index}:{count}")
-    assert len(core.service.channels) == 4_000
+    assert len(core.service.table.channels) == 4_000
     for client in clients[:3]:
         core.send(client, {"action": Action.CLOSE})
     core.service.transport_lost(clients[3])
-    assert len(core.service.channels) == 1_000  # the lost connection may still resume onto its own
+    assert len(core.service.table.channels) == 1_000  # the lost connection may still resume onto its own
     core.clock.advance(core.service.config.connection_state_ttl_ms)
     core.service.tick()
-    assert core.service.channels == {}
+    assert core.service.table.channels == {}
 
 
 def test_a_channel_with_history_lives_until_its_history_expires() -> None:
@@ -43,10 +43,10 @@ def test_a_channel_with_history_lives_until_its_history_expires() -> None:
     client = core.connect()
     core.publish(client, "kept:a", 0, "one")
     core.send(client, {"action": Action.CLOSE})
-    assert "kept:a" in core.service.channels
+    assert "kept:a" in core.service.table.channels
     core.clock.advance(core.service.limits.history_retention_ms + 1)
     core.service.tick()
-    assert core.service.channels == {}
+    assert core.service.table.channels == {}
 
 
 class NoScans(dict[str, Any]):
@@ -82,7 +82,7 @@ def test_timers_never_walk_every_channel() -> None:
         )
         core.service.transport_lost(client)
         lost.append(client)
-    core.service.channels = NoScans(core.service.channels)
+    core.service.table.channels = NoScans(core.service.table.channels)
     core.clock.advance(1_500)
     core.service.tick()  # presence grace: the lost connections' members leave
     core.clock.advance(core.service.config.connection_state_ttl_ms)
@@ -95,7 +95,7 @@ def test_history_is_bounded_per_channel_in_events_and_bytes() -> None:
     client = core.connect()
     for serial in range(8):
         core.publish(client, "bounded", serial, f"m{serial}")
-    assert [event.items[0]["name"] for event in core.service.history_of("bounded")] == [
+    assert [event.items[0]["name"] for event in core.service.messaging.history_of("bounded")] == [
         "m3",
         "m4",
         "m5",
@@ -108,7 +108,7 @@ def test_history_is_bounded_per_channel_in_events_and_bytes() -> None:
             client,
             {"action": Action.MESSAGE, "channel": "bytes", "msgSerial": serial, "messages": [{"data": big}]},
         )
-    assert len(core.service.history_of("bytes")) == 2  # three would pass 64 KiB
+    assert len(core.service.messaging.history_of("bytes")) == 2  # three would pass 64 KiB
 
 
 def test_history_is_bounded_across_channels() -> None:
@@ -124,10 +124,10 @@ def test_history_is_bounded_across_channels() -> None:
                 "messages": [{"data": "s" * 30_000}],
             },
         )
-    assert core.service.history.bytes <= SMALL.history_bytes_total
-    assert core.service.history_of("spread:0") == []
-    assert len(core.service.history_of("spread:39")) == 1
-    assert "spread:0" not in core.service.channels  # released with its history
+    assert core.service.table.history.bytes <= SMALL.history_bytes_total
+    assert core.service.messaging.history_of("spread:0") == []
+    assert len(core.service.messaging.history_of("spread:39")) == 1
+    assert "spread:0" not in core.service.table.channels  # released with its history
 
 
 def test_a_client_that_stops_reading_is_let_go_with_80020() -> None:

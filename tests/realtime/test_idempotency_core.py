@@ -78,7 +78,7 @@ def test_a_realtime_publish_repeated_within_the_window_is_acked_but_delivered_on
     assert acknowledged == [0, 1, 2]
     delivered = [frame for frame in drain(subscriber) if frame["action"] == Action.MESSAGE]
     assert [[m["id"] for m in frame["messages"]] for frame in delivered] == [["same"]]
-    assert len(core.service.history_of("chat:i")) == 1
+    assert len(core.service.messaging.history_of("chat:i")) == 1
 
     core.clock.advance(WINDOW_MS)
     core.service.tick()
@@ -91,12 +91,16 @@ def test_a_realtime_publish_repeated_within_the_window_is_acked_but_delivered_on
 def test_the_same_ids_on_another_channel_are_another_publish() -> None:
     core = Core()
     connection = core.connect()
-    first = core.service.publish_once("chat:a", [{"id": "k:0"}, {"id": "k:1"}], "rest-x", 0)
-    again = core.service.publish_once("chat:a", [{"id": "k:0"}, {"id": "k:1"}], "rest-y", 0)
-    elsewhere = core.service.publish_once("chat:b", [{"id": "k:0"}, {"id": "k:1"}], "rest-z", 0)
+    first = core.service.messaging.publish_once("chat:a", [{"id": "k:0"}, {"id": "k:1"}], "rest-x", 0)
+    again = core.service.messaging.publish_once("chat:a", [{"id": "k:0"}, {"id": "k:1"}], "rest-y", 0)
+    elsewhere = core.service.messaging.publish_once("chat:b", [{"id": "k:0"}, {"id": "k:1"}], "rest-z", 0)
     assert again == first
     assert elsewhere != first
-    assert len(core.service.history_of("chat:a")) == len(core.service.history_of("chat:b")) == 1
+    assert (
+        len(core.service.messaging.history_of("chat:a"))
+        == len(core.service.messaging.history_of("chat:b"))
+        == 1
+    )
     assert connection.live
 
 
@@ -108,4 +112,4 @@ def test_inconsistent_ids_in_one_realtime_publish_are_nacked() -> None:
     publish_with_ids(core, publisher, 0, "a:0", "b:1")
     [nack] = [frame for frame in drain(publisher) if frame["action"] == Action.NACK]
     assert nack["error"]["code"] == 40000
-    assert core.service.history_of("chat:i") == []
+    assert core.service.messaging.history_of("chat:i") == []

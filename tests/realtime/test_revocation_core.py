@@ -10,9 +10,10 @@ import pytest
 
 from ably_local.auth import MAX_TTL_MS, ApiKey, Authority
 from ably_local.capability import ALL
+from ably_local.config import ServiceConfig
 from ably_local.errors import AblyError
 from ably_local.protocol import Action
-from ably_local.realtime import RealtimeService, ServiceConfig
+from ably_local.realtime import RealtimeService
 from ably_local.revocation import REAUTH_MARGIN_MS, Revocations
 from tests.realtime.core import FakeClock, drain
 

@@ -164,7 +164,7 @@ def test_traffic_is_counted_inbound_once_and_outbound_per_delivery() -> None:
     assert entries["messages.inbound.realtime.messages.count"] == 2
     # the publisher receives its own messages too (echo), so three deliveries of two messages each
     assert entries["messages.outbound.realtime.messages.count"] == 6
-    [event] = core.service.history_of("chat:counted")
+    [event] = core.service.messaging.history_of("chat:counted")
     size = sum(message_size(item) for item in event.items)
     assert entries["messages.inbound.realtime.messages.data"] == size
     assert entries["messages.outbound.realtime.messages.data"] == 3 * size

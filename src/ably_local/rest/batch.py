@@ -72,7 +72,7 @@ def batch_routes(apps: Apps) -> list[Route]:
         for name in names:
             try:
                 require(credentials, "subscribe", validate_channel_name(name))
-                members = service.present_members(name)
+                members = service.presence.members(name)
                 if not wants_msgpack(request):
                     members = [to_json_item(member) for member in members]
                 results.append({"channel": name, "presence": members})

@@ -34,7 +34,7 @@ def channel_routes(apps: Apps) -> list[Route]:
         if request.method == "POST":
             return await publish(request, service, name, credentials)
         require(credentials, "history", name)
-        return history(request, service.history_of(name, Action.MESSAGE), "messages")
+        return history(request, service.messaging.history_of(name, Action.MESSAGE), "messages")
 
     async def publish(
         request: Request, service: RealtimeService, name: str, credentials: Credentials
@@ -52,13 +52,13 @@ def channel_routes(apps: Apps) -> list[Route]:
         name = validate_channel_name(request.path_params["channel"])
         service, credentials = authenticate(apps, request)
         require(credentials, "subscribe", name)
-        return answer(request, service.present_members(name))
+        return answer(request, service.presence.members(name))
 
     async def presence_history(request: Request) -> Response:
         name = validate_channel_name(request.path_params["channel"])
         service, credentials = authenticate(apps, request)
         require(credentials, "history", name)
-        return history(request, service.history_of(name, Action.PRESENCE), "presence/history")
+        return history(request, service.messaging.history_of(name, Action.PRESENCE), "presence/history")
 
     return [
         Route("/channels/{channel:path}/messages", endpoint(messages), methods=["GET", "POST", "OPTIONS"]),

@@ -30,27 +30,29 @@ def message_routes(apps: Apps) -> list[Route]:
         service, credentials = authenticate(apps, request)
         if request.method == "GET":
             require(credentials, "history", name)
-            return answer(request, service.message_store(name).get(serial).latest)
+            return answer(request, service.messaging.message_store(name).get(serial).latest)
         change = await _body(request, service)
         if not isinstance(change, dict):
             raise bad_request("Send the changed message as an object")
         change["serial"] = serial
-        [checked] = service.checked_messages([change], credentials)
-        version_serial = service.mutate(name, checked, credentials)
+        [checked] = service.messaging.checked_messages([change], credentials)
+        version_serial = service.messaging.mutate(name, checked, credentials)
         return answer(request, {"versionSerial": version_serial})
 
     async def versions(request: Request) -> Response:
         name, serial = _names(request)
         service, credentials = authenticate(apps, request)
         require(credentials, "history", name)
-        return _page(request, service.message_store(name).get(serial).versions, "versions")
+        return _page(request, service.messaging.message_store(name).get(serial).versions, "versions")
 
     async def annotations(request: Request) -> Response:
         name, serial = _names(request)
         service, credentials = authenticate(apps, request)
         if request.method == "GET":
             require(credentials, "history", name)
-            return _page(request, service.message_store(name).get(serial).annotations, "annotations")
+            return _page(
+                request, service.messaging.message_store(name).get(serial).annotations, "annotations"
+            )
         body = await _body(request, service)
         raw = body if isinstance(body, list) else [body]
         if not raw or not all(isinstance(item, dict) for item in raw):
@@ -58,7 +60,7 @@ def message_routes(apps: Apps) -> list[Route]:
         for item in raw:
             item["messageSerial"] = serial
         client_id = credentials.client_id if credentials.client_id != "*" else None
-        serials = service.annotate(name, raw, credentials, "rest", client_id)
+        serials = service.messaging.annotate(name, raw, credentials, "rest", client_id)
         return answer(request, {"serials": serials}, 201)
 
     return [

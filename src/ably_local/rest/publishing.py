@@ -21,8 +21,8 @@ def publish_over_rest(
     """Publish checked messages; the answer is Ably's publish result (channel, messageId, serials)."""
     require(credentials, "publish", name)
     connection_id, msg_serial, client_id = _publisher(service, raw, credentials)
-    items = service.checked_messages(raw, credentials)
-    published = service.publish_once(name, items, connection_id, msg_serial, client_id)
+    items = service.messaging.checked_messages(raw, credentials)
+    published = service.messaging.publish_once(name, items, connection_id, msg_serial, client_id)
     return {"channel": name, "messageId": published.message_id, "serials": list(published.serials)}
 
 

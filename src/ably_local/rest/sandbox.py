@@ -151,4 +151,4 @@ def _enter_fixtures(service: RealtimeService, channels: list[dict[str, Any]]) ->
                 raise bad_request("A presence fixture needs a clientId")
             item = {field: fixture[field] for field in ("clientId", "data", "encoding") if field in fixture}
             decode_base64_data(item)
-            service.enter_fixture(name, item)
+            service.presence.enter_fixture(name, item)

@@ -1,0 +1,254 @@
+"""Publishing on an app's channels: checks, idempotency, serials, history, and mutable messages.
+
+What a message goes through between a client (realtime or REST) and the channel's subscribers: it is
+checked (shape, size, clientId), published once per client-supplied id within Ably's window, stamped with
+its id, serial and timestamp, recorded in the channel's history and delivered. On namespaces that allow it,
+published messages can then be updated, deleted, appended to and annotated (`mutations`).
+"""
+
+from typing import Any
+
+from ably_local.auth import WILDCARD_CLIENT_ID, Clock, Credentials
+from ably_local.capability import operations_on
+from ably_local.channels import Channel, ChannelTable
+from ably_local.deltas import DeltaVersion
+from ably_local.errors import AblyError, bad_request, capability_denied, invalid_client_id, message_too_large
+from ably_local.fanout import Delivery
+from ably_local.history import Event
+from ably_local.idempotency import Published, RecentPublishes, idempotency_key
+from ably_local.inbound import annotation_from, message_from, message_size
+from ably_local.limits import Limits
+from ably_local.mutations import (
+    MUTATIONS,
+    NOT_ENABLED,
+    MessageAction,
+    MessageRecord,
+    MessageStore,
+    apply_mutation,
+    message_serial,
+    summary,
+    version_of,
+)
+from ably_local.protocol import Action, ProtocolMessage
+
+
+class Messaging:
+    def __init__(self, table: ChannelTable, deliver: Delivery, limits: Limits, clock: Clock) -> None:
+        self.table = table
+        self.limits = limits
+        self.clock = clock
+        self._deliver = deliver
+        self.recent_publishes = RecentPublishes(
+            limits.idempotency_window_ms, limits.idempotency_ids_per_app, limits.idempotency_bytes_per_app
+        )
+
+    def checked_messages(self, raw: list[dict[str, Any]], credentials: Credentials) -> list[dict[str, Any]]:
+        """Messages as they may be published: well-formed, within maxMessageSize, with a permitted
+        clientId. Shared by the realtime and REST paths."""
+        limits = self.limits
+        if len(raw) > limits.max_messages_per_publish:
+            raise AblyError(
+                40034, 400, f"Too many messages in one publish (limit {limits.max_messages_per_publish})"
+            )
+        items = [message_from(item, limits.max_nesting_depth) for item in raw]
+        size = sum(message_size(item) for item in items)
+        if size > limits.max_message_size:
+            raise message_too_large(size, limits.max_message_size)
+        for item in items:
+            client_id = item.get("clientId")
+            if client_id is not None and not credentials.may_act_as(client_id):
+                raise invalid_client_id(f"Message clientId {client_id!r} does not match the connection's")
+        return items
+
+    def publish_once(
+        self,
+        name: str,
+        items: list[dict[str, Any]],
+        connection_id: str,
+        msg_serial: int | str,
+        client_id: str | None = None,
+    ) -> Published:
+        """Publish, unless the same client-supplied ids were published on this channel within the
+        idempotency window: then acknowledge with the first publish's result and deliver nothing."""
+        key = idempotency_key(items)
+        now = self.clock()
+        if key is not None and (earlier := self.recent_publishes.get(name, key, now)) is not None:
+            return earlier
+        event = self.publish(name, items, connection_id, msg_serial, client_id)
+        published = Published(event.message["id"], tuple(item["serial"] for item in event.items))
+        if key is not None:
+            self.recent_publishes.remember(name, key, published, now)
+        return published
+
+    def publish(
+        self,
+        name: str,
+        items: list[dict[str, Any]],
+        connection_id: str,
+        msg_serial: int | str,
+        client_id: str | None = None,
+    ) -> Event:
+        """Stamp, record and fan out checked messages (from a realtime connection or the REST API)."""
+        timestamp = self.clock()
+        message_id = f"{connection_id}:{msg_serial}"
+        size = 0
+        position = self.table.history.next_position
+        for index, item in enumerate(items):
+            item.setdefault("id", f"{message_id}:{index}")
+            item["connectionId"] = connection_id
+            item["timestamp"] = timestamp
+            item["serial"] = message_serial(position, index)
+            item.pop("action", None)
+            item.pop("version", None)
+            if client_id is not None:
+                item.setdefault("clientId", client_id)
+            size += message_size(item)
+        outgoing: ProtocolMessage = {
+            "action": Action.MESSAGE,
+            "channel": name,
+            "id": message_id,
+            "connectionId": connection_id,
+            "timestamp": timestamp,
+            "messages": items,
+        }
+        channel = self.table.channel(name)
+        event = self.table.history.record(name, channel.log, outgoing, connection_id, timestamp, size)
+        if channel.last_message is not None:
+            event.delta = DeltaVersion(channel.last_message, outgoing)
+        channel.last_message = items[-1]
+        if channel.messages is not None:
+            channel.messages.forget_before(channel.log.start)
+            for item in items:
+                channel.messages.add(item["serial"], event.position, item)
+        self._deliver(channel, event)
+        return event
+
+    def message_store(self, name: str) -> MessageStore:
+        store = self.table.channel(name).messages
+        if store is None:
+            raise NOT_ENABLED
+        return store
+
+    def mutate(self, name: str, change: dict[str, Any], credentials: Credentials) -> str:
+        """Apply one update, delete or append to a published message; returns the new version's serial."""
+        action = change.get("action")
+        if action not in MUTATIONS:
+            raise bad_request("A change needs action update (1), delete (2) or append (5)")
+        record = self.message_store(name).get(change.get("serial"))
+        self._require_right(credentials, name, action, record.latest.get("clientId"))
+        channel = self.table.channel(name)
+        timestamp = max(self.clock(), record.latest["timestamp"] + 1)
+        version_serial = message_serial(self.table.history.next_position, 0)
+        delivered = apply_mutation(record, change, version_of(change, version_serial, timestamp))
+        connection_id = str(delivered.get("connectionId", ""))
+        outgoing: ProtocolMessage = {
+            "action": Action.MESSAGE,
+            "channel": name,
+            "id": f"{delivered['id']}:{version_serial}",
+            "connectionId": connection_id,
+            "timestamp": timestamp,
+            "messages": [delivered],
+        }
+        size = message_size(delivered)
+        event = self.table.history.record(name, channel.log, outgoing, connection_id, timestamp, size)
+        channel.last_message = None  # the next message goes in full to delta subscribers
+        self._deliver(channel, event)
+        return version_serial
+
+    def _require_right(self, credentials: Credentials, name: str, action: int, author: object) -> None:
+        """Updates and appends need message-update-any, or -own on one's own message; deletes alike."""
+        verb = "delete" if action == MessageAction.DELETE else "update"
+        operations = operations_on(credentials.capability, name)
+        if f"message-{verb}-any" in operations:
+            return
+        if f"message-{verb}-own" in operations:
+            if credentials.client_id in (None, WILDCARD_CLIENT_ID):
+                raise AblyError(40166, 401, f"An unidentified client cannot {verb} its own messages")
+            if author == credentials.client_id:
+                return
+        raise capability_denied(f"message-{verb}", name)
+
+    def annotate(
+        self,
+        name: str,
+        raw: list[dict[str, Any]],
+        credentials: Credentials,
+        connection_id: str,
+        client_id: str | None,
+    ) -> list[str]:
+        """Record annotations on published messages, fan them out, then each message's new summary."""
+        if "annotation-publish" not in operations_on(credentials.capability, name):
+            raise capability_denied("annotation-publish", name)
+        store = self.message_store(name)
+        annotations = [annotation_from(item, self.limits.max_nesting_depth) for item in raw]
+        size = sum(message_size(item) for item in annotations)
+        if size > self.limits.max_message_size:
+            raise message_too_large(size, self.limits.max_message_size)
+        records = [store.get(item.get("messageSerial")) for item in annotations]
+        for item in annotations:
+            if item.get("clientId") is not None and not credentials.may_act_as(item["clientId"]):
+                raise invalid_client_id("Annotation clientId does not match the connection's")
+        channel = self.table.channel(name)
+        timestamp = self.clock()
+        position = self.table.history.next_position
+        for index, item in enumerate(annotations):
+            if client_id is not None:
+                item.setdefault("clientId", client_id)
+            item.setdefault("id", f"{connection_id}:{position}:{index}")
+            item["serial"] = message_serial(position, index)
+            item["connectionId"] = connection_id
+            item["timestamp"] = timestamp
+        outgoing: ProtocolMessage = {
+            "action": Action.ANNOTATION,
+            "channel": name,
+            "connectionId": connection_id,
+            "timestamp": timestamp,
+            "annotations": annotations,
+        }
+        event = self.table.history.record(name, channel.log, outgoing, connection_id, timestamp, size)
+        self._deliver(channel, event)
+        for record, item in zip(records, annotations, strict=True):
+            record.annotations.append(item)
+        for record in {id(record): record for record in records}.values():
+            self._send_summary(channel, record)
+        return [item["serial"] for item in annotations]
+
+    def _send_summary(self, channel: Channel, record: MessageRecord) -> None:
+        timestamp = self.clock()
+        rolled = {
+            "action": MessageAction.SUMMARY,
+            "serial": record.latest["serial"],
+            "id": record.latest["id"],
+            "timestamp": timestamp,
+            "annotations": {"summary": summary(record.annotations)},
+        }
+        outgoing: ProtocolMessage = {"action": Action.MESSAGE, "channel": channel.name, "messages": [rolled]}
+        event = self.table.history.record(
+            channel.name, channel.log, outgoing, "", timestamp, message_size(rolled)
+        )
+        channel.last_message = None
+        self._deliver(channel, event)
+
+    def history_of(self, name: str, action: int = Action.MESSAGE) -> list[Event]:
+        channel = self.table.get(name)
+        if channel is None:
+            return []
+        if action == Action.MESSAGE and channel.messages is not None:
+            return self._latest_versions(channel)
+        return [event for event in channel.log.events if event.action == action]
+
+    def _latest_versions(self, channel: Channel) -> list[Event]:
+        """A mutable channel's history: each message once, as its latest version, in publish order."""
+        assert channel.messages is not None
+        channel.messages.forget_before(channel.log.start)
+        return [
+            Event(
+                record.position,
+                {"action": Action.MESSAGE, "channel": channel.name, "messages": [record.latest]},
+                record.latest.get("connectionId", ""),
+                record.latest["timestamp"],
+                0,
+                "messages",
+            )
+            for record in channel.messages.records.values()
+        ]
