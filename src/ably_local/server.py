@@ -24,6 +24,7 @@ from ably_local.rest.sandbox import sandbox_routes
 from ably_local.websocket import Gateway
 
 TICK_SECONDS = 0.25
+KEEP_ALIVE_S = 75
 
 
 def tune_gc_for_serving() -> None:
@@ -107,6 +108,9 @@ class LocalAbly:
             ws=self.websocket_protocol,
             log_level="warning",
             lifespan="off",
+            # Clients reuse idle HTTP connections; closing one as a request arrives on it (uvicorn's 5 s
+            # default, exactly a short token's renewal interval) makes the client see "socket hang up".
+            timeout_keep_alive=KEEP_ALIVE_S,
         )
         self._server = uvicorn.Server(config)
         self._serving = asyncio.create_task(self._server.serve())
