@@ -57,7 +57,12 @@ def parse_capability(text: str) -> Capability:
 
 
 def resource_matches(pattern: str, name: str) -> bool:
-    """`*` stands for whole `:` segments and a trailing `*` for any number; `foo*` is literal."""
+    """`*` stands for whole `:` segments and a trailing `*` for any number; `foo*` is literal. A qualified
+    name (`[filter=...]chat`) matches only a qualified pattern: `[*]` for any qualifier, or the same one."""
+    if pattern.startswith("[") and "]" in pattern:
+        qualifier, _, rest = pattern[1:].partition("]")
+        name_qualifier, name_rest = _qualifier(name)
+        return qualifier in ("*", name_qualifier) and resource_matches(rest, name_rest)
     if pattern == "*":
         return not name.startswith("[")
     if "*" not in pattern:
@@ -73,6 +78,13 @@ def resource_matches(pattern: str, name: str) -> bool:
         if part != "*" and part != name_parts[index]:
             return False
     return len(name_parts) == len(pattern_parts)
+
+
+def _qualifier(name: str) -> tuple[str | None, str]:
+    if name.startswith("[") and "]" in name:
+        qualifier, _, rest = name[1:].partition("]")
+        return qualifier, rest
+    return None, name
 
 
 def operations_on(capability: Capability, channel: str) -> frozenset[str]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from ably_local.config import ServiceConfig
 from ably_local.errors import invalid_channel
+from ably_local.filters import Test, compile_filter, split_qualified
 from ably_local.history import ChannelLog, History, position_text
 from ably_local.mutations import MessageStore
 from ably_local.presence_set import PresenceBudget, PresenceSet
@@ -27,7 +28,11 @@ def validate_channel_name(name: object) -> str:
     if name.startswith(":") or _CONTROL_CHARACTERS.search(name):
         raise invalid_channel(f"Invalid channel name {name!r}")
     if name.startswith("["):
-        raise invalid_channel(f"Channel qualifiers such as [meta] are not supported: {name!r}")
+        derived = split_qualified(name)
+        if derived is None:
+            raise invalid_channel(f"Of the channel qualifiers, only [filter=...] is supported: {name!r}")
+        compile_filter(derived[0])
+        validate_channel_name(derived[1])
     try:
         size = len(name.encode())
     except UnicodeEncodeError:
@@ -52,6 +57,9 @@ class Channel:
     last_message: dict[str, Any] | None = None
     # messages by serial, on channels whose namespace allows updates, deletes and annotations
     messages: MessageStore | None = None
+    # a derived channel ([filter=...]name): the channel it follows and the filter it applies
+    source: str | None = None
+    accepts: Test | None = None
 
     @property
     def position(self) -> str:
@@ -94,6 +102,8 @@ class ChannelTable:
         self.channels: dict[str, Channel] = {}
         self.history = History(config.limits, self.release_if_idle)
         self.presence_budget = PresenceBudget(config.limits.presence_bytes_total)
+        # channel name -> the derived channels ([filter=...]name) that follow it
+        self.followers: dict[str, set[str]] = {}
 
     def get(self, name: str) -> Channel | None:
         return self.channels.get(name)
@@ -101,7 +111,9 @@ class ChannelTable:
     def channel(self, name: str) -> Channel:
         channel = self.channels.get(name)
         if channel is None:
-            namespace = name.partition(":")[0] if ":" in name else None
+            derived = split_qualified(name)
+            base = derived[1] if derived is not None else name
+            namespace = base.partition(":")[0] if ":" in base else None
             limits = self.config.limits
             channel = self.channels[name] = Channel(
                 name,
@@ -114,9 +126,21 @@ class ChannelTable:
             )
             if namespace in self.config.mutable_namespaces:
                 channel.messages = MessageStore()
+            if derived is not None:
+                channel.source, channel.accepts = base, compile_filter(derived[0])
+                self.followers.setdefault(base, set()).add(name)
         return channel
+
+    def derived_from(self, name: str) -> list[Channel]:
+        """The filtered channels following a channel, each getting the messages its filter accepts."""
+        return [self.channels[derived] for derived in self.followers.get(name, ())]
 
     def release_if_idle(self, name: str) -> None:
         channel = self.channels.get(name)
         if channel is not None and channel.idle:
             del self.channels[name]
+            if channel.source is not None:
+                following = self.followers[channel.source]
+                following.discard(name)
+                if not following:
+                    del self.followers[channel.source]

@@ -24,7 +24,7 @@ class Delivery:
         self.connections = connections
         self.stats = stats
 
-    def __call__(self, channel: Channel, event: Event) -> None:
+    def __call__(self, channel: Channel, event: Event, counted: bool = True) -> None:
         connections = self.connections
         deltas = channel.delta_subscribers if event.action == Action.MESSAGE else None
         frames: dict[str, str | bytes | None] = {}
@@ -43,6 +43,8 @@ class Delivery:
             if frame is not None:
                 target.send_frame(frame)
                 delivered += 1
+        if not counted:
+            return
         kind = "presence" if event.action == Action.PRESENCE else "messages"
         rest = event.connection_id not in connections
         size = event.size - EVENT_OVERHEAD_BYTES - ITEM_OVERHEAD_BYTES * len(event.items)

@@ -14,6 +14,7 @@ from ably_local.channels import Channel, ChannelTable
 from ably_local.deltas import DeltaVersion
 from ably_local.errors import AblyError, bad_request, capability_denied, invalid_client_id, message_too_large
 from ably_local.fanout import Delivery
+from ably_local.filters import accepts
 from ably_local.history import Event
 from ably_local.idempotency import Published, RecentPublishes, idempotency_key
 from ably_local.inbound import annotation_from, message_from, message_size
@@ -70,6 +71,8 @@ class Messaging:
     ) -> Published:
         """Publish, unless the same client-supplied ids were published on this channel within the
         idempotency window: then acknowledge with the first publish's result and deliver nothing."""
+        if self.table.channel(name).source is not None:
+            raise AblyError(40010, 400, f"A filtered channel only receives; publish to its source: {name!r}")
         key = idempotency_key(items)
         now = self.clock()
         if key is not None and (earlier := self.recent_publishes.get(name, key, now)) is not None:
@@ -120,8 +123,22 @@ class Messaging:
             channel.messages.forget_before(channel.log.start)
             for item in items:
                 channel.messages.add(item["serial"], event.position, item)
-        self._deliver(channel, event)
+        self._deliver_with_followers(channel, event)
         return event
+
+    def _deliver_with_followers(self, channel: Channel, event: Event) -> None:
+        """Deliver to the channel, then to each derived channel the messages its filter accepts."""
+        self._deliver(channel, event)
+        for derived in self.table.derived_from(channel.name):
+            test = derived.accepts
+            accepted = [item for item in event.items if test is not None and accepts(test, item)]
+            if derived.attached and accepted:
+                view = {**event.message, "channel": derived.name, "messages": accepted}
+                self._deliver(
+                    derived,
+                    Event(event.position, view, event.connection_id, event.timestamp, 0, "messages"),
+                    counted=False,
+                )
 
     def message_store(self, name: str) -> MessageStore:
         store = self.table.channel(name).messages
@@ -152,7 +169,7 @@ class Messaging:
         size = message_size(delivered)
         event = self.table.history.record(name, channel.log, outgoing, connection_id, timestamp, size)
         channel.last_message = None  # the next message goes in full to delta subscribers
-        self._deliver(channel, event)
+        self._deliver_with_followers(channel, event)
         return version_serial
 
     def _require_right(self, credentials: Credentials, name: str, action: int, author: object) -> None:

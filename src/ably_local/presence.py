@@ -45,6 +45,8 @@ class Presence:
             raise capability_denied("presence", name)
         if name not in connection.attached:
             raise AblyError(90001, 400, f"Presence needs the channel attached first: {name!r}")
+        if self.table.channel(name).source is not None:
+            raise AblyError(40010, 400, f"A filtered channel has no presence: {name!r}")
         self._require_mode(connection, name, Flag.PRESENCE, "presence")
         depth = self.limits.max_nesting_depth
         items = [presence_from(item, depth) for item in items_of(message, "presence")]

@@ -275,6 +275,10 @@ class RealtimeService:
         ):
             raise AblyError(90010, 400, f"Too many channels (limit {self.limits.channels_per_connection})")
         modes = granted & (request.modes or DEFAULT_MODES)
+        if name.startswith("["):
+            modes &= Flag.SUBSCRIBE  # a filtered channel only receives messages
+            if not modes:
+                raise capability_denied("subscribe", name)
         channel = self.table.channel(name)
         channel.attached[connection.id] = modes
         connection.attached[name] = request.modes
