@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 
 import vcdiffDecoder from '@ably/vcdiff-decoder';
 
-import { API_KEY, Clients, HOST, PORT, FORMATS, collect, connected, rejection, sleep, uniqueName, until, within } from './helpers.mjs';
+import { API_KEY, Clients, HOST, PORT, sandboxApp, FORMATS, collect, connected, rejection, sleep, uniqueName, until, within } from './helpers.mjs';
 
 const [KEY_NAME, KEY_SECRET] = API_KEY.split(':');
 
@@ -83,6 +83,35 @@ for (const format of FORMATS) {
         );
       }
       assert.equal(decoder.calls, payloads.length - 1, 'every message after the first came as a delta');
+    });
+
+    test('a filtered channel gets only the messages its expression accepts', async () => {
+      // Qualified channel names need a qualified capability ([*]), as in Ably's own test app.
+      const app = await sandboxApp({ keys: [{ capability: '{"[*]*":["subscribe"],"*":["publish","subscribe"]}' }] });
+      const client = clients.realtime({ key: app.keys[0].keyStr });
+      await connected(client);
+      const name = uniqueName('filtered');
+      const filtered = await collect(
+        client.channels.getDerived(name, { filter: 'name == `"keep"` && headers.level >= `2`' }),
+      );
+      const all = await collect(client.channels.get(name));
+      const channel = client.channels.get(name);
+      await channel.publish({ name: 'keep', data: 'a', extras: { headers: { level: 3 } } });
+      await channel.publish({ name: 'keep', data: 'b', extras: { headers: { level: 1 } } });
+      await channel.publish({ name: 'drop', data: 'c', extras: { headers: { level: 5 } } });
+      await channel.publish({ name: 'keep', data: 'd' });
+      await channel.publish({ name: 'keep', data: 'e', extras: { headers: { level: 2 } } });
+      await until(() => all.length === 5, 'every message on the source channel');
+      await until(() => filtered.length === 2, 'the two accepted messages');
+      assert.deepEqual(
+        filtered.map((message) => message.data),
+        ['a', 'e'],
+      );
+      const refused = await rejection(
+        clients.byKey().channels.getDerived(uniqueName('nope'), { filter: 'name ==' }).attach(),
+        'attach with a filter that does not parse',
+      );
+      assert.equal(refused.code, 40010);
     });
 
     test('history untilAttach stops at the attach point', async () => {
