@@ -13,14 +13,17 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ably_local.capability import ALL, Capability, ensure_subset, parse_capability, to_json
-from ably_local.errors import bad_request, invalid_client_id, unauthorized
+from ably_local.capability import ALL, Capability, intersect, parse_capability, to_json
+from ably_local.errors import AblyError, bad_request, invalid_client_id, unauthorized
+from ably_local.jwt import key_name_of_jwt, verify_jwt
 
 TIMESTAMP_WINDOW_MS = 2 * 60 * 1000
 DEFAULT_TTL_MS = 60 * 60 * 1000
 MAX_TTL_MS = 24 * 60 * 60 * 1000
 WILDCARD_CLIENT_ID = "*"
 EXPIRED_TOKEN_MEMORY_MS = 10 * 60 * 1000
+# The TokenRequest fields the mac covers, in signing order.
+SIGNED_FIELDS = ("keyName", "ttl", "capability", "clientId", "timestamp", "nonce")
 
 Clock = Callable[[], int]
 
@@ -34,6 +37,8 @@ class ApiKey:
     name: str
     secret: str = field(repr=False)
     capability: Capability = field(default_factory=lambda: ALL)
+    # Tokens of this key can be revoked (POST /keys/{keyName}/revokeTokens).
+    revocable_tokens: bool = False
 
     @property
     def value(self) -> str:
@@ -95,9 +100,10 @@ class TokenDetails:
 
 
 class Authority:
-    def __init__(self, keys: Iterable[ApiKey], clock: Clock = now_ms) -> None:
+    def __init__(self, keys: Iterable[ApiKey], clock: Clock = now_ms, max_tokens: int = 100_000) -> None:
         self.keys = {key.name: key for key in keys}
         self.clock = clock
+        self.max_tokens = max_tokens
         self._tokens: dict[str, TokenDetails] = {}
         self._nonces: dict[tuple[str, str], int] = {}
 
@@ -111,6 +117,9 @@ class Authority:
         return Credentials(key.name, None, key.capability)
 
     def token(self, token: str) -> Credentials:
+        """Credentials for a token this authority issued, or for an Ably JWT signed by one of its keys."""
+        if (key_name := key_name_of_jwt(token)) is not None:
+            return self._jwt(token, key_name)
         details = self._tokens.get(token)
         if details is None:
             raise unauthorized(40140, "Token not recognised")
@@ -118,8 +127,24 @@ class Authority:
             raise unauthorized(40142, "Token expired")
         return Credentials(details.key_name, details.client_id, details.capability, details.expires, token)
 
+    def _jwt(self, token: str, key_name: str) -> Credentials:
+        key = self.keys.get(key_name)
+        if key is None:
+            raise AblyError(40400, 404, "No app or key for this JWT")
+        claims = verify_jwt(token, key.secret, self.clock())
+        if claims.inner_token is not None:
+            return self.token(claims.inner_token)
+        capability = key.capability
+        if claims.capability_text is not None:
+            capability = intersect(parse_capability(claims.capability_text), key.capability)
+        return Credentials(key.name, claims.client_id, capability, claims.expires_ms, token)
+
     def request_token(self, key_name: str, token_request: Mapping[str, Any]) -> TokenDetails:
         """Exchange a signed TokenRequest for a token (POST /keys/{keyName}/requestToken)."""
+        for name in (*SIGNED_FIELDS, "mac"):
+            value = token_request.get(name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, str | int)):
+                raise bad_request(f"TokenRequest {name} must be a string or a number")
         key = self.keys.get(str(token_request.get("keyName", key_name)))
         if key is None or key.name != key_name:
             raise unauthorized(40130, "Invalid key: key not recognised")
@@ -139,12 +164,17 @@ class Authority:
             raise bad_request(f"Token ttl must be between 1 and {MAX_TTL_MS} ms")
         capability_text = token_request.get("capability")
         capability = key.capability
-        if capability_text:
-            capability = parse_capability(str(capability_text))
-            ensure_subset(capability, key.capability)
+        if capability_text is not None and capability_text != "":
+            if not isinstance(capability_text, str):
+                raise bad_request("TokenRequest capability must be a JSON string")
+            capability = intersect(parse_capability(capability_text), key.capability)
         client_id = token_request.get("clientId")
         if client_id is not None and (not isinstance(client_id, str) or client_id == ""):
             raise invalid_client_id("clientId must be a non-empty string")
+        if len(self._tokens) >= self.max_tokens:
+            self.forget_expired()
+            if len(self._tokens) >= self.max_tokens:
+                raise AblyError(42910, 429, f"Too many live tokens for this app (limit {self.max_tokens})")
         self._nonces[(key.name, nonce)] = timestamp
         return self.issue(key, client_id, capability, ttl)
 
@@ -184,9 +214,8 @@ def _integer(source: Mapping[str, Any], name: str) -> int | None:
 
 def _mac(token_request: Mapping[str, Any], secret: str) -> str:
     """Ably's signing text: each field then a newline, absent ones empty, signed over the exact text."""
-    fields = ("keyName", "ttl", "capability", "clientId", "timestamp", "nonce")
-    text = "".join(f"{_text(token_request.get(name))}\n" for name in fields)
-    digest = hmac.new(secret.encode(), text.encode(), hashlib.sha256).digest()
+    text = "".join(f"{_text(token_request.get(name))}\n" for name in SIGNED_FIELDS)
+    digest = hmac.new(secret.encode(), text.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
     return base64.b64encode(digest).decode()
 
 

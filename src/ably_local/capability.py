@@ -41,6 +41,10 @@ def parse_capability(text: str) -> Capability:
             operations = [operations]
         if not isinstance(operations, list) or not all(isinstance(op, str) for op in operations):
             raise bad_request(f"Invalid operations for resource {resource!r}")
+        if not operations:
+            raise bad_request(f"No operations for resource {resource!r}")
+        if "*" in operations and len(set(operations)) > 1:
+            raise bad_request(f"Operation '*' must stand alone for resource {resource!r}")
         unknown = set(operations) - OPERATIONS - {"*"}
         if unknown:
             raise bad_request(f"Unknown capability operations {sorted(unknown)}")
@@ -75,20 +79,39 @@ def operations_on(capability: Capability, channel: str) -> frozenset[str]:
     return frozenset(granted)
 
 
-def allows(capability: Capability, operation: str, channel: str) -> bool:
-    return operation in operations_on(capability, channel)
-
-
-def ensure_subset(requested: Capability, key_capability: Capability) -> None:
-    """A token may hold no more than its key: each requested resource must lie inside a key resource."""
-    for resource, operations in requested.items():
-        wanted = OPERATIONS if "*" in operations else operations
-        covering: set[str] = set()
+def intersect(requested: Capability, key_capability: Capability) -> Capability:
+    """What a token asking for `requested` gets from its key: for each pair of resources that overlap,
+    the narrower resource with the operations both allow. Nothing in common is refused with 40160."""
+    result: dict[str, frozenset[str]] = {}
+    for resource, wanted in requested.items():
         for pattern, granted in key_capability.items():
-            if _pattern_covers(pattern, resource):
-                covering |= OPERATIONS if "*" in granted else granted
-        if not wanted <= covering:
-            raise AblyError(40160, 401, f"Requested capability exceeds the key's for {resource!r}")
+            overlap = _narrower(resource, pattern)
+            if overlap is None:
+                continue
+            operations = _common(wanted, granted)
+            if operations:
+                merged = result.get(overlap, frozenset()) | operations
+                result[overlap] = frozenset({"*"}) if "*" in merged else merged
+    if not result:
+        raise AblyError(40160, 401, "Requested capability has nothing in common with the key's")
+    return result
+
+
+def _common(wanted: frozenset[str], granted: frozenset[str]) -> frozenset[str]:
+    if "*" in wanted:
+        return granted
+    if "*" in granted:
+        return wanted
+    return wanted & granted
+
+
+def _narrower(resource: str, pattern: str) -> str | None:
+    """The resource set two capability resources share, when one lies inside the other."""
+    if _pattern_covers(pattern, resource):
+        return resource
+    if _pattern_covers(resource, pattern):
+        return pattern
+    return None
 
 
 def to_json(capability: Capability) -> str:

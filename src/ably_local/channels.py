@@ -1,112 +1,52 @@
-"""Channels: who is attached, the ordered log of what was published, and presence.
+"""Channels: who is attached with which modes, the channel's log, and its presence set.
 
-Every message or presence event gets the next serial on its channel and is encoded once per wire format;
-subscribers receive the same frame. The log keeps recent events so a resumed connection can be sent
-exactly what it missed after the last serial it saw.
+A channel exists while anything holds it (an attachment, a presence member or retained history) and is
+released as soon as nothing does, so a client cannot grow the service by naming channels.
 """
 
 import re
-from collections import deque
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from ably_local.errors import invalid_channel
-from ably_local.protocol import JSON, Action, PresenceAction, ProtocolMessage, encode_frame, to_json_item
+from ably_local.history import ChannelLog, position_text
+from ably_local.presence import PresenceSet
 
-_INVALID_NAME = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+MAX_CHANNEL_NAME_BYTES = 1024
 
 
 def validate_channel_name(name: object) -> str:
+    """Ably refuses empty names, an empty namespace (a leading `:`) and unprintable characters."""
     if not isinstance(name, str) or not name:
         raise invalid_channel("Channel name must be a non-empty string")
-    if name.startswith("[") or _INVALID_NAME.search(name):
+    if name.startswith(":") or _CONTROL_CHARACTERS.search(name):
         raise invalid_channel(f"Invalid channel name {name!r}")
+    if name.startswith("["):
+        raise invalid_channel(f"Channel qualifiers such as [meta] are not supported: {name!r}")
+    try:
+        size = len(name.encode())
+    except UnicodeEncodeError:
+        raise invalid_channel("Channel name is not valid Unicode") from None
+    if size > MAX_CHANNEL_NAME_BYTES:
+        raise invalid_channel(f"Channel name longer than {MAX_CHANNEL_NAME_BYTES} bytes")
     return name
 
 
-@dataclass
-class Event:
-    """One published message or presence event, encoded lazily once per format."""
-
-    serial: int
-    message: ProtocolMessage
-    connection_id: str
-    timestamp: int
-    _frames: dict[str, str | bytes] = field(default_factory=dict)
-
-    @property
-    def action(self) -> int:
-        action: int = self.message["action"]
-        return action
-
-    def frame(self, fmt: str) -> str | bytes:
-        frame = self._frames.get(fmt)
-        if frame is None:
-            message = self.message
-            if fmt == JSON:
-                items = "messages" if self.action == Action.MESSAGE else "presence"
-                message = {**message, items: [to_json_item(item) for item in message[items]]}
-            frame = self._frames[fmt] = encode_frame(message, fmt)
-        return frame
-
-
-@dataclass
-class Member:
-    client_id: str
-    connection_id: str
-    item: dict[str, Any]
-
-
+@dataclass(eq=False)
 class Channel:
-    def __init__(self, name: str, history_limit: int) -> None:
-        self.name = name
-        self.serial_prefix = f"{name}@"
-        self.next_serial = 0
-        self.log: deque[Event] = deque(maxlen=history_limit)
-        self.attached: dict[str, int] = {}
-        self.members: dict[tuple[str, str], Member] = {}
-
-    @staticmethod
-    def position_text(position: int) -> str:
-        return f"{position:016d}"
-
-    def record(self, message: ProtocolMessage, connection_id: str, timestamp: int) -> Event:
-        """Append an event; its channelSerial is the channel position just after it."""
-        event = Event(self.next_serial, message, connection_id, timestamp)
-        self.next_serial += 1
-        message["channelSerial"] = self.position_text(self.next_serial)
-        self.log.append(event)
-        return event
+    name: str
+    log: ChannelLog
+    presence: PresenceSet
+    # connectionId -> granted mode flags
+    attached: dict[str, int] = field(default_factory=dict)
+    # connections whose transport dropped while attached, and which may resume here
+    resumable: set[str] = field(default_factory=set)
 
     @property
     def position(self) -> str:
-        """The channelSerial a client attaching now resumes from, even before the first event."""
-        return self.position_text(self.next_serial)
-
-    def events_after(self, channel_serial: str) -> Iterator[Event] | None:
-        """Events after a position this channel gave out, or None when the log no longer reaches back."""
-        try:
-            position = int(channel_serial)
-        except ValueError:
-            return None
-        if not 0 <= position <= self.next_serial:
-            return None
-        if self.log and self.log[0].serial > position:
-            return None
-        return (event for event in self.log if event.serial >= position)
-
-    def apply_presence(self, item: dict[str, Any]) -> None:
-        key = (item["connectionId"], item["clientId"])
-        if item["action"] == PresenceAction.LEAVE:
-            self.members.pop(key, None)
-        else:
-            present = {**item, "action": PresenceAction.PRESENT}
-            self.members[key] = Member(item["clientId"], item["connectionId"], present)
-
-    def members_of(self, connection_id: str) -> list[Member]:
-        return [m for m in self.members.values() if m.connection_id == connection_id]
+        """The channelSerial a client attaching now continues from, even before the first event."""
+        return position_text(self.log.end)
 
     @property
     def idle(self) -> bool:
-        return not self.attached and not self.members
+        return not (self.attached or self.resumable or self.presence.members or self.log.events)

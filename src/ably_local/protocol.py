@@ -47,11 +47,25 @@ class Flag:
     HAS_BACKLOG = 1 << 1
     RESUMED = 1 << 2
     ATTACH_RESUME = 1 << 5
+    TRANSIENT = 1 << 4
     PRESENCE = 1 << 16
     PUBLISH = 1 << 17
     SUBSCRIBE = 1 << 18
     PRESENCE_SUBSCRIBE = 1 << 19
-    MODES = PRESENCE | PUBLISH | SUBSCRIBE | PRESENCE_SUBSCRIBE
+    ANNOTATION_PUBLISH = 1 << 21
+    ANNOTATION_SUBSCRIBE = 1 << 22
+    OBJECT_SUBSCRIBE = 1 << 24
+    OBJECT_PUBLISH = 1 << 25
+    MODES = (
+        PRESENCE
+        | PUBLISH
+        | SUBSCRIBE
+        | PRESENCE_SUBSCRIBE
+        | ANNOTATION_PUBLISH
+        | ANNOTATION_SUBSCRIBE
+        | OBJECT_SUBSCRIBE
+        | OBJECT_PUBLISH
+    )
 
 
 class PresenceAction(IntEnum):
@@ -66,16 +80,27 @@ def decode_frame(frame: str | bytes, fmt: str) -> ProtocolMessage:
     """A JSON connection sends text frames and a msgpack one binary frames; anything else is a 40000."""
     if isinstance(frame, str) != (fmt == JSON):
         raise bad_request(f"Expected {'text' if fmt == JSON else 'binary'} frames for format {fmt}")
-    try:
-        message = json.loads(frame) if isinstance(frame, str) else msgpack.unpackb(frame, raw=False)
-    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
-        raise bad_request("Unable to decode protocol message") from None
+    message = decode_json(frame) if isinstance(frame, str) else decode_msgpack(frame)
     if not isinstance(message, dict) or not isinstance(message.get("action"), int):
         raise bad_request("Protocol message must be an object with a numeric action")
     if isinstance(frame, str):
         for item in (*_items(message, "messages"), *_items(message, "presence")):
             decode_base64_data(item)
     return message
+
+
+def decode_json(text: str | bytes) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        raise bad_request("Unable to decode JSON: malformed or nested too deeply") from None
+
+
+def decode_msgpack(data: bytes) -> Any:
+    try:
+        return msgpack.unpackb(data, raw=False)
+    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
+        raise bad_request("Unable to decode msgpack: malformed or nested too deeply") from None
 
 
 def encode_frame(message: ProtocolMessage, fmt: str) -> str | bytes:

@@ -2,19 +2,31 @@
 
 Everything here is plain method calls on plain objects, so the protocol is tested frame by frame with no
 network. `tick()` does what the real service does on timers (heartbeats, token expiry, presence grace,
-dropping connections nobody resumed); the network layer calls it periodically.
+history retention, dropping connections nobody resumed); the network layer calls it periodically.
 """
 
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ably_local.auth import WILDCARD_CLIENT_ID, Authority, Clock, Credentials, now_ms
 from ably_local.capability import operations_on
-from ably_local.channels import Channel, Event, validate_channel_name
+from ably_local.channel_params import Rewind, parse_attach
+from ably_local.channels import Channel, validate_channel_name
 from ably_local.connection import Connection, noop
 from ably_local.errors import AblyError, bad_request, capability_denied, invalid_client_id, message_too_large
+from ably_local.history import Event, History
+from ably_local.inbound import (
+    items_of,
+    message_from,
+    message_size,
+    optional_int,
+    optional_text,
+    presence_from,
+)
+from ably_local.limits import Limits
+from ably_local.presence import PresenceSet
 from ably_local.protocol import (
     FORMATS,
     JSON,
@@ -28,29 +40,34 @@ from ably_local.protocol import (
 )
 
 ChannelHandler = Callable[[Connection, str, ProtocolMessage], None]
+UNRECOVERABLE = AblyError(80018, 400, "Unable to recover connection: invalid or unknown connection key")
 
 
 @dataclass(frozen=True)
 class ServiceConfig:
-    max_message_size: int = 65536
-    max_frame_size: int = 524288
     connection_state_ttl_ms: int = 120_000
     max_idle_interval_ms: int = 15_000
     presence_grace_ms: int = 15_000
+    # Ask a client to renew its token this long before expiry, when the token lives longer than that.
     token_renewal_lead_ms: int = 30_000
-    history_limit: int = 10_000
     server_id: str = "ably-local"
+    limits: Limits = field(default_factory=Limits)
+    # Channel namespaces whose history is kept for the persisted retention (sandbox apps).
+    persisted_namespaces: frozenset[str] = frozenset()
 
 
 class RealtimeService:
     def __init__(self, authority: Authority, config: ServiceConfig | None = None, clock: Clock = now_ms):
         self.authority = authority
         self.config = config or ServiceConfig()
+        self.limits = self.config.limits
         self.clock = clock
         self.connections: dict[str, Connection] = {}
         self.by_key: dict[str, Connection] = {}
         self.channels: dict[str, Channel] = {}
+        self.history = History(self.limits, self._release_if_idle)
         self._renew_at: dict[str, int] = {}
+        self._lost: dict[str, Connection] = {}
         self._next_heartbeat = 0
 
     # --- connections ---------------------------------------------------------------------------------
@@ -71,11 +88,16 @@ class RealtimeService:
         resume_error: AblyError | None = None
         if resume_key:
             previous = self.by_key.get(resume_key)
-            if previous is not None and previous.credentials.key_name == credentials.key_name:
+            if previous is not None and _same_identity(previous.credentials, credentials):
                 return self._resume(previous, credentials, fmt, params)
-            resume_error = AblyError(80008, 400, "Unable to recover connection: not found or expired")
+            # An unknown key and another identity's key get the same answer: nothing is revealed.
+            resume_error = UNRECOVERABLE
         connection = Connection(
-            id=secrets.token_urlsafe(9), credentials=credentials, fmt=fmt, echo=params.get("echo") != "false"
+            id=secrets.token_urlsafe(9),
+            credentials=credentials,
+            fmt=fmt,
+            max_outbox_bytes=self.limits.outbound_buffer_bytes,
+            echo=params.get("echo") != "false",
         )
         self.connections[connection.id] = connection
         self.by_key[connection.key] = connection
@@ -103,7 +125,9 @@ class RealtimeService:
         self, connection: Connection, credentials: Credentials, fmt: str, params: Mapping[str, str]
     ) -> Connection:
         self._stop_delivery(connection)  # the old transport may still be open (a half-open socket)
+        self._lost.pop(connection.id, None)
         connection.transport_lost_at = None
+        connection.overflowed = False
         connection.generation += 1
         superseded_wake, connection.wake = connection.wake, noop  # the new transport sets its own
         superseded_wake()  # lets the old transport's writer see it is superseded and close its socket
@@ -111,17 +135,17 @@ class RealtimeService:
         connection.credentials = credentials
         connection.fmt = fmt
         connection.echo = params.get("echo") != "false"
-        connection.outbox = []
+        connection.take_outbox()
         self._schedule_renewal(connection)
         self._send_connected(connection, None)
         return connection
 
     def _send_connected(self, connection: Connection, error: AblyError | None) -> None:
-        config = self.config
+        config, limits = self.config, self.limits
         details: dict[str, Any] = {
             "connectionKey": connection.key,
-            "maxMessageSize": config.max_message_size,
-            "maxFrameSize": config.max_frame_size,
+            "maxMessageSize": limits.max_message_size,
+            "maxFrameSize": limits.max_frame_size,
             "maxInboundRate": 1000,
             "connectionStateTtl": config.connection_state_ttl_ms,
             "maxIdleInterval": config.max_idle_interval_ms,
@@ -141,27 +165,35 @@ class RealtimeService:
 
     def transport_lost(self, connection: Connection) -> None:
         """The socket went away without CLOSE: keep the connection resumable for a while."""
-        if connection.id in self.connections and connection.live:
+        if connection.id in self.connections and connection.transport_lost_at is None:
             connection.transport_lost_at = self.clock()
+            self._lost[connection.id] = connection
             self._stop_delivery(connection)
 
     def _stop_delivery(self, connection: Connection) -> None:
         """Nothing is delivered until the resumed client re-attaches with its last channelSerial;
-        the ATTACH then replays the gap and rejoins live delivery in one step, keeping order."""
-        connection.outbox = []
+        the ATTACH then replays the gap and rejoins live delivery in one step, keeping order. After an
+        overflow the service no longer knows what the client read, so only the client's serial counts."""
+        connection.take_outbox()
         for name in connection.attached:
             channel = self.channels.get(name)
-            if channel is not None and channel.attached.pop(connection.id, None) is not None:
+            if channel is None or channel.attached.pop(connection.id, None) is None:
+                continue
+            if connection.overflowed:
+                self._release_if_idle(name)
+            else:
                 connection.resume_from[name] = channel.position
+                channel.resumable.add(connection.id)
 
     def close(self, connection: Connection) -> None:
         """An explicit CLOSE: presence members leave at once and the connection cannot be resumed."""
-        for name in list(connection.attached):
+        for name in {*connection.attached, *connection.resume_from}:
             self._detach(connection, name)
         self._leave_all(connection)
         self.connections.pop(connection.id, None)
         self.by_key.pop(connection.key, None)
         self._renew_at.pop(connection.id, None)
+        self._lost.pop(connection.id, None)
 
     # --- frames from a client ------------------------------------------------------------------------
 
@@ -178,8 +210,8 @@ class RealtimeService:
         action = message["action"]
         if action == Action.HEARTBEAT:
             reply: ProtocolMessage = {"action": Action.HEARTBEAT}
-            if "id" in message:
-                reply["id"] = message["id"]
+            if (heartbeat_id := optional_text(message, "id")) is not None:
+                reply["id"] = heartbeat_id
             connection.send(reply)
         elif action == Action.CLOSE:
             self.close(connection)
@@ -195,6 +227,8 @@ class RealtimeService:
             self._acknowledged(connection, message, self._presence)
         elif action == Action.AUTH:
             return self._reauthorize(connection, message)
+        elif action == Action.SYNC:
+            self._channel_action(connection, message, self._sync)
         else:
             raise bad_request(f"Unexpected protocol message action {action}")
         return True
@@ -211,8 +245,8 @@ class RealtimeService:
     def _acknowledged(
         self, connection: Connection, message: ProtocolMessage, handler: ChannelHandler
     ) -> None:
-        serial = message.get("msgSerial")
-        if not isinstance(serial, int):
+        serial = optional_int(message, "msgSerial")
+        if serial is None:
             raise bad_request("MESSAGE and PRESENCE need a numeric msgSerial")
         try:
             handler(connection, validate_channel_name(message.get("channel")), message)
@@ -227,46 +261,91 @@ class RealtimeService:
     def channel(self, name: str) -> Channel:
         channel = self.channels.get(name)
         if channel is None:
-            channel = self.channels[name] = Channel(name, self.config.history_limit)
+            persisted = name.partition(":")[0] in self.config.persisted_namespaces and ":" in name
+            limits = self.limits
+            channel = self.channels[name] = Channel(
+                name,
+                self.history.new_log(persisted),
+                PresenceSet(limits.presence_members_per_channel, limits.presence_bytes_per_channel),
+            )
         return channel
 
+    def _release_if_idle(self, name: str) -> None:
+        channel = self.channels.get(name)
+        if channel is not None and channel.idle:
+            del self.channels[name]
+
     def _attach(self, connection: Connection, name: str, message: ProtocolMessage) -> None:
-        operations = operations_on(connection.credentials.capability, name)
-        if not operations:
+        request = parse_attach(message)
+        granted = _granted_modes(operations_on(connection.credentials.capability, name))
+        if not granted:
             raise capability_denied("attach", name)
-        modes = _granted_modes(operations)
-        requested = int(message.get("flags") or 0) & Flag.MODES
-        if requested:
-            modes &= requested
+        if (
+            name not in connection.attached
+            and len(connection.attached) >= self.limits.channels_per_connection
+        ):
+            raise AblyError(90010, 400, f"Too many channels (limit {self.limits.channels_per_connection})")
+        modes = granted & request.modes if request.modes else granted
         channel = self.channel(name)
         channel.attached[connection.id] = modes
-        connection.attached[name] = modes
+        connection.attached[name] = request.modes
         flags = modes
-        missed: list[Event] = []
+        replay: list[Event] = []
         # A resumed connection continues where its transport dropped, even if the client has no serial.
-        serial = message.get("channelSerial") or connection.resume_from.get(name)
-        connection.resume_from.pop(name, None)
-        if isinstance(serial, str) and serial:
-            events = channel.events_after(serial)
+        serial = optional_text(message, "channelSerial") or connection.resume_from.pop(name, None)
+        channel.resumable.discard(connection.id)
+        if serial:
+            events = channel.log.after(_position(serial))
             if events is not None:
                 flags |= Flag.RESUMED
-                missed = list(events)
-        members = [m.item for m in channel.members.values()] if modes & Flag.PRESENCE_SUBSCRIBE else []
-        if connection.fmt == JSON:
-            members = [to_json_item(member) for member in members]
-        if members:
+                replay = list(events)
+        elif request.rewind is not None:
+            replay = self._rewound(channel, request.rewind)
+            if replay:
+                flags |= Flag.HAS_BACKLOG
+        members = channel.presence.members.values() if modes & Flag.PRESENCE_SUBSCRIBE else ()
+        present = [to_json_item(member) if connection.fmt == JSON else member for member in members]
+        if present:
             flags |= Flag.HAS_PRESENCE
-        connection.send(
-            {"action": Action.ATTACHED, "channel": name, "flags": flags, "channelSerial": channel.position}
-        )
-        for event in missed:
-            if self._wants(connection, modes, event):
+        attached: ProtocolMessage = {
+            "action": Action.ATTACHED,
+            "channel": name,
+            "flags": flags,
+            "channelSerial": channel.position,
+        }
+        if request.params:
+            attached["params"] = request.params
+        connection.send(attached)
+        for event in replay:
+            if _wants(connection, modes, event):
                 connection.send_frame(event.frame(connection.fmt))
-        if members:
+        if present:
             sync_id = secrets.token_hex(4)
             connection.send(
-                {"action": Action.SYNC, "channel": name, "channelSerial": f"{sync_id}:", "presence": members}
+                {"action": Action.SYNC, "channel": name, "channelSerial": f"{sync_id}:", "presence": present}
             )
+
+    def _rewound(self, channel: Channel, rewind: Rewind) -> list[Event]:
+        messages = [event for event in channel.log.events if event.action == Action.MESSAGE]
+        if rewind.milliseconds is not None:
+            since = self.clock() - rewind.milliseconds
+            messages = [event for event in messages if event.timestamp >= since]
+        count = rewind.messages if rewind.messages is not None else len(messages)
+        return messages[-count:] if count else []
+
+    def _sync(self, connection: Connection, name: str, message: ProtocolMessage) -> None:
+        """A client may ask for the presence set again (RTP18): answer with a fresh SYNC."""
+        channel = self.channels.get(name)
+        modes = channel.attached.get(connection.id) if channel is not None else None
+        if channel is None or modes is None:
+            raise AblyError(90001, 400, f"Channel {name!r} is not attached")
+        present = [member for member in channel.presence.members.values()]
+        if connection.fmt == JSON:
+            present = [to_json_item(member) for member in present]
+        sync_id = secrets.token_hex(4)
+        connection.send(
+            {"action": Action.SYNC, "channel": name, "channelSerial": f"{sync_id}:", "presence": present}
+        )
 
     def _detach_message(self, connection: Connection, name: str, message: ProtocolMessage) -> None:
         self._detach(connection, name)
@@ -274,26 +353,34 @@ class RealtimeService:
 
     def _detach(self, connection: Connection, name: str) -> None:
         connection.attached.pop(name, None)
+        connection.resume_from.pop(name, None)
         channel = self.channels.get(name)
         if channel is not None:
             channel.attached.pop(connection.id, None)
-            if channel.idle and channel.next_serial == 0:
-                del self.channels[name]
+            channel.resumable.discard(connection.id)
+            self._release_if_idle(name)
 
     def _publish(self, connection: Connection, name: str, message: ProtocolMessage) -> None:
-        items = _items(message, "messages")
         credentials = connection.credentials
         if "publish" not in operations_on(credentials.capability, name):
             raise capability_denied("publish", name)
-        size = sum(_message_size(item) for item in items)
-        if size > self.config.max_message_size:
-            raise message_too_large(size, self.config.max_message_size)
+        items = self.checked_messages(items_of(message, "messages"), credentials)
         own_client_id = connection.client_id if connection.client_id != WILDCARD_CLIENT_ID else None
+        self.publish(name, items, connection.id, message["msgSerial"], own_client_id)
+
+    def checked_messages(self, raw: list[dict[str, Any]], credentials: Credentials) -> list[dict[str, Any]]:
+        """Messages as they may be published: well-formed, within maxMessageSize, with a permitted
+        clientId. Shared by the realtime and REST paths."""
+        depth = self.limits.max_nesting_depth
+        items = [message_from(item, depth) for item in raw]
+        size = sum(message_size(item) for item in items)
+        if size > self.limits.max_message_size:
+            raise message_too_large(size, self.limits.max_message_size)
         for item in items:
             client_id = item.get("clientId")
             if client_id is not None and not credentials.may_act_as(client_id):
                 raise invalid_client_id(f"Message clientId {client_id!r} does not match the connection's")
-        self.publish(name, items, connection.id, message["msgSerial"], own_client_id)
+        return items
 
     def publish(
         self,
@@ -303,15 +390,17 @@ class RealtimeService:
         msg_serial: int | str,
         client_id: str | None = None,
     ) -> Event:
-        """Stamp, record and fan out messages (from a realtime connection or the REST API)."""
+        """Stamp, record and fan out checked messages (from a realtime connection or the REST API)."""
         timestamp = self.clock()
         message_id = f"{connection_id}:{msg_serial}"
+        size = 0
         for index, item in enumerate(items):
             item.setdefault("id", f"{message_id}:{index}")
             item["connectionId"] = connection_id
             item["timestamp"] = timestamp
             if client_id is not None:
                 item.setdefault("clientId", client_id)
+            size += message_size(item)
         outgoing: ProtocolMessage = {
             "action": Action.MESSAGE,
             "channel": name,
@@ -321,32 +410,38 @@ class RealtimeService:
             "messages": items,
         }
         channel = self.channel(name)
-        event = channel.record(outgoing, connection_id, timestamp)
+        event = self.history.record(name, channel.log, outgoing, connection_id, timestamp, size)
         self._fan_out(channel, event)
         return event
 
     def _fan_out(self, channel: Channel, event: Event) -> None:
+        """Every subscriber gets the event; one that cannot be served never stops the others."""
         connections = self.connections
+        frames: dict[str, str | bytes | None] = {}
         for connection_id, modes in channel.attached.items():
             target = connections[connection_id]
-            if self._wants(target, modes, event):
-                target.send_frame(event.frame(target.fmt))
-
-    @staticmethod
-    def _wants(connection: Connection, modes: int, event: Event) -> bool:
-        if event.action == Action.MESSAGE:
-            return bool(modes & Flag.SUBSCRIBE) and (connection.echo or event.connection_id != connection.id)
-        return bool(modes & Flag.PRESENCE_SUBSCRIBE)
+            if not _wants(target, modes, event):
+                continue
+            fmt = target.fmt
+            if fmt not in frames:
+                frames[fmt] = _encoded(event, fmt)
+            frame = frames[fmt]
+            if frame is not None:
+                target.send_frame(frame)
 
     # --- presence ------------------------------------------------------------------------------------
 
     def _presence(self, connection: Connection, name: str, message: ProtocolMessage) -> None:
-        items = _items(message, "presence")
         credentials = connection.credentials
         if "presence" not in operations_on(credentials.capability, name):
             raise capability_denied("presence", name)
+        depth = self.limits.max_nesting_depth
+        items = [presence_from(item, depth) for item in items_of(message, "presence")]
+        size = sum(message_size(item) for item in items)
+        if size > self.limits.max_message_size:
+            raise message_too_large(size, self.limits.max_message_size)
         for item in items:
-            if item.get("action") not in (PresenceAction.ENTER, PresenceAction.LEAVE, PresenceAction.UPDATE):
+            if item["action"] not in (PresenceAction.ENTER, PresenceAction.LEAVE, PresenceAction.UPDATE):
                 raise bad_request("Presence action must be enter, leave or update")
             client_id = item.get("clientId") or connection.client_id
             if client_id is None or client_id == WILDCARD_CLIENT_ID:
@@ -354,18 +449,27 @@ class RealtimeService:
             if "clientId" in item and not credentials.may_act_as(item["clientId"]):
                 raise invalid_client_id("Presence clientId does not match the connection's")
             item["clientId"] = client_id
+            item["connectionId"] = connection.id
+        channel = self.channel(name)
+        channel.presence.check_room(items)
         message_id = f"{connection.id}:{message['msgSerial']}"
-        self._record_presence(self.channel(name), items, connection.id, message_id)
+        self._record_presence(channel, items, connection.id, message_id)
+        if channel.presence.of_connection(connection.id):
+            connection.present_on.add(name)
+        else:
+            connection.present_on.discard(name)
 
     def _record_presence(
         self, channel: Channel, items: list[dict[str, Any]], connection_id: str, message_id: str
     ) -> None:
         timestamp = self.clock()
+        size = 0
         for index, item in enumerate(items):
             item.setdefault("id", f"{message_id}:{index}")
             item["connectionId"] = connection_id
             item["timestamp"] = timestamp
-            channel.apply_presence(item)
+            channel.presence.apply(item)
+            size += message_size(item)
         outgoing: ProtocolMessage = {
             "action": Action.PRESENCE,
             "channel": channel.name,
@@ -374,21 +478,31 @@ class RealtimeService:
             "timestamp": timestamp,
             "presence": items,
         }
-        self._fan_out(channel, channel.record(outgoing, connection_id, timestamp))
+        event = self.history.record(channel.name, channel.log, outgoing, connection_id, timestamp, size)
+        self._fan_out(channel, event)
+
+    def enter_fixture(self, name: str, item: dict[str, Any]) -> None:
+        """A presence member that no connection owns (sandbox fixtures): present until the app goes."""
+        channel = self.channel(name)
+        member = presence_from({**item, "action": PresenceAction.ENTER}, self.limits.max_nesting_depth)
+        member["connectionId"] = "fixtures"
+        channel.presence.check_room([member])
+        self._record_presence(channel, [member], "fixtures", f"fixtures:{len(channel.presence.members)}")
 
     def _leave_all(self, connection: Connection) -> None:
-        for channel in list(self.channels.values()):
-            members = channel.members_of(connection.id)
-            if members:
+        for name in list(connection.present_on):
+            channel = self.channels.get(name)
+            members = channel.presence.of_connection(connection.id) if channel is not None else []
+            if channel is not None and members:
                 leaves = [
-                    {k: v for k, v in member.item.items() if k != "id"} | {"action": PresenceAction.LEAVE}
+                    {k: v for k, v in member.items() if k != "id"} | {"action": PresenceAction.LEAVE}
                     for member in members
                 ]
                 # A synthesized leave's id must not start with the connectionId: clients then order it
                 # against the member's last event by timestamp (RTP2b1), not by msgSerial.
                 self._record_presence(channel, leaves, connection.id, f"synthesized-{secrets.token_hex(6)}:0")
-            if channel.idle and channel.next_serial == 0:
-                del self.channels[channel.name]
+                self._release_if_idle(name)
+        connection.present_on.clear()
 
     # --- auth on a live connection -------------------------------------------------------------------
 
@@ -405,30 +519,58 @@ class RealtimeService:
         connection.credentials = credentials
         self._schedule_renewal(connection)
         self._send_connected(connection, None)
+        self._recheck_attachments(connection)
         return True
 
+    def _recheck_attachments(self, connection: Connection) -> None:
+        """After a credential change, each attachment holds only what the new capability grants: a
+        channel no longer permitted fails with 40160, one with changed modes is told its new modes."""
+        for name, requested in list(connection.attached.items()):
+            channel = self.channels.get(name)
+            if channel is None or connection.id not in channel.attached:
+                continue
+            granted = _granted_modes(operations_on(connection.credentials.capability, name))
+            modes = granted & requested if requested else granted
+            if not modes:
+                self._detach(connection, name)
+                error = capability_denied("attach", name)
+                connection.send({"action": Action.ERROR, "channel": name, "error": error.to_wire()})
+            elif modes != channel.attached[connection.id]:
+                channel.attached[connection.id] = modes
+                connection.send(
+                    {
+                        "action": Action.ATTACHED,
+                        "channel": name,
+                        "flags": modes | Flag.RESUMED,
+                        "channelSerial": channel.position,
+                    }
+                )
+
     def _schedule_renewal(self, connection: Connection) -> None:
+        """Ask for renewal ahead of expiry only when the token outlives the lead time; a shorter token is
+        left to expire (DISCONNECTED 40142), which a client with a way to renew answers by reconnecting."""
         expires = connection.credentials.expires
-        if expires is None:
+        lead = self.config.token_renewal_lead_ms
+        if expires is None or expires - self.clock() <= lead:
             self._renew_at.pop(connection.id, None)
-            return
-        lifetime = max(expires - self.clock(), 0)
-        lead = min(self.config.token_renewal_lead_ms, lifetime * 9 // 10)
-        self._renew_at[connection.id] = expires - lead
+        else:
+            self._renew_at[connection.id] = expires - lead
 
     # --- timers ----------------------------------------------------------------------------------------
 
     def tick(self) -> list[Connection]:
         """Run due timers; returns live connections whose transport must now be closed."""
         now = self.clock()
+        config = self.config
+        for connection in list(self._lost.values()):
+            lost_for = now - (connection.transport_lost_at or now)
+            if lost_for >= config.connection_state_ttl_ms:
+                self.close(connection)
+            elif lost_for >= config.presence_grace_ms and connection.present_on:
+                self._leave_all(connection)
         to_close: list[Connection] = []
-        for connection in list(self.connections.values()):
-            lost_at = connection.transport_lost_at
-            if lost_at is not None:
-                if now - lost_at >= self.config.connection_state_ttl_ms:
-                    self.close(connection)
-                elif now - lost_at >= self.config.presence_grace_ms:
-                    self._leave_all(connection)
+        for connection in self.connections.values():
+            if not connection.live:
                 continue
             expires = connection.credentials.expires
             if expires is not None and expires <= now:
@@ -439,8 +581,9 @@ class RealtimeService:
             elif self._renew_at.get(connection.id, now + 1) <= now:
                 del self._renew_at[connection.id]
                 connection.send({"action": Action.AUTH})
+        self.history.expire(now)
         if now >= self._next_heartbeat:
-            self._next_heartbeat = now + self.config.max_idle_interval_ms // 2
+            self._next_heartbeat = now + config.max_idle_interval_ms // 2
             self.authority.forget_expired()
             for connection in self.connections.values():
                 connection.send({"action": Action.HEARTBEAT})
@@ -448,15 +591,15 @@ class RealtimeService:
 
     # --- REST views --------------------------------------------------------------------------------------
 
-    def history(self, name: str) -> list[Event]:
+    def history_of(self, name: str, action: int = Action.MESSAGE) -> list[Event]:
         channel = self.channels.get(name)
         if channel is None:
             return []
-        return [event for event in channel.log if event.action == Action.MESSAGE]
+        return [event for event in channel.log.events if event.action == action]
 
     def present_members(self, name: str) -> list[dict[str, Any]]:
         channel = self.channels.get(name)
-        return [member.item for member in channel.members.values()] if channel else []
+        return list(channel.presence.members.values()) if channel else []
 
 
 def _granted_modes(operations: frozenset[str]) -> int:
@@ -467,26 +610,38 @@ def _granted_modes(operations: frozenset[str]) -> int:
         modes |= Flag.SUBSCRIBE | Flag.PRESENCE_SUBSCRIBE
     if "presence" in operations:
         modes |= Flag.PRESENCE
+    if "annotation-publish" in operations:
+        modes |= Flag.ANNOTATION_PUBLISH
+    if "annotation-subscribe" in operations:
+        modes |= Flag.ANNOTATION_SUBSCRIBE
+    if "object-subscribe" in operations:
+        modes |= Flag.OBJECT_SUBSCRIBE
+    if "object-publish" in operations:
+        modes |= Flag.OBJECT_PUBLISH
     return modes
 
 
-def _items(message: ProtocolMessage, field: str) -> list[dict[str, Any]]:
-    items = message.get(field)
-    if not isinstance(items, list) or not items or not all(isinstance(item, dict) for item in items):
-        raise bad_request(f"Protocol message needs a non-empty list of {field}")
-    return items
+def _wants(connection: Connection, modes: int, event: Event) -> bool:
+    if event.action == Action.MESSAGE:
+        return bool(modes & Flag.SUBSCRIBE) and (connection.echo or event.connection_id != connection.id)
+    return bool(modes & Flag.PRESENCE_SUBSCRIBE)
 
 
-def _message_size(item: Mapping[str, Any]) -> int:
-    """Ably counts data, name, clientId and extras toward maxMessageSize."""
-    size = 0
-    for field in ("data", "name", "clientId"):
-        value = item.get(field)
-        if isinstance(value, str):
-            size += len(value.encode())
-        elif isinstance(value, bytes | bytearray):
-            size += len(value)
-    extras = item.get("extras")
-    if extras is not None:
-        size += len(str(extras))
-    return size
+def _encoded(event: Event, fmt: str) -> str | bytes | None:
+    """An event's frame, or None if it cannot be encoded (input checks should make that impossible)."""
+    try:
+        return event.frame(fmt)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _position(serial: str) -> int:
+    try:
+        return int(serial)
+    except ValueError:
+        return -1
+
+
+def _same_identity(previous: Credentials, presented: Credentials) -> bool:
+    """A resume must come from the key and clientId the connection was made with."""
+    return previous.key_name == presented.key_name and previous.client_id == presented.client_id

@@ -11,17 +11,21 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.routing import WebSocketRoute
+from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from ably_local.auth import ApiKey, Authority
+from ably_local.apps import Apps
+from ably_local.auth import ApiKey
 from ably_local.connection import Connection
 from ably_local.errors import AblyError
-from ably_local.protocol import JSON, Action, encode_frame
+from ably_local.protocol import FORMATS, JSON, Action, encode_frame
 from ably_local.realtime import RealtimeService, ServiceConfig
 from ably_local.rest import rest_routes
+from ably_local.rest.sandbox import sandbox_routes
 
 TICK_SECONDS = 0.25
+# How long a closing handshake or a last frame may take before a client that does not read is let go.
+CLOSE_TIMEOUT_S = 2.0
 
 
 def tune_gc_for_serving() -> None:
@@ -35,7 +39,11 @@ def tune_gc_for_serving() -> None:
 
 
 class LocalAbly:
-    """An offline Ably stand-in on one host and port: WebSocket at `/` plus the REST endpoints."""
+    """An offline Ably stand-in on one host and port: WebSocket at `/` plus the REST endpoints.
+
+    It hosts one app for `api_key` (generated when not given); with `sandbox=True` it also provisions
+    more apps through `POST /apps`, as Ably's test sandbox does for the SDKs' own test suites.
+    """
 
     def __init__(
         self,
@@ -43,6 +51,7 @@ class LocalAbly:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
+        sandbox: bool = False,
         **config: Any,
     ) -> None:
         key = ApiKey.parse(api_key) if api_key else ApiKey.generate()
@@ -50,10 +59,12 @@ class LocalAbly:
         self.key_name = key.name
         self.host = host
         self.port = port
-        self.service = RealtimeService(Authority([key]), ServiceConfig(**config))
-        self.asgi_app = Starlette(
-            routes=[WebSocketRoute("/", self._realtime), *rest_routes(self.service)],
-        )
+        self.apps = Apps(ServiceConfig(**config))
+        self.service = self.apps.add(key.app_id, [key])
+        routes: list[BaseRoute] = [WebSocketRoute("/", self._realtime)]
+        if sandbox:
+            routes += sandbox_routes(self.apps, self)
+        self.asgi_app = Starlette(routes=[*routes, *rest_routes(self.apps)])
         self._server: uvicorn.Server | None = None
         self._serving: asyncio.Task[None] | None = None
         self._timers: asyncio.Task[None] | None = None
@@ -81,7 +92,7 @@ class LocalAbly:
             ws="websockets-sansio",
             log_level="warning",
             lifespan="off",
-            ws_max_size=self.service.config.max_frame_size * 2,
+            ws_max_size=self.service.limits.max_frame_size,
             ws_ping_interval=None,
         )
         self._server = uvicorn.Server(config)
@@ -96,7 +107,7 @@ class LocalAbly:
     async def stop(self) -> None:
         for socket in list(self._sockets):
             with contextlib.suppress(Exception):
-                await socket.close()
+                await asyncio.wait_for(socket.close(), CLOSE_TIMEOUT_S)
         if self._server is not None:
             self._server.should_exit = True
         if self._timers is not None:
@@ -108,22 +119,34 @@ class LocalAbly:
         self._serving = self._timers = None
 
     async def run_timers(self) -> None:
-        """Drive the service's timers; also used by the dev server, which mounts asgi_app itself."""
+        """Drive the services' timers; also used by the dev server, which mounts asgi_app itself."""
         while True:
             await asyncio.sleep(TICK_SECONDS)
-            for connection in self.service.tick():
+            for connection in self.apps.tick():
                 connection.wake()
+
+    def _open(self, params: dict[str, str]) -> tuple[RealtimeService, Connection]:
+        if key := params.get("key"):
+            service = self.apps.for_key(key)
+        elif token := params.get("access_token") or params.get("accessToken"):
+            service = self.apps.for_token(token)
+        else:
+            service = self.service  # which refuses it with Ably's "no credentials" error
+        return service, service.open(params)
 
     async def _realtime(self, websocket: WebSocket) -> None:
         await websocket.accept()
         params = dict(websocket.query_params)
         try:
-            connection = self.service.open(params)
+            service, connection = self._open(params)
         except AblyError as error:
             fmt = params.get("format", JSON)
-            frame = encode_frame({"action": Action.ERROR, "error": error.to_wire()}, fmt)
-            await _send(websocket, frame)
-            await websocket.close()
+            frame = encode_frame(
+                {"action": Action.ERROR, "error": error.to_wire()}, fmt if fmt in FORMATS else JSON
+            )
+            with contextlib.suppress(Exception):
+                await _send(websocket, frame)
+                await asyncio.wait_for(websocket.close(), CLOSE_TIMEOUT_S)
             return
         self._sockets.add(websocket)
         wake = asyncio.Event()
@@ -131,43 +154,51 @@ class LocalAbly:
         wake.set()  # CONNECTED is already in the outbox
         generation = connection.generation
         writer = asyncio.create_task(self._write(websocket, connection, wake, generation))
-        keep_open = True
+        reader = asyncio.create_task(self._read(websocket, service, connection, generation))
         try:
-            while keep_open and not writer.done():
-                message = await websocket.receive()
-                if message["type"] == "websocket.disconnect" or connection.generation != generation:
-                    break
-                text: str | None = message.get("text")
-                keep_open = self.service.receive(connection, text if text is not None else message["bytes"])
-        except WebSocketDisconnect:
-            pass
+            await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             self._sockets.discard(websocket)
+            reader.cancel()
             writer.cancel()
-            frames = []
+            frames: list[str | bytes] = []
             if connection.generation == generation:  # not taken over by a resumed transport
                 frames = connection.take_outbox()
-                self.service.transport_lost(connection)
+                service.transport_lost(connection)
             with contextlib.suppress(Exception):
-                for frame in frames:
-                    await _send(websocket, frame)
-                await websocket.close()
+                async with asyncio.timeout(CLOSE_TIMEOUT_S):  # a client that never reads is let go
+                    for frame in frames:
+                        await _send(websocket, frame)
+                    await websocket.close()
 
+    @staticmethod
+    async def _read(
+        websocket: WebSocket, service: RealtimeService, connection: Connection, generation: int
+    ) -> None:
+        with contextlib.suppress(WebSocketDisconnect):
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect" or connection.generation != generation:
+                    return
+                text: str | None = message.get("text")
+                if not service.receive(connection, text if text is not None else message["bytes"]):
+                    return
+
+    @staticmethod
     async def _write(
-        self, websocket: WebSocket, connection: Connection, wake: asyncio.Event, generation: int
+        websocket: WebSocket, connection: Connection, wake: asyncio.Event, generation: int
     ) -> None:
         """Drain the outbox until the client goes, is told to go, or resumes on another socket."""
         with contextlib.suppress(OSError, RuntimeError, WebSocketDisconnect):
             while connection.generation == generation:
                 await wake.wait()
                 wake.clear()
-                if connection.generation != generation:
-                    break
+                if connection.generation != generation or connection.overflowed:
+                    return
                 for frame in connection.take_outbox():
                     await _send(websocket, frame)
                 if connection.closing:
-                    break
-            await websocket.close()
+                    return
 
 
 async def _send(websocket: WebSocket, frame: str | bytes) -> None:

@@ -199,7 +199,7 @@ def test_capability_refusals_on_the_wire() -> None:
     assert (nack["action"], nack["msgSerial"], nack["error"]["code"]) == (Action.NACK, 0, 40160)
     [error] = core.attach(reader, "news")
     assert (error["action"], error["channel"], error["error"]["code"]) == (Action.ERROR, "news", 40160)
-    assert core.service.history("chat:a:b") == []
+    assert core.service.history_of("chat:a:b") == []
 
 
 def test_publishing_under_another_client_id_is_refused() -> None:
@@ -302,11 +302,12 @@ def test_resume_replays_the_gap_in_order_then_goes_live() -> None:
     assert [f["messages"][0]["name"] for f in drain(resumed)] == ["live"]
 
 
-def test_resume_with_an_unknown_key_gets_a_fresh_connection_and_80008() -> None:
+def test_resume_with_an_unknown_key_gets_a_fresh_connection_and_80018() -> None:
+    """As ably-js's suite expects (connection.test.js unrecoverableConnection, RTN15c7)."""
     core = Core()
     connection = core.connect(resume="gone!key")
     [connected] = drain(connection)
-    assert connected["error"]["code"] == 80008
+    assert connected["error"]["code"] == 80018
     assert connected["connectionId"] == connection.id
 
 

@@ -1,0 +1,69 @@
+"""The apps one service hosts: each with its own keys, tokens, channels and connections, as in Ably.
+
+An app is found from whatever a client presents: a key name (`appId.keyId`), a token this service issued
+(`appId.` prefix) or an Ably JWT (its `kid` names the key). Nothing crosses from one app to another.
+"""
+
+import dataclasses
+from collections.abc import Iterable
+
+from ably_local.auth import ApiKey, Authority, Clock, now_ms
+from ably_local.connection import Connection
+from ably_local.errors import unauthorized
+from ably_local.jwt import key_name_of_jwt
+from ably_local.limits import Limits
+from ably_local.realtime import RealtimeService, ServiceConfig
+
+
+class Apps:
+    def __init__(self, config: ServiceConfig, clock: Clock = now_ms) -> None:
+        self.config = config
+        self.clock = clock
+        self.services: dict[str, RealtimeService] = {}
+
+    def add(
+        self,
+        app_id: str,
+        keys: Iterable[ApiKey],
+        persisted_namespaces: frozenset[str] = frozenset(),
+        limits: Limits | None = None,
+    ) -> RealtimeService:
+        config = dataclasses.replace(
+            self.config, persisted_namespaces=persisted_namespaces, limits=limits or self.config.limits
+        )
+        authority = Authority(keys, clock=self.clock, max_tokens=config.limits.tokens_per_app)
+        service = self.services[app_id] = RealtimeService(authority, config, clock=self.clock)
+        return service
+
+    def remove(self, app_id: str) -> RealtimeService | None:
+        service = self.services.pop(app_id, None)
+        if service is not None:
+            for connection in list(service.connections.values()):
+                service.close(connection)
+                connection.closing = True
+                connection.wake()
+        return service
+
+    def for_key_name(self, key_name: str) -> RealtimeService:
+        service = self.services.get(key_name.partition(".")[0])
+        if service is None or key_name not in service.authority.keys:
+            raise unauthorized(40130, "Invalid key: key not recognised")
+        return service
+
+    def for_key(self, key: str) -> RealtimeService:
+        return self.for_key_name(key.partition(":")[0])
+
+    def for_token(self, token: str) -> RealtimeService:
+        """The app that issued a token, or the one whose key signed a JWT."""
+        key_name = key_name_of_jwt(token)
+        app_id = (key_name or token).partition(".")[0]
+        service = self.services.get(app_id)
+        if service is None:
+            raise unauthorized(40140, "Token not recognised")
+        return service
+
+    def tick(self) -> list[Connection]:
+        to_close: list[Connection] = []
+        for service in list(self.services.values()):
+            to_close += service.tick()
+        return to_close

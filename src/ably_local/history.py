@@ -1,0 +1,154 @@
+"""Channel history: what was published, kept as long as the limits allow and no longer.
+
+Each event has a service-wide position, so a channel that is released and created again never hands out
+a position twice: a client resuming from a position the log no longer reaches gets a fresh attach, not
+someone else's messages. The service keeps one queue per retention class in publish order, so expiring
+and evicting the oldest events costs nothing per channel.
+"""
+
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ably_local.limits import EVENT_OVERHEAD_BYTES, Limits
+from ably_local.protocol import JSON, ProtocolMessage, encode_frame, to_json_item
+
+
+@dataclass(eq=False)
+class Event:
+    """One published message set or presence change, encoded lazily once per wire format."""
+
+    position: int
+    message: ProtocolMessage
+    connection_id: str
+    timestamp: int
+    size: int
+    items_field: str
+    _frames: dict[str, str | bytes] = field(default_factory=dict)
+
+    @property
+    def action(self) -> int:
+        action: int = self.message["action"]
+        return action
+
+    @property
+    def items(self) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self.message[self.items_field]
+        return items
+
+    def frame(self, fmt: str) -> str | bytes:
+        frame = self._frames.get(fmt)
+        if frame is None:
+            message = self.message
+            if fmt == JSON:
+                message = {**message, self.items_field: [to_json_item(item) for item in self.items]}
+            frame = self._frames[fmt] = encode_frame(message, fmt)
+        return frame
+
+
+def position_text(position: int) -> str:
+    return f"{position:016d}"
+
+
+class ChannelLog:
+    """One channel's events, oldest first; `start` is the first position it can still replay from."""
+
+    def __init__(self, start: int, persisted: bool) -> None:
+        self.events: deque[Event] = deque()
+        self.bytes = 0
+        self.start = start
+        self.end = start
+        self.persisted = persisted
+
+    def after(self, position: int) -> Iterator[Event] | None:
+        """Events at or after a position this log handed out, or None when it no longer reaches back."""
+        if not self.start <= position <= self.end:
+            return None
+        return (event for event in self.events if event.position >= position)
+
+    def newest(self, count: int) -> list[Event]:
+        return list(self.events)[-count:] if count > 0 else []
+
+    def _drop_oldest(self) -> Event:
+        event = self.events.popleft()
+        self.bytes -= event.size
+        self.start = event.position + 1
+        return event
+
+
+class History:
+    """Every channel's log, under the per-channel and service-wide bounds."""
+
+    def __init__(self, limits: Limits, on_emptied: Callable[[str], None]) -> None:
+        self.limits = limits
+        self.next_position = 0
+        self.bytes = 0
+        self._on_emptied = on_emptied
+        # (channel name, log, event) in publish order, one queue per retention class.
+        self._queues: dict[bool, deque[tuple[str, ChannelLog, Event]]] = {False: deque(), True: deque()}
+        # Queue entries whose event its channel already dropped under its own bounds, skipped when reached.
+        self._stale = {False: 0, True: 0}
+
+    def new_log(self, persisted: bool) -> ChannelLog:
+        return ChannelLog(self.next_position, persisted)
+
+    def record(
+        self,
+        name: str,
+        log: ChannelLog,
+        message: ProtocolMessage,
+        connection_id: str,
+        timestamp: int,
+        size: int,
+    ) -> Event:
+        """Append an event; its channelSerial is the position just after it."""
+        items_field = "messages" if "messages" in message else "presence"
+        event = Event(self.next_position, message, connection_id, timestamp, size, items_field)
+        self.next_position += 1
+        log.end = self.next_position
+        message["channelSerial"] = position_text(log.end)
+        event.size += EVENT_OVERHEAD_BYTES
+        log.events.append(event)
+        log.bytes += event.size
+        self.bytes += event.size
+        self._queues[log.persisted].append((name, log, event))
+        limits = self.limits
+        while log.events and (
+            len(log.events) > limits.history_events_per_channel
+            or log.bytes > limits.history_bytes_per_channel
+        ):
+            self.bytes -= log._drop_oldest().size
+            self._stale[log.persisted] += 1
+        while self.bytes > limits.history_bytes_total:
+            self._evict_oldest()
+        return event
+
+    def expire(self, now: int) -> None:
+        """Drop events older than their retention; a channel left with nothing may then be released."""
+        for persisted, queue in self._queues.items():
+            oldest_kept = now - self.limits.history_retention(persisted)
+            while queue and queue[0][2].timestamp < oldest_kept:
+                self._pop(persisted)
+            if self._stale[persisted] > max(1024, len(queue) // 2):
+                kept = [entry for entry in queue if _kept(entry[1], entry[2])]
+                queue.clear()
+                queue.extend(kept)
+                self._stale[persisted] = 0
+
+    def _evict_oldest(self) -> None:
+        classes = [persisted for persisted, queue in self._queues.items() if queue]
+        self._pop(min(classes, key=lambda persisted: self._queues[persisted][0][2].position))
+
+    def _pop(self, persisted: bool) -> None:
+        name, log, event = self._queues[persisted].popleft()
+        if not _kept(log, event):
+            self._stale[persisted] -= 1
+            return
+        self.bytes -= log._drop_oldest().size
+        if not log.events:
+            self._on_emptied(name)
+
+
+def _kept(log: ChannelLog, event: Event) -> bool:
+    return bool(log.events) and log.events[0].position <= event.position

@@ -1,0 +1,45 @@
+"""Every bound the local service enforces, in one place.
+
+Each limit is in bytes where memory is at stake, and in counts where a count is what a client sees. The
+README's limits table is this class; `tests/realtime/test_hostile.py` drives each one past its edge.
+"""
+
+from dataclasses import dataclass
+
+KiB = 1024
+MiB = 1024 * KiB
+
+
+@dataclass(frozen=True)
+class Limits:
+    # One publish (all its messages: data as encoded, name, clientId, extras, id, encoding); 40009.
+    max_message_size: int = 64 * KiB
+    # One inbound WebSocket frame or REST request body; advertised to clients as maxFrameSize.
+    max_frame_size: int = 512 * KiB
+    # Nesting of objects and arrays inside a frame or body; deeper is refused with 40000.
+    max_nesting_depth: int = 32
+    # Channel history: per channel in events (a publish or presence change) and bytes, and for the service.
+    history_events_per_channel: int = 10_000
+    history_bytes_per_channel: int = 16 * MiB
+    history_bytes_total: int = 128 * MiB
+    # How long history is kept: Ably's default without a persistence rule, and with one.
+    history_retention_ms: int = 2 * 60 * 1000
+    persisted_history_retention_ms: int = 24 * 60 * 60 * 1000
+    # Presence members per channel, and the bytes their data holds; 91003.
+    presence_members_per_channel: int = 1_000
+    presence_bytes_per_channel: int = 16 * MiB
+    # Channels one connection may have attached; 90010.
+    channels_per_connection: int = 1_000
+    # Frames waiting for a client that does not read; past this it is disconnected with 80020.
+    outbound_buffer_bytes: int = 4 * MiB
+    # Live tokens per app; requestToken beyond it is refused with 42910.
+    tokens_per_app: int = 100_000
+    # Apps a sandbox may hold at once (POST /apps); 42910 beyond.
+    sandbox_apps: int = 1_000
+
+    def history_retention(self, persisted: bool) -> int:
+        return self.persisted_history_retention_ms if persisted else self.history_retention_ms
+
+
+# Counted per stored event on top of its messages' sizes: the bookkeeping Python keeps for it.
+EVENT_OVERHEAD_BYTES = 512

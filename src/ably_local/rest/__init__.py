@@ -1,0 +1,28 @@
+"""The REST API the SDKs call, one module per group of endpoints, all sharing `wire`'s plumbing."""
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ably_local.apps import Apps
+from ably_local.errors import AblyError
+from ably_local.rest.channels import channel_routes
+from ably_local.rest.keys import key_routes
+from ably_local.rest.wire import endpoint
+
+# Paths the REST API owns; the dev server sends these to the service and everything else to the page.
+REST_PATH_PREFIXES = ("/time", "/keys/", "/channels/", "/stats", "/messages", "/presence", "/apps")
+
+
+def rest_routes(apps: Apps) -> list[Route]:
+    async def not_found(request: Request) -> Response:
+        raise AblyError(40400, 404, f"No such resource: {request.method} {request.url.path}")
+
+    return [
+        *key_routes(apps),
+        *channel_routes(apps),
+        Route("/{path:path}", endpoint(not_found), methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+    ]
+
+
+__all__ = ["REST_PATH_PREFIXES", "rest_routes"]

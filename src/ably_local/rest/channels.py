@@ -1,0 +1,115 @@
+"""REST channel endpoints: publish, message and presence history, and the current presence set."""
+
+import secrets
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ably_local.apps import Apps
+from ably_local.auth import Credentials
+from ably_local.channels import validate_channel_name
+from ably_local.errors import AblyError, bad_request
+from ably_local.history import Event
+from ably_local.protocol import Action, decode_base64_data
+from ably_local.realtime import RealtimeService
+from ably_local.rest.wire import (
+    answer,
+    authenticate,
+    endpoint,
+    int_param,
+    read_body,
+    request_is_json,
+    require,
+)
+
+MAX_HISTORY_LIMIT = 1000
+
+
+def channel_routes(apps: Apps) -> list[Route]:
+    async def messages(request: Request) -> Response:
+        name = validate_channel_name(request.path_params["channel"])
+        service, credentials = authenticate(apps, request)
+        if request.method == "POST":
+            return await publish(request, service, name, credentials)
+        require(credentials, "history", name)
+        return history(request, service.history_of(name, Action.MESSAGE), "messages")
+
+    async def publish(
+        request: Request, service: RealtimeService, name: str, credentials: Credentials
+    ) -> Response:
+        require(credentials, "publish", name)
+        body = await read_body(request, service.limits.max_frame_size)
+        raw = body if isinstance(body, list) else [body]
+        if not raw or not all(isinstance(item, dict) for item in raw):
+            raise bad_request("Publish a message object or a list of them")
+        if request_is_json(request):
+            for item in raw:
+                decode_base64_data(item)
+        items = service.checked_messages(raw, credentials)
+        connection_id = f"rest-{secrets.token_hex(4)}"
+        event = service.publish(name, items, connection_id, 0, credentials.client_id)
+        serials = [event.message["channelSerial"]] * len(items)
+        return answer(request, {"channel": name, "messageId": event.message["id"], "serials": serials}, 201)
+
+    async def presence(request: Request) -> Response:
+        name = validate_channel_name(request.path_params["channel"])
+        service, credentials = authenticate(apps, request)
+        require(credentials, "subscribe", name)
+        return answer(request, service.present_members(name))
+
+    async def presence_history(request: Request) -> Response:
+        name = validate_channel_name(request.path_params["channel"])
+        service, credentials = authenticate(apps, request)
+        require(credentials, "history", name)
+        return history(request, service.history_of(name, Action.PRESENCE), "presence/history")
+
+    return [
+        Route("/channels/{channel:path}/messages", endpoint(messages), methods=["GET", "POST", "OPTIONS"]),
+        Route(
+            "/channels/{channel:path}/presence/history",
+            endpoint(presence_history),
+            methods=["GET", "OPTIONS"],
+        ),
+        Route("/channels/{channel:path}/presence", endpoint(presence), methods=["GET", "OPTIONS"]),
+    ]
+
+
+def history(request: Request, events: list[Event], resource: str) -> Response:
+    """Newest first by default. The cursor names the next page's first item by (position, index), so
+    items recorded between page fetches neither repeat nor hide older ones."""
+    limit = int_param(request, "limit", 100, 1, MAX_HISTORY_LIMIT)
+    direction = request.query_params.get("direction", "backwards")
+    if direction not in ("backwards", "forwards"):
+        raise bad_request("direction must be backwards or forwards")
+    start = int_param(request, "start", 0, 0, 2**63)
+    end = int_param(request, "end", 2**63, 0, 2**63)
+    cursor = _cursor_param(request)
+    keyed: list[tuple[tuple[int, int], dict[str, Any]]] = [
+        ((event.position, index), item)
+        for event in events
+        if start <= event.timestamp <= end
+        for index, item in enumerate(event.items)
+    ]
+    if direction == "backwards":
+        keyed.reverse()
+        selected = [entry for entry in keyed if cursor is None or entry[0] <= cursor]
+    else:
+        selected = [entry for entry in keyed if cursor is None or entry[0] >= cursor]
+    headers = {}
+    if len(selected) > limit:
+        position, index = selected[limit][0]
+        query = f"limit={limit}&direction={direction}&start={start}&end={end}&cursor={position}:{index}"
+        headers["Link"] = f'<./{resource.rsplit("/", 1)[-1]}?{query}>; rel="next"'
+    return answer(request, [item for _, item in selected[:limit]], headers=headers)
+
+
+def _cursor_param(request: Request) -> tuple[int, int] | None:
+    raw = request.query_params.get("cursor")
+    if raw is None:
+        return None
+    position, _, index = raw.partition(":")
+    if not (position.isdigit() and index.isdigit() and len(raw) < 40):
+        raise AblyError(40000, 400, "cursor must be position:index from a Link header")
+    return int(position), int(index)

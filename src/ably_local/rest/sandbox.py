@@ -1,0 +1,143 @@
+"""Sandbox provisioning: `POST /apps` and `DELETE /apps/{id}`, as Ably's test sandbox serves them.
+
+The SDKs' own test suites start by posting an app spec (ably-common `test-resources/test-app-setup.json`:
+keys with capabilities, namespaces, channels with presence fixtures) and route every client to the
+`endpoint`/`port`/`tls` in the answer (`ABLY_LOCAL_SANDBOX_URL` in ably-js's harness). Each app gets its
+own keys, channels and connections.
+"""
+
+import dataclasses
+import secrets
+from typing import Any, Protocol
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ably_local.apps import Apps
+from ably_local.auth import ApiKey
+from ably_local.capability import ALL, parse_capability, to_json
+from ably_local.channels import validate_channel_name
+from ably_local.errors import AblyError, bad_request, unauthorized
+from ably_local.limits import Limits
+from ably_local.protocol import decode_base64_data
+from ably_local.realtime import RealtimeService
+from ably_local.rest.wire import answer, authenticate, endpoint, read_body
+
+MAX_KEYS_PER_APP = 50
+MAX_FIXTURE_CHANNELS = 100
+
+
+class Endpoint(Protocol):
+    """Where clients of a provisioned app connect: this service's own host and port."""
+
+    host: str
+    port: int
+
+
+def sandbox_routes(apps: Apps, where: Endpoint) -> list[Route]:
+    async def create_app(request: Request) -> Response:
+        limits = apps.config.limits
+        if len(apps.services) >= limits.sandbox_apps:
+            raise AblyError(42910, 429, f"Too many sandbox apps (limit {limits.sandbox_apps})")
+        spec = await read_body(request, limits.max_frame_size)
+        if spec is None:
+            spec = {}
+        if not isinstance(spec, dict):
+            raise bad_request("The app spec must be an object")
+        app_id = f"sandbox{secrets.token_hex(4)}"
+        keys = [_key(app_id, index, key_spec) for index, key_spec in enumerate(_list(spec, "keys"))]
+        if not keys:
+            keys = [_key(app_id, 0, {})]
+        if len(keys) > MAX_KEYS_PER_APP:
+            raise bad_request(f"An app may have at most {MAX_KEYS_PER_APP} keys")
+        namespaces = _list(spec, "namespaces")
+        persisted = frozenset(str(ns.get("id")) for ns in namespaces if ns.get("persisted"))
+        service = apps.add(app_id, keys, persisted, _app_limits(apps, spec))
+        _enter_fixtures(service, _list(spec, "channels"))
+        host = request.url.hostname or where.host
+        body = {
+            "accountId": "local",
+            "appId": app_id,
+            "keys": [_key_answer(key) for key in keys],
+            "namespaces": namespaces,
+            "channels": _list(spec, "channels"),
+            "endpoint": host,
+            "port": request.url.port or where.port,
+            "tls": False,
+        }
+        return answer(request, body, 201)
+
+    async def delete_app(request: Request) -> Response:
+        app_id = request.path_params["app_id"]
+        service, _ = authenticate(apps, request)
+        if apps.services.get(app_id) is not service:
+            raise unauthorized(40101, "Delete an app with one of its own keys")
+        apps.remove(app_id)
+        return Response(status_code=204)
+
+    return [
+        Route("/apps", endpoint(create_app), methods=["POST", "OPTIONS"]),
+        Route("/apps/{app_id}", endpoint(delete_app), methods=["DELETE", "OPTIONS"]),
+    ]
+
+
+def _list(spec: dict[str, Any], field: str) -> list[dict[str, Any]]:
+    value = spec.get(field, [])
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise bad_request(f"The app spec's {field} must be a list of objects")
+    return value
+
+
+def _key(app_id: str, index: int, spec: dict[str, Any]) -> ApiKey:
+    text = spec.get("capability")
+    if text is not None and not isinstance(text, str):
+        raise bad_request("A key's capability must be a JSON string")
+    capability = parse_capability(text) if text else ALL
+    return ApiKey(
+        f"{app_id}.key{index}{secrets.token_hex(2)}",
+        secrets.token_urlsafe(24),
+        capability,
+        revocable_tokens=spec.get("revocableTokens") is True,
+    )
+
+
+def _key_answer(key: ApiKey) -> dict[str, Any]:
+    return {
+        "id": key.name.split(".", 1)[1],
+        "keyName": key.name,
+        "keySecret": key.secret,
+        "keyStr": key.value,
+        "capability": to_json(key.capability),
+        "revocableTokens": key.revocable_tokens,
+        "status": 0,
+    }
+
+
+def _app_limits(apps: Apps, spec: dict[str, Any]) -> Limits:
+    """The spec may lower the presence set's size (`limits.presence.maxMembers`), never raise it."""
+    limits = apps.config.limits
+    presence = spec.get("limits", {}).get("presence", {}) if isinstance(spec.get("limits"), dict) else {}
+    members = presence.get("maxMembers") if isinstance(presence, dict) else None
+    if isinstance(members, int) and not isinstance(members, bool) and members > 0:
+        limits = dataclasses.replace(
+            limits, presence_members_per_channel=min(members, limits.presence_members_per_channel)
+        )
+    return limits
+
+
+def _enter_fixtures(service: RealtimeService, channels: list[dict[str, Any]]) -> None:
+    if len(channels) > MAX_FIXTURE_CHANNELS:
+        raise bad_request(f"An app spec may have at most {MAX_FIXTURE_CHANNELS} channels")
+    for channel_spec in channels:
+        name = validate_channel_name(channel_spec.get("name"))
+        fixtures = channel_spec.get("presence", [])
+        if not isinstance(fixtures, list) or not all(isinstance(item, dict) for item in fixtures):
+            raise bad_request("A channel's presence fixtures must be a list of objects")
+        for fixture in fixtures:
+            client_id = fixture.get("clientId")
+            if not isinstance(client_id, str) or not client_id:
+                raise bad_request("A presence fixture needs a clientId")
+            item = {field: fixture[field] for field in ("clientId", "data", "encoding") if field in fixture}
+            decode_base64_data(item)
+            service.enter_fixture(name, item)

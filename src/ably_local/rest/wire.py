@@ -1,0 +1,154 @@
+"""How the REST API reads requests and writes answers, the same for every endpoint.
+
+Bodies and answers are JSON or msgpack as the client asks (ably-python defaults to msgpack). A body is
+refused past the size limit while it streams in, before it is buffered. Errors are Ably's error object with
+an `x-ably-errorcode` header, which browser ably-js needs to recognise them.
+"""
+
+import base64
+import binascii
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgpack
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ably_local.apps import Apps
+from ably_local.auth import Credentials
+from ably_local.capability import operations_on
+from ably_local.errors import AblyError, bad_request, capability_denied, unauthorized
+from ably_local.protocol import decode_json, decode_msgpack, to_json_item
+from ably_local.realtime import RealtimeService
+
+MSGPACK_TYPE = "application/x-msgpack"
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Headers": "*",
+    "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
+    "Access-Control-Expose-Headers": "x-ably-errorcode, x-ably-errormessage, link",
+}
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def endpoint(handler: Handler) -> Handler:
+    """Answer CORS preflights, and turn an AblyError anywhere in the handler into Ably's error answer."""
+
+    async def guarded(request: Request) -> Response:
+        if request.method == "OPTIONS":
+            return Response(status_code=204, headers=CORS_HEADERS)
+        try:
+            return await handler(request)
+        except AblyError as error:
+            return error_response(request, error)
+
+    return guarded
+
+
+def request_is_json(request: Request) -> bool:
+    return MSGPACK_TYPE not in request.headers.get("content-type", "")
+
+
+async def read_body(request: Request, limit: int) -> Any:
+    """The decoded body; over `limit` bytes is refused as soon as that is known, with nothing kept."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw:
+        return None
+    return decode_json(raw) if request_is_json(request) else decode_msgpack(raw)
+
+
+def _too_large(limit: int) -> AblyError:
+    return AblyError(40009, 413, f"Request body larger than {limit} bytes")
+
+
+def wants_msgpack(request: Request) -> bool:
+    return MSGPACK_TYPE in request.headers.get("accept", "")
+
+
+def answer(request: Request, body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    headers = {**CORS_HEADERS, **(headers or {})}
+    if wants_msgpack(request):
+        return Response(msgpack.packb(body, use_bin_type=True), status, headers, MSGPACK_TYPE)
+    if isinstance(body, list):
+        body = [to_json_item(item) if isinstance(item, dict) else item for item in body]
+    if request.query_params.get("envelope") == "json":
+        body, status = {"statusCode": status, "response": body, "headers": headers}, 200
+    return Response(json.dumps(body, separators=(",", ":")), status, headers, "application/json")
+
+
+def error_response(request: Request, error: AblyError) -> Response:
+    headers = {"x-ably-errorcode": str(error.code), "x-ably-errormessage": error.message}
+    return answer(request, {"error": error.to_wire()}, error.status, headers)
+
+
+def authenticate(apps: Apps, request: Request) -> tuple[RealtimeService, Credentials]:
+    """The app and credentials a request acts with: Basic key, Bearer token, or `key`/`access_token`."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    key: str | None = None
+    token: str | None = None
+    if scheme.lower() == "basic":
+        try:
+            key = base64.b64decode(value, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise unauthorized(40101, "Malformed Basic credentials") from None
+    elif scheme.lower() == "bearer":
+        try:
+            token = base64.b64decode(value, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            token = value
+    else:
+        key = request.query_params.get("key")
+        token = request.query_params.get("access_token")
+    if key:
+        service = apps.for_key(key)
+        credentials = service.authority.basic(key)
+        return service, _with_header_client_id(request, credentials)
+    if token:
+        service = apps.for_token(token)
+        return service, service.authority.token(token)
+    raise unauthorized(40101, "No authentication information")
+
+
+def _with_header_client_id(request: Request, credentials: Credentials) -> Credentials:
+    """Basic auth may name a clientId in X-Ably-ClientId (base64), as the SDKs send it (RSA7e2)."""
+    header = request.headers.get("x-ably-clientid")
+    if header is None:
+        return credentials
+    try:
+        client_id = base64.b64decode(header, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise bad_request("X-Ably-ClientId must be base64 of the clientId") from None
+    if not client_id or client_id == "*":
+        raise AblyError(40012, 400, "X-Ably-ClientId must name one clientId")
+    return Credentials(credentials.key_name, client_id, credentials.capability)
+
+
+def require(credentials: Credentials, operation: str, name: str) -> None:
+    if operation not in operations_on(credentials.capability, name):
+        raise capability_denied(operation, name)
+
+
+def int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise bad_request(f"{name} must be a whole number") from None
+    if not low <= value <= high:
+        raise bad_request(f"{name} must be between {low} and {high}")
+    return value
