@@ -130,7 +130,10 @@ function join(clientId) {
 
   function updateComposer() {
     const usable =
-      !stopped && everConnected && channel.state !== 'failed' && QUEUEING_STATES.has(realtime.connection.state);
+      !stopped &&
+      everConnected &&
+      channel.state !== 'failed' &&
+      QUEUEING_STATES.has(realtime.connection.state);
     messageInput.disabled = !usable;
     sendButton.disabled = !usable;
     if (usable && !composerUsed) {
@@ -175,7 +178,11 @@ function join(clientId) {
       if (attachedBefore && !change.resumed) {
         log.addNotice('Reconnected. Messages sent while you were away may be missing.');
       }
-      if (!attachedBefore) setTimeout(() => stopped || log.setEmpty('empty'), EMPTY_ROOM_GRACE_MS);
+      if (!attachedBefore) {
+        setTimeout(() => {
+          if (!stopped) log.setEmpty('empty');
+        }, EMPTY_ROOM_GRACE_MS);
+      }
       attachedBefore = true;
       members.refresh(channel.presence);
     }
@@ -183,7 +190,9 @@ function join(clientId) {
   });
 
   const onChannelError = (error) => report(error, 'channel');
-  channel.subscribe(MESSAGE_NAME, (message) => log.addMessage(message, message.clientId === clientId)).catch(onChannelError);
+  channel
+    .subscribe(MESSAGE_NAME, (message) => log.addMessage(message, message.clientId === clientId))
+    .catch(onChannelError);
   channel.presence.subscribe(() => members.refresh(channel.presence)).catch(onChannelError);
   channel.presence.enter().catch(onChannelError);
 
@@ -222,7 +231,9 @@ function setUpJoinForm() {
     const name = nameInput.value.trim();
     const problem = nameProblem(name);
     // Too long is said while typing (nothing is cut silently); the rest once Join was tried.
-    if (checked || !problem || [...name].length > MAX_NAME_LENGTH) showFieldError(nameInput, errorElement, problem);
+    if (checked || !problem || [...name].length > MAX_NAME_LENGTH) {
+      showFieldError(nameInput, errorElement, problem);
+    }
   });
   joinForm.addEventListener('submit', (event) => {
     event.preventDefault();

@@ -111,7 +111,8 @@ export class ChatLog {
       this.confirm(pending, new Date(message.timestamp || Date.now()));
       return;
     }
-    this.append(this.bubble(message.clientId, messageText(message.data), new Date(message.timestamp || Date.now()), own));
+    const sent = new Date(message.timestamp || Date.now());
+    this.append(this.bubble(message.clientId, messageText(message.data), sent, own));
   }
 
   /** An own message shown at once, marked as sending until Ably accepts it. */

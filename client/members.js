@@ -28,11 +28,13 @@ export class Members {
   show(members) {
     const names = new Set(members.map((member) => member.clientId));
     if (this.known) {
-      for (const name of names) if (!this.known.has(name) && name !== this.self) this.log.addNotice(`${name} joined`);
-      for (const name of this.known) if (!names.has(name) && name !== this.self) this.log.addNotice(`${name} left`);
+      const others = (from, without) => [...from].filter((name) => !without.has(name) && name !== this.self);
+      for (const name of others(names, this.known)) this.log.addNotice(`${name} joined`);
+      for (const name of others(this.known, names)) this.log.addNotice(`${name} left`);
     }
     this.known = names;
-    const sorted = [...names].sort((a, b) => (a === this.self ? -1 : b === this.self ? 1 : a.localeCompare(b)));
+    const rank = (name) => (name === this.self ? 0 : 1); // you first, then everyone by name
+    const sorted = [...names].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
     this.list.replaceChildren(
       ...sorted.map((name) => {
         const item = document.createElement('li');

@@ -26,7 +26,9 @@ function functionProblem(failure) {
   const said = `The token function said: ${withCode(failure.message, failure.code)}`;
   if (failure.transient) {
     return {
-      title: failure.status ? `The token function is not answering (HTTP ${failure.status})` : 'Cannot reach the token function',
+      title: failure.status
+        ? `The token function is not answering (HTTP ${failure.status})`
+        : 'Cannot reach the token function',
       cause: failure.status ? said : `The request failed: ${failure.message}`,
       fix: 'Check your internet connection. The page keeps trying.',
       final: false,
@@ -36,7 +38,9 @@ function functionProblem(failure) {
     return {
       title: 'There is no token function on this site',
       cause: said,
-      fix: 'Site owner: deploy the function at /.netlify/functions/ably-token-request (see netlify.toml), then reload.',
+      fix:
+        'Site owner: deploy the function at /.netlify/functions/ably-token-request (see netlify.toml), ' +
+        'then reload.',
       final: true,
     };
   }
@@ -44,7 +48,9 @@ function functionProblem(failure) {
     return {
       title: 'The token function is misconfigured',
       cause: said,
-      fix: 'Site owner: change the setting named above (Netlify: site environment variables; locally: .env), redeploy or restart the dev server, then reload this page.',
+      fix:
+        'Site owner: change the setting named above (Netlify: site environment variables; locally: .env), ' +
+        'redeploy or restart the dev server, then reload this page.',
       final: true,
     };
   }
@@ -68,16 +74,20 @@ function exchangeProblem(reason) {
   return ablyProblem(
     'Ably refused the API key',
     error,
-    'Site owner: the token function signs with ABLY_API_KEY; set it to a current key of your Ably app (Ably dashboard, API Keys), redeploy, then reload.',
+    'Site owner: the token function signs with ABLY_API_KEY; set it to a current key of your Ably app ' +
+      '(Ably dashboard, API Keys), redeploy, then reload.',
     true,
   );
 }
 
 function unreachableProblem(error) {
+  const said = withCode(error.message, error.code);
   return {
     title: 'Cannot reach Ably',
-    cause: `The token function answered, but ably-js could not reach Ably: ${withCode(error.message, error.code)}`,
-    fix: 'Check your internet connection; networks that block *.ably.net or WebSockets (some offices and VPNs) stop the chat. The page keeps trying.',
+    cause: `The token function answered, but ably-js could not reach Ably: ${said}`,
+    fix:
+      'Check your internet connection; networks that block *.ably.net or WebSockets (some offices and ' +
+      'VPNs) stop the chat. The page keeps trying.',
     final: false,
     help: null, // the codes here name ably-js's wrapper or a dropped connection, not the cause
   };
@@ -94,7 +104,8 @@ export function explain(reason, context) {
     return ablyProblem(
       `This room is not open to you: “${context.channelName}”`,
       reason,
-      'Open a room the token allows, such as ?channel=chat:lobby (the default capability covers chat:*), or site owner: add this channel to ABLY_TOKEN_CAPABILITY.',
+      'Open a room the token allows, such as ?channel=chat:lobby (the default capability covers chat:*), ' +
+        'or site owner: add this channel to ABLY_TOKEN_CAPABILITY.',
       true,
     );
   }

@@ -11,6 +11,7 @@ import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from playwright.sync_api import Browser, Page, Request, expect
 
@@ -51,7 +52,7 @@ def expect_final(page: Page, title: str) -> None:
 
 def expect_no_retry(tab: Tab, requests: TokenRequests) -> None:
     asked = len(requests.urls)
-    tab.page.clock.fast_forward(RETRY_WINDOW)
+    tab.page.clock.run_for(RETRY_WINDOW)  # fires every timer due in it, in order
     tab.page.wait_for_timeout(500)  # let any retry the timers started reach the network
     assert len(requests.urls) == asked
 
@@ -74,6 +75,42 @@ def test_a_misconfigured_token_function_stops_and_names_the_setting(browser: Bro
         assert_accessible(tab.page, "token function misconfigured")
         assert tab.errors == []
         tab.page.context.close()
+
+
+def test_a_site_without_the_token_function_says_so_and_stops(browser: Browser, tmp_path: Path) -> None:
+    with dev_server("--functions", str(tmp_path)) as no_function:
+        tab = open_tab(browser)
+        try_to_join(tab, no_function.url)
+        expect_final(tab.page, "There is no token function on this site")
+        expect(tab.page.locator("#banner-cause")).to_contain_text("(40400)")
+        assert tab.errors == []
+        tab.page.context.close()
+
+
+def test_an_unreachable_token_function_is_network_trouble_and_retried(
+    browser: Browser, server: DevServer
+) -> None:
+    tab = open_tab(browser)
+    tab.page.clock.install()
+    requests = TokenRequests(tab.page)
+    tab.page.context.route(
+        "**/ably-token-request?clientId=*", lambda route: route.abort("internetdisconnected")
+    )
+    try_to_join(tab, server.url)
+    expect(tab.page.locator("#banner-title")).to_have_text(
+        "Cannot reach the token function", timeout=TIMEOUT_MS
+    )
+    expect(tab.page.locator("#banner")).to_have_attribute("data-final", "false")
+    expect(tab.page.locator("#status-text")).to_have_text("Retrying…")
+    tab.page.clock.run_for("00:20")  # ably-js tries again after 15 s
+    tab.page.wait_for_timeout(500)
+    assert len(requests.urls) >= 2
+    tab.page.context.unroute("**/ably-token-request?clientId=*")
+    tab.page.clock.run_for("00:20")  # the function is back: the next attempt connects, the banner goes
+    expect(tab.page.locator("#status-text")).to_have_text("Connected", timeout=TIMEOUT_MS)
+    expect(tab.page.locator("#banner")).to_be_hidden()
+    assert tab.errors == []
+    tab.page.context.close()
 
 
 def test_a_room_outside_the_capability_is_refused_with_the_fix(browser: Browser, server: DevServer) -> None:
