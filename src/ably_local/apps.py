@@ -6,12 +6,12 @@ An app is found from whatever a client presents: a key name (`appId.keyId`), a t
 
 import dataclasses
 from collections.abc import Iterable
+from typing import Any
 
 from ably_local.auth import ApiKey, Authority, Clock, now_ms
 from ably_local.connection import Connection
 from ably_local.errors import unauthorized
 from ably_local.jwt import key_name_of_jwt
-from ably_local.limits import Limits
 from ably_local.realtime import RealtimeService, ServiceConfig
 
 
@@ -21,16 +21,9 @@ class Apps:
         self.clock = clock
         self.services: dict[str, RealtimeService] = {}
 
-    def add(
-        self,
-        app_id: str,
-        keys: Iterable[ApiKey],
-        persisted_namespaces: frozenset[str] = frozenset(),
-        limits: Limits | None = None,
-    ) -> RealtimeService:
-        config = dataclasses.replace(
-            self.config, persisted_namespaces=persisted_namespaces, limits=limits or self.config.limits
-        )
+    def add(self, app_id: str, keys: Iterable[ApiKey], **settings: Any) -> RealtimeService:
+        """A new app with these keys; `settings` override the service config for it alone."""
+        config = dataclasses.replace(self.config, **settings)
         authority = Authority(keys, clock=self.clock, max_tokens=config.limits.tokens_per_app)
         service = self.services[app_id] = RealtimeService(authority, config, clock=self.clock)
         return service
@@ -46,7 +39,9 @@ class Apps:
 
     def for_key_name(self, key_name: str) -> RealtimeService:
         service = self.services.get(key_name.partition(".")[0])
-        if service is None or key_name not in service.authority.keys:
+        if service is None:
+            raise unauthorized(40101, "Invalid credentials: no such app")
+        if key_name not in service.authority.keys:
             raise unauthorized(40130, "Invalid key: key not recognised")
         return service
 

@@ -20,6 +20,10 @@ OPERATIONS = frozenset(
         "annotation-publish",
         "annotation-subscribe",
         "privileged-headers",
+        "message-update-any",
+        "message-update-own",
+        "message-delete-any",
+        "message-delete-own",
     }
 )
 

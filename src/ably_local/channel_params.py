@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ably_local.errors import bad_request
-from ably_local.inbound import optional_int
+from ably_local.inbound import check_portable, optional_int
 from ably_local.protocol import Flag
 
 MODE_FLAGS = {
@@ -52,9 +52,11 @@ def parse_attach(message: dict[str, Any]) -> AttachRequest:
     raw = message.get("params")
     if raw is None:
         raw = {}
-    if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
+    if not isinstance(raw, dict) or not all(_is_scalar(v) for v in raw.values()):
         raise bad_request("ATTACH params must be an object of strings")
-    params = {name: value for name, value in raw.items() if name in RECOGNISED_PARAMS}
+    # ably-js passes params through as given, so `{rewind: 1}` arrives as a number; Ably reads it as text.
+    params = {name: _text(value) for name, value in raw.items() if name in RECOGNISED_PARAMS}
+    check_portable(params, 1, "ATTACH params")
     modes = flags & Flag.MODES
     if "modes" in params:
         modes = _modes(params["modes"])
@@ -86,3 +88,11 @@ def _rewind(text: str) -> Rewind:
 
 def mode_names(modes: int) -> list[str]:
     return [name for name, flag in MODE_FLAGS.items() if modes & flag]
+
+
+def _is_scalar(value: object) -> bool:
+    return isinstance(value, str | int | float) and not isinstance(value, bool)
+
+
+def _text(value: str | int | float) -> str:
+    return value if isinstance(value, str) else str(value)

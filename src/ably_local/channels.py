@@ -7,8 +7,10 @@ released as soon as nothing does, so a client cannot grow the service by naming 
 import re
 from dataclasses import dataclass, field
 
+from ably_local.deltas import Payload
 from ably_local.errors import invalid_channel
 from ably_local.history import ChannelLog, position_text
+from ably_local.mutations import MessageStore
 from ably_local.presence import PresenceSet
 
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
@@ -41,6 +43,12 @@ class Channel:
     attached: dict[str, int] = field(default_factory=dict)
     # connections whose transport dropped while attached, and which may resume here
     resumable: set[str] = field(default_factory=set)
+    # delta subscribers: connectionId -> id of the last message it was sent (None: nothing yet)
+    delta_subscribers: dict[str, str | None] = field(default_factory=dict)
+    # the last message's data, which the next message's delta patches
+    last_payload: Payload | None = None
+    # messages by serial, on channels whose namespace allows updates, deletes and annotations
+    messages: MessageStore | None = None
 
     @property
     def position(self) -> str:

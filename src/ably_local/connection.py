@@ -44,7 +44,11 @@ class Connection:
 
     def __post_init__(self) -> None:
         if not self.key:
-            self.key = f"{self.id}!{secrets.token_urlsafe(12)}"
+            self.renew_key()
+
+    def renew_key(self) -> None:
+        """A fresh connectionKey, as every resume or recover gets (RTN16d); the old one no longer works."""
+        self.key = f"{self.id}!{secrets.token_urlsafe(12)}"
 
     @property
     def client_id(self) -> str | None:

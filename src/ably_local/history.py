@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ably_local.limits import EVENT_OVERHEAD_BYTES, Limits
+from ably_local.deltas import DeltaVersion
+from ably_local.limits import EVENT_OVERHEAD_BYTES, ITEM_OVERHEAD_BYTES, Limits
 from ably_local.protocol import JSON, ProtocolMessage, encode_frame, to_json_item
 
 
@@ -25,6 +26,8 @@ class Event:
     timestamp: int
     size: int
     items_field: str
+    # The same messages as deltas against the channel's previous message, for delta subscribers.
+    delta: DeltaVersion | None = None
     _frames: dict[str, str | bytes] = field(default_factory=dict)
 
     @property
@@ -103,12 +106,12 @@ class History:
         size: int,
     ) -> Event:
         """Append an event; its channelSerial is the position just after it."""
-        items_field = "messages" if "messages" in message else "presence"
+        items_field = next(name for name in ("messages", "presence", "annotations") if name in message)
         event = Event(self.next_position, message, connection_id, timestamp, size, items_field)
         self.next_position += 1
         log.end = self.next_position
         message["channelSerial"] = position_text(log.end)
-        event.size += EVENT_OVERHEAD_BYTES
+        event.size += EVENT_OVERHEAD_BYTES + ITEM_OVERHEAD_BYTES * len(event.items)
         log.events.append(event)
         log.bytes += event.size
         self.bytes += event.size

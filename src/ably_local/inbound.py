@@ -14,11 +14,13 @@ from ably_local.errors import bad_request
 
 # msgpack carries integers in 64 bits: signed down to -2**63, unsigned up to 2**64 - 1.
 _INT_RANGE = range(-(2**63), 2**64)
-MESSAGE_TEXT_FIELDS = ("name", "clientId", "id", "encoding", "connectionKey")
+MESSAGE_TEXT_FIELDS = ("name", "clientId", "id", "encoding", "connectionKey", "serial")
 PRESENCE_TEXT_FIELDS = ("clientId", "id", "encoding")
 # What a client may set on a message or presence item; anything else is dropped, as Ably does.
-MESSAGE_FIELDS = (*MESSAGE_TEXT_FIELDS, "data", "extras")
+MESSAGE_FIELDS = (*MESSAGE_TEXT_FIELDS, "data", "extras", "action", "serial", "version")
 PRESENCE_FIELDS = (*PRESENCE_TEXT_FIELDS, "action", "data", "extras")
+ANNOTATION_TEXT_FIELDS = ("clientId", "id", "encoding", "messageSerial", "type", "name")
+ANNOTATION_FIELDS = (*ANNOTATION_TEXT_FIELDS, "action", "count", "data", "extras")
 
 Item = dict[str, Any]
 
@@ -62,6 +64,13 @@ def _check_text(text: str, where: str) -> None:
 def message_from(item: Item, depth: int) -> Item:
     """A published message with only the fields Ably defines, each of its proper type."""
     _check_common(item, MESSAGE_TEXT_FIELDS, depth, "message")
+    action = item.get("action")
+    if action is not None and (not isinstance(action, int) or isinstance(action, bool)):
+        raise bad_request("A message's action must be a number")
+    version = item.get("version")
+    if version is not None and not isinstance(version, dict):
+        raise bad_request("A message's version must be an object")
+    check_portable(version, depth, "A message's version")
     return {field: item[field] for field in MESSAGE_FIELDS if item.get(field) is not None}
 
 
@@ -71,6 +80,21 @@ def presence_from(item: Item, depth: int) -> Item:
         raise bad_request("Presence action must be a number")
     _check_common(item, PRESENCE_TEXT_FIELDS, depth, "presence")
     return {field: item[field] for field in PRESENCE_FIELDS if item.get(field) is not None}
+
+
+def annotation_from(item: Item, depth: int) -> Item:
+    """An annotation (action 0 create, 1 delete) on a message named by its serial."""
+    if item.get("action", 0) not in (0, 1) or isinstance(item.get("action"), bool):
+        raise bad_request("Annotation action must be 0 (create) or 1 (delete)")
+    count = item.get("count")
+    if count is not None and (
+        not isinstance(count, int) or isinstance(count, bool) or count not in _INT_RANGE
+    ):
+        raise bad_request("Annotation count must be a whole number")
+    if not isinstance(item.get("messageSerial"), str):
+        raise bad_request("An annotation needs the messageSerial of the message it annotates")
+    _check_common(item, ANNOTATION_TEXT_FIELDS, depth, "annotation")
+    return {field: item[field] for field in ANNOTATION_FIELDS if item.get(field) is not None}
 
 
 def _check_common(item: Item, text_fields: tuple[str, ...], depth: int, kind: str) -> None:

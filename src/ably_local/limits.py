@@ -14,6 +14,8 @@ MiB = 1024 * KiB
 class Limits:
     # One publish (all its messages: data as encoded, name, clientId, extras, id, encoding); 40009.
     max_message_size: int = 64 * KiB
+    # Messages in one publish, however small; 40034.
+    max_messages_per_publish: int = 1_000
     # One inbound WebSocket frame or REST request body; advertised to clients as maxFrameSize.
     max_frame_size: int = 512 * KiB
     # Nesting of objects and arrays inside a frame or body; deeper is refused with 40000.
@@ -25,10 +27,13 @@ class Limits:
     # How long history is kept: Ably's default without a persistence rule, and with one.
     history_retention_ms: int = 2 * 60 * 1000
     persisted_history_retention_ms: int = 24 * 60 * 60 * 1000
-    # Presence members per channel, and the bytes their data holds; 91003.
+    # Presence members per channel, and the bytes they hold per channel and in all; 91003.
     presence_members_per_channel: int = 1_000
     presence_bytes_per_channel: int = 16 * MiB
-    # Channels one connection may have attached; 90010.
+    presence_bytes_total: int = 128 * MiB
+    # Live connections per app (40150; as many more may wait to resume), and channels one connection
+    # may have attached (90010).
+    connections_per_app: int = 10_000
     channels_per_connection: int = 1_000
     # Frames waiting for a client that does not read; past this it is disconnected with 80020.
     outbound_buffer_bytes: int = 4 * MiB
@@ -41,5 +46,6 @@ class Limits:
         return self.persisted_history_retention_ms if persisted else self.history_retention_ms
 
 
-# Counted per stored event on top of its messages' sizes: the bookkeeping Python keeps for it.
+# Counted toward history on top of the messages' own sizes: the bookkeeping Python keeps for each.
 EVENT_OVERHEAD_BYTES = 512
+ITEM_OVERHEAD_BYTES = 256

@@ -4,6 +4,7 @@ Members are keyed by (connectionId, clientId) as Ably keys them, indexed by conn
 connection's members are found without scanning, and bounded in count and bytes.
 """
 
+from dataclasses import dataclass
 from typing import Any
 
 from ably_local.errors import AblyError
@@ -13,14 +14,23 @@ from ably_local.protocol import PresenceAction
 Member = dict[str, Any]
 
 
+@dataclass
+class PresenceBudget:
+    """The bytes every presence set of a service holds together, against their shared limit."""
+
+    limit: int
+    used: int = 0
+
+
 class PresenceSet:
-    def __init__(self, max_members: int, max_bytes: int) -> None:
+    def __init__(self, max_members: int, max_bytes: int, budget: PresenceBudget) -> None:
         self.members: dict[tuple[str, str], Member] = {}
         self.bytes = 0
         self._sizes: dict[tuple[str, str], int] = {}
         self._by_connection: dict[str, set[str]] = {}
         self._max_members = max_members
         self._max_bytes = max_bytes
+        self._budget = budget
 
     def check_room(self, items: list[dict[str, Any]]) -> None:
         """Refuse, before anything changes, enters that would take the set past its bounds (91003)."""
@@ -37,11 +47,15 @@ class PresenceSet:
             raise AblyError(91003, 400, f"Too many presence members (limit {self._max_members})")
         if added_bytes > 0 and self.bytes + added_bytes > self._max_bytes:
             raise AblyError(91003, 400, f"Presence data on this channel exceeds {self._max_bytes} bytes")
+        if added_bytes > 0 and self._budget.used + added_bytes > self._budget.limit:
+            raise AblyError(91003, 400, f"Presence data on all channels exceeds {self._budget.limit} bytes")
 
     def apply(self, item: dict[str, Any]) -> None:
         connection_id, client_id = item["connectionId"], item["clientId"]
         key = (connection_id, client_id)
-        self.bytes -= self._sizes.pop(key, 0)
+        previous = self._sizes.pop(key, 0)
+        self.bytes -= previous
+        self._budget.used -= previous
         if item["action"] == PresenceAction.LEAVE:
             if self.members.pop(key, None) is not None:
                 clients = self._by_connection[connection_id]
@@ -52,6 +66,7 @@ class PresenceSet:
         self.members[key] = {**item, "action": PresenceAction.PRESENT}
         size = self._sizes[key] = message_size(item)
         self.bytes += size
+        self._budget.used += size
         self._by_connection.setdefault(connection_id, set()).add(client_id)
 
     def of_connection(self, connection_id: str) -> list[Member]:

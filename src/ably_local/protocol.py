@@ -40,6 +40,7 @@ class Action(IntEnum):
     MESSAGE = 15
     SYNC = 16
     AUTH = 17
+    ANNOTATION = 21
 
 
 class Flag:
@@ -84,7 +85,11 @@ def decode_frame(frame: str | bytes, fmt: str) -> ProtocolMessage:
     if not isinstance(message, dict) or not isinstance(message.get("action"), int):
         raise bad_request("Protocol message must be an object with a numeric action")
     if isinstance(frame, str):
-        for item in (*_items(message, "messages"), *_items(message, "presence")):
+        for item in (
+            *_items(message, "messages"),
+            *_items(message, "presence"),
+            *_items(message, "annotations"),
+        ):
             decode_base64_data(item)
     return message
 

@@ -5,6 +5,7 @@ network. `tick()` does what the real service does on timers (heartbeats, token e
 history retention, dropping connections nobody resumed); the network layer calls it periodically.
 """
 
+import logging
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -15,9 +16,11 @@ from ably_local.capability import operations_on
 from ably_local.channel_params import Rewind, parse_attach
 from ably_local.channels import Channel, validate_channel_name
 from ably_local.connection import Connection, noop
+from ably_local.deltas import DeltaVersion, payload_of
 from ably_local.errors import AblyError, bad_request, capability_denied, invalid_client_id, message_too_large
 from ably_local.history import Event, History
 from ably_local.inbound import (
+    annotation_from,
     items_of,
     message_from,
     message_size,
@@ -26,7 +29,18 @@ from ably_local.inbound import (
     presence_from,
 )
 from ably_local.limits import Limits
-from ably_local.presence import PresenceSet
+from ably_local.mutations import (
+    MUTATIONS,
+    NOT_ENABLED,
+    MessageAction,
+    MessageRecord,
+    MessageStore,
+    apply_mutation,
+    message_serial,
+    summary,
+    version_of,
+)
+from ably_local.presence import PresenceBudget, PresenceSet
 from ably_local.protocol import (
     FORMATS,
     JSON,
@@ -39,7 +53,14 @@ from ably_local.protocol import (
     to_json_item,
 )
 
+log = logging.getLogger("ably_local")
 ChannelHandler = Callable[[Connection, str, ProtocolMessage], None]
+# A MESSAGE or ANNOTATION handler returns the serials it assigned, for the ACK's `res`.
+PublishHandler = Callable[[Connection, str, ProtocolMessage], list[str] | None]
+DEFAULT_MODES = (
+    Flag.PRESENCE | Flag.PUBLISH | Flag.SUBSCRIBE | Flag.PRESENCE_SUBSCRIBE | Flag.ANNOTATION_PUBLISH
+)
+INTERNAL_ERROR = AblyError(50000, 500, "Internal error: the service could not handle this frame")
 UNRECOVERABLE = AblyError(80018, 400, "Unable to recover connection: invalid or unknown connection key")
 
 
@@ -54,6 +75,8 @@ class ServiceConfig:
     limits: Limits = field(default_factory=Limits)
     # Channel namespaces whose history is kept for the persisted retention (sandbox apps).
     persisted_namespaces: frozenset[str] = frozenset()
+    # Channel namespaces whose messages may be updated, deleted, appended to and annotated.
+    mutable_namespaces: frozenset[str] = frozenset()
 
 
 class RealtimeService:
@@ -66,6 +89,7 @@ class RealtimeService:
         self.by_key: dict[str, Connection] = {}
         self.channels: dict[str, Channel] = {}
         self.history = History(self.limits, self._release_if_idle)
+        self.presence_budget = PresenceBudget(self.limits.presence_bytes_total)
         self._renew_at: dict[str, int] = {}
         self._lost: dict[str, Connection] = {}
         self._next_heartbeat = 0
@@ -92,6 +116,8 @@ class RealtimeService:
                 return self._resume(previous, credentials, fmt, params)
             # An unknown key and another identity's key get the same answer: nothing is revealed.
             resume_error = UNRECOVERABLE
+        if len(self.connections) - len(self._lost) >= self.limits.connections_per_app:
+            raise AblyError(40150, 401, f"Too many connections (limit {self.limits.connections_per_app})")
         connection = Connection(
             id=secrets.token_urlsafe(9),
             credentials=credentials,
@@ -136,6 +162,9 @@ class RealtimeService:
         connection.fmt = fmt
         connection.echo = params.get("echo") != "false"
         connection.take_outbox()
+        del self.by_key[connection.key]
+        connection.renew_key()
+        self.by_key[connection.key] = connection
         self._schedule_renewal(connection)
         self._send_connected(connection, None)
         return connection
@@ -169,6 +198,8 @@ class RealtimeService:
             connection.transport_lost_at = self.clock()
             self._lost[connection.id] = connection
             self._stop_delivery(connection)
+            if len(self._lost) > self.limits.connections_per_app:  # the longest lost can no longer resume
+                self.close(next(iter(self._lost.values())))
 
     def _stop_delivery(self, connection: Connection) -> None:
         """Nothing is delivered until the resumed client re-attaches with its last channelSerial;
@@ -179,6 +210,7 @@ class RealtimeService:
             channel = self.channels.get(name)
             if channel is None or channel.attached.pop(connection.id, None) is None:
                 continue
+            channel.delta_subscribers.pop(connection.id, None)
             if connection.overflowed:
                 self._release_if_idle(name)
             else:
@@ -204,7 +236,11 @@ class RealtimeService:
             return self._dispatch(connection, message)
         except AblyError as error:
             connection.send({"action": Action.ERROR, "error": error.to_wire()})
-            return False
+        except Exception:
+            # A bug, not bad input (that is refused above): only this client's connection pays for it.
+            log.exception("frame from connection %s could not be handled", connection.id)
+            connection.send({"action": Action.ERROR, "error": INTERNAL_ERROR.to_wire()})
+        return False
 
     def _dispatch(self, connection: Connection, message: ProtocolMessage) -> bool:
         action = message["action"]
@@ -225,6 +261,8 @@ class RealtimeService:
             self._acknowledged(connection, message, self._publish)
         elif action == Action.PRESENCE:
             self._acknowledged(connection, message, self._presence)
+        elif action == Action.ANNOTATION:
+            self._acknowledged(connection, message, self._annotate)
         elif action == Action.AUTH:
             return self._reauthorize(connection, message)
         elif action == Action.SYNC:
@@ -243,31 +281,41 @@ class RealtimeService:
             connection.send(refusal)
 
     def _acknowledged(
-        self, connection: Connection, message: ProtocolMessage, handler: ChannelHandler
+        self, connection: Connection, message: ProtocolMessage, handler: PublishHandler
     ) -> None:
         serial = optional_int(message, "msgSerial")
         if serial is None:
-            raise bad_request("MESSAGE and PRESENCE need a numeric msgSerial")
+            raise bad_request("MESSAGE, PRESENCE and ANNOTATION need a numeric msgSerial")
         try:
-            handler(connection, validate_channel_name(message.get("channel")), message)
+            serials = handler(connection, validate_channel_name(message.get("channel")), message)
         except AblyError as error:
             nack = {"action": Action.NACK, "msgSerial": serial, "count": 1, "error": error.to_wire()}
             connection.send(nack)
         else:
-            connection.send({"action": Action.ACK, "msgSerial": serial, "count": 1})
+            ack: ProtocolMessage = {"action": Action.ACK, "msgSerial": serial, "count": 1}
+            if serials is not None:
+                ack["res"] = [{"serials": serials}]
+            connection.send(ack)
 
     # --- channels ------------------------------------------------------------------------------------
 
     def channel(self, name: str) -> Channel:
         channel = self.channels.get(name)
         if channel is None:
-            persisted = name.partition(":")[0] in self.config.persisted_namespaces and ":" in name
+            namespace = name.partition(":")[0] if ":" in name else None
+            persisted = namespace in self.config.persisted_namespaces
             limits = self.limits
             channel = self.channels[name] = Channel(
                 name,
                 self.history.new_log(persisted),
-                PresenceSet(limits.presence_members_per_channel, limits.presence_bytes_per_channel),
+                PresenceSet(
+                    limits.presence_members_per_channel,
+                    limits.presence_bytes_per_channel,
+                    self.presence_budget,
+                ),
             )
+            if namespace in self.config.mutable_namespaces:
+                channel.messages = MessageStore()
         return channel
 
     def _release_if_idle(self, name: str) -> None:
@@ -285,7 +333,7 @@ class RealtimeService:
             and len(connection.attached) >= self.limits.channels_per_connection
         ):
             raise AblyError(90010, 400, f"Too many channels (limit {self.limits.channels_per_connection})")
-        modes = granted & request.modes if request.modes else granted
+        modes = granted & (request.modes or DEFAULT_MODES)
         channel = self.channel(name)
         channel.attached[connection.id] = modes
         connection.attached[name] = request.modes
@@ -299,7 +347,7 @@ class RealtimeService:
             if events is not None:
                 flags |= Flag.RESUMED
                 replay = list(events)
-        elif request.rewind is not None:
+        elif request.rewind is not None and not request.resume:
             replay = self._rewound(channel, request.rewind)
             if replay:
                 flags |= Flag.HAS_BACKLOG
@@ -316,9 +364,16 @@ class RealtimeService:
         if request.params:
             attached["params"] = request.params
         connection.send(attached)
+        last_sent: str | None = None
         for event in replay:
             if _wants(connection, modes, event):
                 connection.send_frame(event.frame(connection.fmt))
+                if event.action == Action.MESSAGE:
+                    last_sent = event.items[-1]["id"]
+        if request.delta:
+            channel.delta_subscribers[connection.id] = last_sent
+        else:
+            channel.delta_subscribers.pop(connection.id, None)
         if present:
             sync_id = secrets.token_hex(4)
             connection.send(
@@ -326,7 +381,7 @@ class RealtimeService:
             )
 
     def _rewound(self, channel: Channel, rewind: Rewind) -> list[Event]:
-        messages = [event for event in channel.log.events if event.action == Action.MESSAGE]
+        messages = self.history_of(channel.name)
         if rewind.milliseconds is not None:
             since = self.clock() - rewind.milliseconds
             messages = [event for event in messages if event.timestamp >= since]
@@ -357,25 +412,41 @@ class RealtimeService:
         channel = self.channels.get(name)
         if channel is not None:
             channel.attached.pop(connection.id, None)
+            channel.delta_subscribers.pop(connection.id, None)
             channel.resumable.discard(connection.id)
             self._release_if_idle(name)
 
-    def _publish(self, connection: Connection, name: str, message: ProtocolMessage) -> None:
+    def _publish(self, connection: Connection, name: str, message: ProtocolMessage) -> list[str]:
         credentials = connection.credentials
         if "publish" not in operations_on(credentials.capability, name):
             raise capability_denied("publish", name)
+        self._require_mode(connection, name, Flag.PUBLISH, "publish")
         items = self.checked_messages(items_of(message, "messages"), credentials)
+        if any(item.get("action", MessageAction.CREATE) != MessageAction.CREATE for item in items):
+            return [self.mutate(name, item, credentials) for item in items]
         own_client_id = connection.client_id if connection.client_id != WILDCARD_CLIENT_ID else None
-        self.publish(name, items, connection.id, message["msgSerial"], own_client_id)
+        event = self.publish(name, items, connection.id, message["msgSerial"], own_client_id)
+        return [item["serial"] for item in event.items]
+
+    def _require_mode(self, connection: Connection, name: str, mode: int, what: str) -> None:
+        """An attachment made without a mode may not use it, whatever the capability allows (40165)."""
+        channel = self.channels.get(name)
+        modes = channel.attached.get(connection.id) if channel is not None else None
+        if modes is not None and not modes & mode:
+            raise AblyError(40165, 401, f"Channel {name!r} was attached without the {what} mode")
 
     def checked_messages(self, raw: list[dict[str, Any]], credentials: Credentials) -> list[dict[str, Any]]:
         """Messages as they may be published: well-formed, within maxMessageSize, with a permitted
         clientId. Shared by the realtime and REST paths."""
-        depth = self.limits.max_nesting_depth
-        items = [message_from(item, depth) for item in raw]
+        limits = self.limits
+        if len(raw) > limits.max_messages_per_publish:
+            raise AblyError(
+                40034, 400, f"Too many messages in one publish (limit {limits.max_messages_per_publish})"
+            )
+        items = [message_from(item, limits.max_nesting_depth) for item in raw]
         size = sum(message_size(item) for item in items)
-        if size > self.limits.max_message_size:
-            raise message_too_large(size, self.limits.max_message_size)
+        if size > limits.max_message_size:
+            raise message_too_large(size, limits.max_message_size)
         for item in items:
             client_id = item.get("clientId")
             if client_id is not None and not credentials.may_act_as(client_id):
@@ -394,10 +465,14 @@ class RealtimeService:
         timestamp = self.clock()
         message_id = f"{connection_id}:{msg_serial}"
         size = 0
+        position = self.history.next_position
         for index, item in enumerate(items):
             item.setdefault("id", f"{message_id}:{index}")
             item["connectionId"] = connection_id
             item["timestamp"] = timestamp
+            item["serial"] = message_serial(position, index)
+            item.pop("action", None)
+            item.pop("version", None)
             if client_id is not None:
                 item.setdefault("clientId", client_id)
             size += message_size(item)
@@ -411,30 +486,157 @@ class RealtimeService:
         }
         channel = self.channel(name)
         event = self.history.record(name, channel.log, outgoing, connection_id, timestamp, size)
+        if channel.last_payload is not None:
+            event.delta = DeltaVersion(channel.last_payload, outgoing)
+        channel.last_payload = payload_of(items[-1])
+        if channel.messages is not None:
+            channel.messages.forget_before(channel.log.start)
+            for item in items:
+                channel.messages.add(item["serial"], event.position, item)
         self._fan_out(channel, event)
         return event
+
+    # --- updates, deletes, appends and annotations ------------------------------------------------------
+
+    def message_store(self, name: str) -> MessageStore:
+        store = self.channel(name).messages
+        if store is None:
+            raise NOT_ENABLED
+        return store
+
+    def mutate(self, name: str, change: dict[str, Any], credentials: Credentials) -> str:
+        """Apply one update, delete or append to a published message; returns the new version's serial."""
+        action = change.get("action")
+        if action not in MUTATIONS:
+            raise bad_request("A change needs action update (1), delete (2) or append (5)")
+        record = self.message_store(name).get(change.get("serial"))
+        self._require_right(credentials, name, action, record.latest.get("clientId"))
+        channel = self.channel(name)
+        timestamp = max(self.clock(), record.latest["timestamp"] + 1)
+        version_serial = message_serial(self.history.next_position, 0)
+        delivered = apply_mutation(record, change, version_of(change, version_serial, timestamp))
+        connection_id = str(delivered.get("connectionId", ""))
+        outgoing: ProtocolMessage = {
+            "action": Action.MESSAGE,
+            "channel": name,
+            "id": f"{delivered['id']}:{version_serial}",
+            "connectionId": connection_id,
+            "timestamp": timestamp,
+            "messages": [delivered],
+        }
+        size = message_size(delivered)
+        event = self.history.record(name, channel.log, outgoing, connection_id, timestamp, size)
+        channel.last_payload = None  # the next message goes in full to delta subscribers
+        self._fan_out(channel, event)
+        return version_serial
+
+    def _require_right(self, credentials: Credentials, name: str, action: int, author: object) -> None:
+        """Updates and appends need message-update-any, or -own on one's own message; deletes alike."""
+        verb = "delete" if action == MessageAction.DELETE else "update"
+        operations = operations_on(credentials.capability, name)
+        if f"message-{verb}-any" in operations:
+            return
+        if f"message-{verb}-own" in operations:
+            if credentials.client_id in (None, WILDCARD_CLIENT_ID):
+                raise AblyError(40166, 401, f"An unidentified client cannot {verb} its own messages")
+            if author == credentials.client_id:
+                return
+        raise capability_denied(f"message-{verb}", name)
+
+    def _annotate(self, connection: Connection, name: str, message: ProtocolMessage) -> list[str]:
+        self._require_mode(connection, name, Flag.ANNOTATION_PUBLISH, "annotation_publish")
+        own = connection.client_id if connection.client_id != WILDCARD_CLIENT_ID else None
+        return self.annotate(
+            name, items_of(message, "annotations"), connection.credentials, connection.id, own
+        )
+
+    def annotate(
+        self,
+        name: str,
+        raw: list[dict[str, Any]],
+        credentials: Credentials,
+        connection_id: str,
+        client_id: str | None,
+    ) -> list[str]:
+        """Record annotations on published messages, fan them out, then each message's new summary."""
+        if "annotation-publish" not in operations_on(credentials.capability, name):
+            raise capability_denied("annotation-publish", name)
+        store = self.message_store(name)
+        annotations = [annotation_from(item, self.limits.max_nesting_depth) for item in raw]
+        size = sum(message_size(item) for item in annotations)
+        if size > self.limits.max_message_size:
+            raise message_too_large(size, self.limits.max_message_size)
+        records = [store.get(item.get("messageSerial")) for item in annotations]
+        for item in annotations:
+            if item.get("clientId") is not None and not credentials.may_act_as(item["clientId"]):
+                raise invalid_client_id("Annotation clientId does not match the connection's")
+        channel = self.channel(name)
+        timestamp = self.clock()
+        position = self.history.next_position
+        for index, item in enumerate(annotations):
+            if client_id is not None:
+                item.setdefault("clientId", client_id)
+            item.setdefault("id", f"{connection_id}:{position}:{index}")
+            item["serial"] = message_serial(position, index)
+            item["connectionId"] = connection_id
+            item["timestamp"] = timestamp
+        outgoing: ProtocolMessage = {
+            "action": Action.ANNOTATION,
+            "channel": name,
+            "connectionId": connection_id,
+            "timestamp": timestamp,
+            "annotations": annotations,
+        }
+        event = self.history.record(name, channel.log, outgoing, connection_id, timestamp, size)
+        self._fan_out(channel, event)
+        for record, item in zip(records, annotations, strict=True):
+            record.annotations.append(item)
+        for record in {id(record): record for record in records}.values():
+            self._send_summary(channel, record)
+        return [item["serial"] for item in annotations]
+
+    def _send_summary(self, channel: Channel, record: MessageRecord) -> None:
+        timestamp = self.clock()
+        rolled = {
+            "action": MessageAction.SUMMARY,
+            "serial": record.latest["serial"],
+            "id": record.latest["id"],
+            "timestamp": timestamp,
+            "annotations": {"summary": summary(record.annotations)},
+        }
+        outgoing: ProtocolMessage = {"action": Action.MESSAGE, "channel": channel.name, "messages": [rolled]}
+        event = self.history.record(channel.name, channel.log, outgoing, "", timestamp, message_size(rolled))
+        channel.last_payload = None
+        self._fan_out(channel, event)
 
     def _fan_out(self, channel: Channel, event: Event) -> None:
         """Every subscriber gets the event; one that cannot be served never stops the others."""
         connections = self.connections
+        deltas = channel.delta_subscribers if event.action == Action.MESSAGE else None
         frames: dict[str, str | bytes | None] = {}
         for connection_id, modes in channel.attached.items():
             target = connections[connection_id]
             if not _wants(target, modes, event):
                 continue
             fmt = target.fmt
-            if fmt not in frames:
-                frames[fmt] = _encoded(event, fmt)
-            frame = frames[fmt]
+            if deltas and connection_id in deltas:
+                frame = _delta_or_full(deltas, connection_id, event, fmt)
+            else:
+                if fmt not in frames:
+                    frames[fmt] = _encoded(event, fmt)
+                frame = frames[fmt]
             if frame is not None:
                 target.send_frame(frame)
 
     # --- presence ------------------------------------------------------------------------------------
 
-    def _presence(self, connection: Connection, name: str, message: ProtocolMessage) -> None:
+    def _presence(self, connection: Connection, name: str, message: ProtocolMessage) -> list[str] | None:
         credentials = connection.credentials
         if "presence" not in operations_on(credentials.capability, name):
             raise capability_denied("presence", name)
+        if name not in connection.attached:
+            raise AblyError(90001, 400, f"Presence needs the channel attached first: {name!r}")
+        self._require_mode(connection, name, Flag.PRESENCE, "presence")
         depth = self.limits.max_nesting_depth
         items = [presence_from(item, depth) for item in items_of(message, "presence")]
         size = sum(message_size(item) for item in items)
@@ -458,6 +660,7 @@ class RealtimeService:
             connection.present_on.add(name)
         else:
             connection.present_on.discard(name)
+        return None
 
     def _record_presence(
         self, channel: Channel, items: list[dict[str, Any]], connection_id: str, message_id: str
@@ -530,7 +733,7 @@ class RealtimeService:
             if channel is None or connection.id not in channel.attached:
                 continue
             granted = _granted_modes(operations_on(connection.credentials.capability, name))
-            modes = granted & requested if requested else granted
+            modes = granted & (requested or DEFAULT_MODES)
             if not modes:
                 self._detach(connection, name)
                 error = capability_denied("attach", name)
@@ -595,7 +798,25 @@ class RealtimeService:
         channel = self.channels.get(name)
         if channel is None:
             return []
+        if action == Action.MESSAGE and channel.messages is not None:
+            return self._latest_versions(channel)
         return [event for event in channel.log.events if event.action == action]
+
+    def _latest_versions(self, channel: Channel) -> list[Event]:
+        """A mutable channel's history: each message once, as its latest version, in publish order."""
+        assert channel.messages is not None
+        channel.messages.forget_before(channel.log.start)
+        return [
+            Event(
+                record.position,
+                {"action": Action.MESSAGE, "channel": channel.name, "messages": [record.latest]},
+                record.latest.get("connectionId", ""),
+                record.latest["timestamp"],
+                0,
+                "messages",
+            )
+            for record in channel.messages.records.values()
+        ]
 
     def present_members(self, name: str) -> list[dict[str, Any]]:
         channel = self.channels.get(name)
@@ -624,7 +845,23 @@ def _granted_modes(operations: frozenset[str]) -> int:
 def _wants(connection: Connection, modes: int, event: Event) -> bool:
     if event.action == Action.MESSAGE:
         return bool(modes & Flag.SUBSCRIBE) and (connection.echo or event.connection_id != connection.id)
+    if event.action == Action.ANNOTATION:
+        return bool(modes & Flag.ANNOTATION_SUBSCRIBE)
     return bool(modes & Flag.PRESENCE_SUBSCRIBE)
+
+
+def _delta_or_full(
+    deltas: dict[str, str | None], connection_id: str, event: Event, fmt: str
+) -> str | bytes | None:
+    """A delta when the subscriber holds the message it patches; otherwise the full messages."""
+    holds = deltas[connection_id]
+    deltas[connection_id] = event.items[-1]["id"]
+    if event.delta is not None and holds == event.delta.patches:
+        try:
+            return event.delta.frame(fmt)
+        except (TypeError, ValueError, OverflowError):
+            log.exception("delta for event %s could not be encoded; sending it in full", event.position)
+    return _encoded(event, fmt)
 
 
 def _encoded(event: Event, fmt: str) -> str | bytes | None:
@@ -632,6 +869,9 @@ def _encoded(event: Event, fmt: str) -> str | bytes | None:
     try:
         return event.frame(fmt)
     except (TypeError, ValueError, OverflowError):
+        log.exception(
+            "event %s could not be encoded as %s; its %s subscribers skip it", event.position, fmt, fmt
+        )
         return None
 
 

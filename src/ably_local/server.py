@@ -1,7 +1,7 @@
-"""The network layer: Starlette routes on uvicorn, a WebSocket per connection, nothing else.
+"""The network layer: uvicorn serving the REST API (Starlette) and the realtime WebSocket on one port.
 
-Each connection has one writer task that drains the connection's outbox, so a slow client only delays
-itself; the protocol work stays in RealtimeService.
+Every WebSocket upgrade goes to `websocket.RealtimeSocket` (uvicorn's `ws` protocol setting); the protocol
+work stays in RealtimeService.
 """
 
 import asyncio
@@ -11,21 +11,18 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.routing import BaseRoute, WebSocketRoute
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.routing import BaseRoute
+from websockets.http11 import Request, Response
 
 from ably_local.apps import Apps
 from ably_local.auth import ApiKey
 from ably_local.connection import Connection
-from ably_local.errors import AblyError
-from ably_local.protocol import FORMATS, JSON, Action, encode_frame
 from ably_local.realtime import RealtimeService, ServiceConfig
 from ably_local.rest import rest_routes
 from ably_local.rest.sandbox import sandbox_routes
+from ably_local.websocket import Gateway
 
 TICK_SECONDS = 0.25
-# How long a closing handshake or a last frame may take before a client that does not read is let go.
-CLOSE_TIMEOUT_S = 2.0
 
 
 def tune_gc_for_serving() -> None:
@@ -61,14 +58,31 @@ class LocalAbly:
         self.port = port
         self.apps = Apps(ServiceConfig(**config))
         self.service = self.apps.add(key.app_id, [key])
-        routes: list[BaseRoute] = [WebSocketRoute("/", self._realtime)]
-        if sandbox:
-            routes += sandbox_routes(self.apps, self)
+        routes: list[BaseRoute] = [*sandbox_routes(self.apps, self)] if sandbox else []
         self.asgi_app = Starlette(routes=[*routes, *rest_routes(self.apps)])
+        # uvicorn's `ws` setting: every WebSocket upgrade on a server running asgi_app goes here.
+        self.websocket_protocol = Gateway(self).protocol_class()
         self._server: uvicorn.Server | None = None
         self._serving: asyncio.Task[None] | None = None
         self._timers: asyncio.Task[None] | None = None
-        self._sockets: set[WebSocket] = set()
+
+    @property
+    def max_frame_size(self) -> int:
+        return self.service.limits.max_frame_size
+
+    def open(self, params: dict[str, str]) -> tuple[RealtimeService, Connection]:
+        """Open a realtime connection on the app the credentials belong to."""
+        if key := params.get("key"):
+            service = self.apps.for_key(key)
+        elif token := params.get("access_token") or params.get("accessToken"):
+            service = self.apps.for_token(token)
+        else:
+            service = self.service  # which refuses it with Ably's "no credentials" error
+        return service, service.open(params)
+
+    def refusal(self, request: Request) -> Response | None:
+        """Every WebSocket handshake is accepted here; the dev server narrows this to its own hosts."""
+        return None
 
     @property
     def http_url(self) -> str:
@@ -89,11 +103,9 @@ class LocalAbly:
             self.asgi_app,
             host=self.host,
             port=self.port,
-            ws="websockets-sansio",
+            ws=self.websocket_protocol,
             log_level="warning",
             lifespan="off",
-            ws_max_size=self.service.limits.max_frame_size,
-            ws_ping_interval=None,
         )
         self._server = uvicorn.Server(config)
         self._serving = asyncio.create_task(self._server.serve())
@@ -105,9 +117,6 @@ class LocalAbly:
         self._timers = asyncio.create_task(self.run_timers())
 
     async def stop(self) -> None:
-        for socket in list(self._sockets):
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(socket.close(), CLOSE_TIMEOUT_S)
         if self._server is not None:
             self._server.should_exit = True
         if self._timers is not None:
@@ -124,85 +133,3 @@ class LocalAbly:
             await asyncio.sleep(TICK_SECONDS)
             for connection in self.apps.tick():
                 connection.wake()
-
-    def _open(self, params: dict[str, str]) -> tuple[RealtimeService, Connection]:
-        if key := params.get("key"):
-            service = self.apps.for_key(key)
-        elif token := params.get("access_token") or params.get("accessToken"):
-            service = self.apps.for_token(token)
-        else:
-            service = self.service  # which refuses it with Ably's "no credentials" error
-        return service, service.open(params)
-
-    async def _realtime(self, websocket: WebSocket) -> None:
-        await websocket.accept()
-        params = dict(websocket.query_params)
-        try:
-            service, connection = self._open(params)
-        except AblyError as error:
-            fmt = params.get("format", JSON)
-            frame = encode_frame(
-                {"action": Action.ERROR, "error": error.to_wire()}, fmt if fmt in FORMATS else JSON
-            )
-            with contextlib.suppress(Exception):
-                await _send(websocket, frame)
-                await asyncio.wait_for(websocket.close(), CLOSE_TIMEOUT_S)
-            return
-        self._sockets.add(websocket)
-        wake = asyncio.Event()
-        connection.wake = wake.set
-        wake.set()  # CONNECTED is already in the outbox
-        generation = connection.generation
-        writer = asyncio.create_task(self._write(websocket, connection, wake, generation))
-        reader = asyncio.create_task(self._read(websocket, service, connection, generation))
-        try:
-            await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            self._sockets.discard(websocket)
-            reader.cancel()
-            writer.cancel()
-            frames: list[str | bytes] = []
-            if connection.generation == generation:  # not taken over by a resumed transport
-                frames = connection.take_outbox()
-                service.transport_lost(connection)
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(CLOSE_TIMEOUT_S):  # a client that never reads is let go
-                    for frame in frames:
-                        await _send(websocket, frame)
-                    await websocket.close()
-
-    @staticmethod
-    async def _read(
-        websocket: WebSocket, service: RealtimeService, connection: Connection, generation: int
-    ) -> None:
-        with contextlib.suppress(WebSocketDisconnect):
-            while True:
-                message = await websocket.receive()
-                if message["type"] == "websocket.disconnect" or connection.generation != generation:
-                    return
-                text: str | None = message.get("text")
-                if not service.receive(connection, text if text is not None else message["bytes"]):
-                    return
-
-    @staticmethod
-    async def _write(
-        websocket: WebSocket, connection: Connection, wake: asyncio.Event, generation: int
-    ) -> None:
-        """Drain the outbox until the client goes, is told to go, or resumes on another socket."""
-        with contextlib.suppress(OSError, RuntimeError, WebSocketDisconnect):
-            while connection.generation == generation:
-                await wake.wait()
-                wake.clear()
-                if connection.generation != generation or connection.overflowed:
-                    return
-                for frame in connection.take_outbox():
-                    await _send(websocket, frame)
-                if connection.closing:
-                    return
-
-
-async def _send(websocket: WebSocket, frame: str | bytes) -> None:
-    if isinstance(frame, str):
-        await websocket.send_text(frame)
-    else:
-        await websocket.send_bytes(frame)

@@ -57,7 +57,7 @@ def main() -> None:
     print(f"Dev server on http://{args.host}:{port}  realtime: {mode}", flush=True)
     print("Press Ctrl-C to stop.", flush=True)
     tune_gc_for_serving()
-    config = uvicorn.Config(app, ws="websockets-sansio", log_level="warning")
+    config = uvicorn.Config(app, ws=realtime.websocket_protocol if realtime else "none", log_level="warning")
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C before uvicorn took over the signal
         uvicorn.Server(config).run(sockets=[listener])
 

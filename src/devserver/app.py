@@ -68,9 +68,8 @@ def create_app(config: DevConfig) -> ASGIApp:
     site.mount("/", StaticFiles(directory=config.site_dir, check_dir=False), name="site")
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if realtime is not None and (
-            scope["type"] == "websocket" or scope.get("path", "").startswith(REST_PATH_PREFIXES)
-        ):
+        # WebSocket upgrades never reach here: uvicorn hands them to the realtime service's own protocol.
+        if realtime is not None and scope.get("path", "").startswith(REST_PATH_PREFIXES):
             await realtime.asgi_app(scope, receive, send)
         else:
             await site(scope, receive, send)

@@ -42,7 +42,9 @@ def running_devserver(
     previous_key = os.environ.get("ABLY_API_KEY")
     os.environ["ABLY_API_KEY"] = realtime.api_key
     app = create_app(DevConfig(site_dir.resolve(), functions_dir.resolve(), realtime))
-    server = uvicorn.Server(uvicorn.Config(app, ws="websockets-sansio", log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, ws=realtime.websocket_protocol if realtime else "none", log_level="warning")
+    )
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [listener]}, name="devserver", daemon=True
     )

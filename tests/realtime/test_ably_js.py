@@ -30,7 +30,7 @@ def service_env() -> Iterator[dict[str, str]]:
     if shutil.which("node") is None or not (ROOT / "node_modules" / "ably").is_dir():
         pytest.fail("node and the root node_modules (npm ci) are required for the ably-js tests")
     with (
-        running_service(api_key=API_KEY) as service,
+        running_service(api_key=API_KEY, mutable_namespaces=frozenset({"mutable"})) as service,
         token_function_server({"ABLY_API_KEY": API_KEY}) as function,
     ):
         yield {
@@ -88,7 +88,9 @@ def _summary(report: str) -> dict[str, int]:
 def test_every_suite_is_collected() -> None:
     assert {
         "auth.test.mjs",
+        "channel-options.test.mjs",
         "connection.test.mjs",
+        "mutable.test.mjs",
         "messaging.test.mjs",
         "presence.test.mjs",
         "resume.test.mjs",

@@ -16,6 +16,7 @@ import pytest
 
 from ably_local.testing import running_service
 from tests.realtime.wire import Action, Flag, Format, Key, WireClient, realtime_url, signed_token_request
+from tests.realtime.witness import Witness, assert_error, open_witness
 
 API_KEY = "badInput.rootKey:badInputSecretThatStaysLocal_0123456789"
 KEY = Key.parse(API_KEY)
@@ -39,38 +40,10 @@ def endpoint() -> Iterator[Endpoint]:
         yield Endpoint(service.host, service.port, service.http_url)
 
 
-@dataclass
-class Witness:
-    """A publisher and a subscriber that must keep working whatever the other clients send."""
-
-    publisher: WireClient
-    subscriber: WireClient
-    channel: str
-    checks: int = 0
-
-    async def still_served(self) -> None:
-        self.checks += 1
-        serial = await self.publisher.publish(self.channel, {"name": "alive", "data": str(self.checks)})
-        await self.publisher.expect(Action.ACK, msgSerial=serial)
-        delivered = await self.subscriber.expect(Action.MESSAGE, channel=self.channel)
-        assert [m["data"] for m in delivered["messages"]] == [str(self.checks)]
-
-
 @pytest.fixture
 async def witness(endpoint: Endpoint) -> AsyncIterator[Witness]:
-    publisher = await WireClient.open(endpoint.url(key=API_KEY))
-    subscriber = await WireClient.open(endpoint.url("msgpack", key=API_KEY), "msgpack")
-    await publisher.connected()
-    await subscriber.connected()
-    channel = f"witness:{uuid.uuid4().hex}"
-    attached = await subscriber.attach(channel)
-    assert attached["action"] == Action.ATTACHED
-    witness = Witness(publisher, subscriber, channel)
-    await witness.still_served()
-    yield witness
-    await witness.still_served()
-    await publisher.close()
-    await subscriber.close()
+    async with open_witness(endpoint.url(key=API_KEY), endpoint.url("msgpack", key=API_KEY)) as witness:
+        yield witness
 
 
 async def connected_client(endpoint: Endpoint, fmt: Format = "json", **params: str) -> WireClient:
@@ -89,12 +62,6 @@ async def token(endpoint: Endpoint, **fields: Any) -> str:
     assert response.status_code == 200, response.text
     value: str = response.json()["token"]
     return value
-
-
-def assert_error(message: dict[str, Any], action: Action, code: int, status: int) -> None:
-    assert message["action"] == action, message
-    assert message["error"]["code"] == code, message
-    assert message["error"]["statusCode"] == status, message
 
 
 async def refused_at_connect(endpoint: Endpoint, code: int, status: int, **params: str) -> None:

@@ -8,6 +8,7 @@ from ably_local.apps import Apps
 from ably_local.errors import AblyError
 from ably_local.rest.channels import channel_routes
 from ably_local.rest.keys import key_routes
+from ably_local.rest.messages import message_routes
 from ably_local.rest.wire import endpoint
 
 # Paths the REST API owns; the dev server sends these to the service and everything else to the page.
@@ -20,6 +21,7 @@ def rest_routes(apps: Apps) -> list[Route]:
 
     return [
         *key_routes(apps),
+        *message_routes(apps),
         *channel_routes(apps),
         Route("/{path:path}", endpoint(not_found), methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
     ]

@@ -50,7 +50,7 @@ def channel_routes(apps: Apps) -> list[Route]:
         items = service.checked_messages(raw, credentials)
         connection_id = f"rest-{secrets.token_hex(4)}"
         event = service.publish(name, items, connection_id, 0, credentials.client_id)
-        serials = [event.message["channelSerial"]] * len(items)
+        serials = [item["serial"] for item in event.items]
         return answer(request, {"channel": name, "messageId": event.message["id"], "serials": serials}, 201)
 
     async def presence(request: Request) -> Response:
@@ -85,11 +85,13 @@ def history(request: Request, events: list[Event], resource: str) -> Response:
         raise bad_request("direction must be backwards or forwards")
     start = int_param(request, "start", 0, 0, 2**63)
     end = int_param(request, "end", 2**63, 0, 2**63)
+    # untilAttach: ably-js sends the attach's channelSerial; only what was published before it counts.
+    until = _position_param(request, "from_serial")
     cursor = _cursor_param(request)
     keyed: list[tuple[tuple[int, int], dict[str, Any]]] = [
         ((event.position, index), item)
         for event in events
-        if start <= event.timestamp <= end
+        if start <= event.timestamp <= end and (until is None or event.position < until)
         for index, item in enumerate(event.items)
     ]
     if direction == "backwards":
@@ -101,6 +103,8 @@ def history(request: Request, events: list[Event], resource: str) -> Response:
     if len(selected) > limit:
         position, index = selected[limit][0]
         query = f"limit={limit}&direction={direction}&start={start}&end={end}&cursor={position}:{index}"
+        if until is not None:
+            query += f"&from_serial={until}"
         headers["Link"] = f'<./{resource.rsplit("/", 1)[-1]}?{query}>; rel="next"'
     return answer(request, [item for _, item in selected[:limit]], headers=headers)
 
@@ -113,3 +117,12 @@ def _cursor_param(request: Request) -> tuple[int, int] | None:
     if not (position.isdigit() and index.isdigit() and len(raw) < 40):
         raise AblyError(40000, 400, "cursor must be position:index from a Link header")
     return int(position), int(index)
+
+
+def _position_param(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    if not raw.isdigit() or len(raw) > 20:
+        raise bad_request(f"{name} must be a channelSerial this service gave out")
+    return int(raw)

@@ -52,8 +52,13 @@ def sandbox_routes(apps: Apps, where: Endpoint) -> list[Route]:
         if len(keys) > MAX_KEYS_PER_APP:
             raise bad_request(f"An app may have at most {MAX_KEYS_PER_APP} keys")
         namespaces = _list(spec, "namespaces")
-        persisted = frozenset(str(ns.get("id")) for ns in namespaces if ns.get("persisted"))
-        service = apps.add(app_id, keys, persisted, _app_limits(apps, spec))
+        service = apps.add(
+            app_id,
+            keys,
+            persisted_namespaces=_namespaces_with(namespaces, "persisted"),
+            mutable_namespaces=_namespaces_with(namespaces, "mutableMessages"),
+            limits=_app_limits(apps, spec),
+        )
         _enter_fixtures(service, _list(spec, "channels"))
         host = request.url.hostname or where.host
         body = {
@@ -87,6 +92,10 @@ def _list(spec: dict[str, Any], field: str) -> list[dict[str, Any]]:
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
         raise bad_request(f"The app spec's {field} must be a list of objects")
     return value
+
+
+def _namespaces_with(namespaces: list[dict[str, Any]], rule: str) -> frozenset[str]:
+    return frozenset(str(namespace.get("id")) for namespace in namespaces if namespace.get(rule) is True)
 
 
 def _key(app_id: str, index: int, spec: dict[str, Any]) -> ApiKey:

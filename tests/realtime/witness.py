@@ -1,0 +1,50 @@
+"""Clients that must keep being served whatever other clients send: the proof that an attack stayed local."""
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from tests.realtime.wire import Action, WireClient
+
+
+@dataclass
+class Witness:
+    """A JSON publisher and a msgpack subscriber on a channel of their own."""
+
+    publisher: WireClient
+    subscriber: WireClient
+    channel: str
+    checks: int = 0
+
+    async def still_served(self) -> None:
+        self.checks += 1
+        serial = await self.publisher.publish(self.channel, {"name": "alive", "data": str(self.checks)})
+        await self.publisher.expect(Action.ACK, msgSerial=serial)
+        delivered = await self.subscriber.expect(Action.MESSAGE, channel=self.channel)
+        assert [m["data"] for m in delivered["messages"]] == [str(self.checks)]
+
+
+@asynccontextmanager
+async def open_witness(json_url: str, msgpack_url: str) -> AsyncIterator[Witness]:
+    """A witness served before and after the block."""
+    publisher = await WireClient.open(json_url)
+    subscriber = await WireClient.open(msgpack_url, "msgpack")
+    await publisher.connected()
+    await subscriber.connected()
+    channel = f"witness:{uuid.uuid4().hex}"
+    attached = await subscriber.attach(channel)
+    assert attached["action"] == Action.ATTACHED
+    witness = Witness(publisher, subscriber, channel)
+    await witness.still_served()
+    yield witness
+    await witness.still_served()
+    await publisher.close()
+    await subscriber.close()
+
+
+def assert_error(message: dict[str, Any], action: Action, code: int, status: int) -> None:
+    assert message["action"] == action, message
+    assert message["error"]["code"] == code, message
+    assert message["error"]["statusCode"] == status, message
