@@ -1,4 +1,8 @@
-"""Fixtures for the browser tests: one Chromium for the session, one dev server per test module."""
+"""Fixtures for the browser tests: Chromium and a dev server per test module.
+
+Playwright's sync API runs an event loop on the main thread while it is started, so it is stopped at the
+end of each module: a session-wide Playwright would break the asyncio tests that run after these.
+"""
 
 from collections.abc import Iterator
 
@@ -10,12 +14,17 @@ from tests.client.devserver_process import DevServer, dev_server
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
+def fresh_timings() -> None:
+    """artifacts/browser-timings.json holds only this run's figures, from every browser test module."""
+    (ARTIFACTS / "browser-timings.json").unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="module")
+def browser(fresh_timings: None) -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail(f"Chromium is needed at {CHROMIUM}: run `make chromium` or set CHROMIUM_PATH.")
     if not AXE_SCRIPT.exists():
         pytest.fail(f"axe-core is needed at {AXE_SCRIPT}: run `npm ci`.")
-    (ARTIFACTS / "browser-timings.json").unlink(missing_ok=True)  # only this run's figures
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
         yield browser
