@@ -1,28 +1,48 @@
-// The chat page: authenticate through the token function, then publish, subscribe and show presence.
-// Everything received is rendered with textContent, so message text can never become markup.
+// The chat page: join with a name, then chat on one channel with presence, through a token from the token
+// function. Connection state (short, in the header) is kept apart from problems (a banner saying what is
+// wrong and who can fix it). Everything received is rendered with textContent, never as markup.
 import * as Ably from 'ably';
 
-const TOKEN_URL = '/.netlify/functions/ably-token-request';
+import { ChatLog } from './chat-log.js';
+import { Members } from './members.js';
+import { MAX_NAME_LENGTH, nameProblem, rememberName, rememberedName } from './names.js';
+import { explain, offlineProblem } from './problems.js';
+import { TokenTracker, authCallback, warmUp } from './token.js';
+
 const MESSAGE_NAME = 'chat';
+// Delivered on attach through the channel's rewind parameter: one round trip, no gap before live
+// messages, and it needs only the subscribe capability (history() would need "history" too).
+const RECENT_MESSAGES = 50;
+const MAX_MESSAGE_LENGTH = 2000;
+const DEFAULT_CHANNEL = 'chat:lobby';
 const STATE_LABELS = {
   initialized: 'Not connected',
   connecting: 'Connecting…',
   connected: 'Connected',
-  disconnected: 'Disconnected, retrying',
-  suspended: 'Suspended, retrying',
-  closing: 'Closing',
+  disconnected: 'Retrying…',
+  suspended: 'Offline',
+  closing: 'Closing…',
   closed: 'Closed',
-  failed: 'Failed',
+  failed: 'Stopped',
 };
+// ably-js queues publishes in these states and sends them once connected.
+const QUEUEING_STATES = new Set(['connected', 'connecting', 'disconnected']);
+// Rewound messages follow ATTACHED at once; wait this long before calling the room empty.
+const EMPTY_ROOM_GRACE_MS = 250;
+
+function presenceNote(state, { everConnected, stopped }) {
+  if (state === 'connected') return '';
+  if (stopped || state === 'closed' || state === 'failed') return 'not connected';
+  if (state === 'suspended') return 'offline';
+  return everConnected ? 'reconnecting' : 'connecting';
+}
 
 const element = (id) => document.getElementById(id);
-const status = element('status');
 const joinForm = element('join');
+const nameInput = element('name');
 const room = element('room');
 const messageInput = element('message');
 const sendButton = element('send');
-const messages = element('messages');
-const members = element('members');
 
 // Only the dev server adds this tag (host, port, tls for the local realtime service);
 // the published page has none and talks to the real Ably.
@@ -32,98 +52,202 @@ function devClientOptions() {
 }
 
 function channelName() {
-  return new URLSearchParams(window.location.search).get('channel') || 'chat:lobby';
+  return new URLSearchParams(window.location.search).get('channel') || DEFAULT_CHANNEL;
 }
 
-function showState(state, reason) {
+function showStatus(state, { everConnected, stopped }) {
+  const status = element('status');
   status.dataset.state = state;
-  const label = STATE_LABELS[state] || state;
-  // ably-js wraps an authUrl failure (80019/40170); its cause carries the token function's own message.
-  const cause = reason && reason.cause && reason.cause.message ? ` ${reason.cause.message}` : '';
-  status.textContent = reason ? `${label}: ${reason.message} (${reason.code})${cause}` : label;
-  const connected = state === 'connected';
-  const wasDisabled = messageInput.disabled;
-  messageInput.disabled = !connected;
-  sendButton.disabled = !connected;
-  if (connected && wasDisabled) messageInput.focus();
+  let label = STATE_LABELS[state] || state;
+  if (stopped && state !== 'connected') label = 'Stopped';
+  else if (everConnected && (state === 'connecting' || state === 'disconnected')) label = 'Reconnecting…';
+  element('status-text').textContent = label;
 }
 
-function showError(error) {
-  status.dataset.state = 'failed';
-  status.textContent = `Error: ${error.message}${error.code ? ` (${error.code})` : ''}`;
+function showProblem(problem) {
+  const banner = element('banner');
+  element('banner-title').textContent = problem.title;
+  element('banner-cause').textContent = problem.cause;
+  element('banner-fix').textContent = problem.fix;
+  const help = element('banner-help');
+  help.hidden = !problem.help;
+  if (problem.help) {
+    help.href = problem.help;
+    help.textContent = `About error ${problem.help.split('/').pop()} on help.ably.io`;
+  }
+  banner.dataset.final = String(problem.final);
+  banner.hidden = false;
 }
 
-function addMessage(message) {
-  const item = document.createElement('li');
-  item.dataset.clientId = message.clientId || '';
-  const meta = document.createElement('span');
-  meta.className = 'meta';
-  const sender = document.createElement('span');
-  sender.className = 'sender';
-  sender.textContent = message.clientId || 'anonymous';
-  const time = document.createElement('time');
-  const sent = new Date(message.timestamp || Date.now());
-  time.dateTime = sent.toISOString();
-  time.textContent = sent.toLocaleTimeString();
-  meta.append(sender, time);
-  const text = document.createElement('span');
-  text.className = 'text';
-  text.textContent = String(message.data && message.data.text !== undefined ? message.data.text : message.data);
-  item.append(meta, text);
-  messages.append(item);
-  messages.scrollTop = messages.scrollHeight;
+function clearProblem() {
+  element('banner').hidden = true;
 }
 
-async function showMembers(channel) {
-  const present = await channel.presence.get();
-  const names = [...new Set(present.map((member) => member.clientId))].sort();
-  members.replaceChildren(
-    ...names.map((name) => {
-      const item = document.createElement('li');
-      item.textContent = name;
-      return item;
-    }),
-  );
+function showFieldError(input, errorElement, message) {
+  errorElement.textContent = message || '';
+  errorElement.hidden = !message;
+  input.setAttribute('aria-invalid', String(Boolean(message)));
+}
+
+// An id of our own for each message lets the page show it at once and match Ably's echo to it
+// (ably-js's own idempotent ids have this shape: random base64, a colon, an index).
+function newMessageId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(12));
+  return `${btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_')}:0`;
 }
 
 function join(clientId) {
+  const name = channelName();
   joinForm.hidden = true;
   room.hidden = false;
-  const name = channelName();
   element('channel-name').textContent = name;
+  document.title = `${name} · Serverless WebSockets chat`;
 
+  const tracker = new TokenTracker();
   const realtime = new Ably.Realtime({
-    authUrl: TOKEN_URL,
-    authParams: { clientId },
+    authCallback: authCallback(clientId, tracker),
     clientId,
     ...devClientOptions(),
   });
-  realtime.connection.on((change) => showState(change.current, change.reason));
+  const log = new ChatLog({
+    log: element('log'),
+    list: element('messages'),
+    empty: element('empty'),
+    marker: element('new-messages'),
+  });
+  const members = new Members({
+    panel: element('presence'),
+    list: element('members'),
+    count: element('member-count'),
+    note: element('presence-note'),
+    self: clientId,
+    log,
+  });
+  const channel = realtime.channels.get(name, { params: { rewind: String(RECENT_MESSAGES) } });
+  let everConnected = false;
+  let stopped = null; // the final problem, once there is one: nothing retries after it
+  let composerUsed = false;
 
-  const channel = realtime.channels.get(name);
-  channel.subscribe(MESSAGE_NAME, addMessage).catch(showError);
-  channel.presence.subscribe(() => showMembers(channel).catch(showError));
-  channel.presence
-    .enter()
-    .then(() => showMembers(channel))
-    .catch(showError);
+  function updateComposer() {
+    const usable =
+      !stopped &&
+      everConnected &&
+      channel.state !== 'failed' &&
+      QUEUEING_STATES.has(realtime.connection.state);
+    messageInput.disabled = !usable;
+    sendButton.disabled = !usable;
+    if (usable && !composerUsed) {
+      composerUsed = true;
+      messageInput.focus();
+    }
+  }
+
+  function report(reason, where) {
+    if (stopped) return;
+    const problem = explain(reason, { tracker, channelName: name, everConnected, where });
+    if (!problem) return;
+    showProblem(problem);
+    if (problem.final) {
+      stopped = problem;
+      realtime.close(); // a configuration problem does not fix itself: stop asking every 15 s
+      log.setEmpty(null);
+      updateComposer();
+    }
+  }
+
+  realtime.connection.on((change) => {
+    const state = change.current;
+    if (state === 'connected') {
+      everConnected = true;
+      if (!stopped) clearProblem(); // stale reasons (e.g. 80008 after a server restart) go too
+      members.refresh(channel.presence);
+    } else if (state === 'suspended' && !stopped) {
+      showProblem(offlineProblem());
+    } else if (change.reason) {
+      report(change.reason, 'connection');
+    }
+    members.setStale(presenceNote(state, { everConnected, stopped }));
+    showStatus(state, { everConnected, stopped });
+    updateComposer();
+  });
+
+  let attachedBefore = false;
+  channel.on((change) => {
+    if (change.current === 'failed') report(change.reason, 'channel');
+    if (change.current === 'attached') {
+      if (attachedBefore && !change.resumed) {
+        log.addNotice('Reconnected. Messages sent while you were away may be missing.');
+      }
+      if (!attachedBefore) {
+        setTimeout(() => {
+          if (!stopped) log.setEmpty('empty');
+        }, EMPTY_ROOM_GRACE_MS);
+      }
+      attachedBefore = true;
+      members.refresh(channel.presence);
+    }
+    updateComposer();
+  });
+
+  const onChannelError = (error) => report(error, 'channel');
+  channel
+    .subscribe(MESSAGE_NAME, (message) => log.addMessage(message, message.clientId === clientId))
+    .catch(onChannelError);
+  channel.presence.subscribe(() => members.refresh(channel.presence)).catch(onChannelError);
+  channel.presence.enter().catch(onChannelError);
 
   element('publish').addEventListener('submit', (event) => {
     event.preventDefault();
     const text = messageInput.value.trim();
-    if (!text) return;
-    channel
-      .publish(MESSAGE_NAME, { text })
-      .then(() => {
-        messageInput.value = '';
-        messageInput.focus();
-      })
-      .catch(showError);
+    const length = [...text].length;
+    const tooLong = length > MAX_MESSAGE_LENGTH;
+    showFieldError(
+      messageInput,
+      element('message-error'),
+      tooLong ? `Messages can be at most ${MAX_MESSAGE_LENGTH} characters; this one has ${length}.` : null,
+    );
+    if (!text || tooLong) return;
+    const id = newMessageId();
+    log.addPending(id, clientId, text);
+    messageInput.value = '';
+    channel.publish({ name: MESSAGE_NAME, data: { text }, id }).then(
+      () => log.sent(id),
+      (error) => log.notSent(id, error.code ? `${error.message} (${error.code})` : error.message),
+    );
   });
 }
 
-joinForm.addEventListener('submit', (event) => {
-  event.preventDefault();
-  const clientId = element('name').value.trim();
-  if (clientId) join(clientId);
-});
+function setUpJoinForm() {
+  element('join-channel').textContent = channelName();
+  nameInput.value = rememberedName();
+  // Wake the token function while the visitor types, so Join does not wait for a cold start.
+  nameInput.addEventListener('focus', warmUp);
+  nameInput.addEventListener('input', warmUp);
+  if (document.activeElement === nameInput) warmUp();
+
+  let checked = false; // after the first Join attempt, the reason updates as the name is edited
+  const errorElement = element('name-error');
+  nameInput.addEventListener('input', () => {
+    const name = nameInput.value.trim();
+    const problem = nameProblem(name);
+    // Too long is said while typing (nothing is cut silently); the rest once Join was tried.
+    if (checked || !problem || [...name].length > MAX_NAME_LENGTH) {
+      showFieldError(nameInput, errorElement, problem);
+    }
+  });
+  joinForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    checked = true;
+    const name = nameInput.value.trim();
+    const problem = nameProblem(name);
+    showFieldError(nameInput, errorElement, problem);
+    if (problem) {
+      nameInput.focus();
+      return;
+    }
+    rememberName(name);
+    join(name);
+  });
+}
+
+setUpJoinForm();

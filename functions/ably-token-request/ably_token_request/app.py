@@ -39,6 +39,8 @@ class TokenFunction:
             if request.method == "OPTIONS":
                 response = preflight_response(request, self.settings.allowed_origins)
                 outcome = "preflight"
+            elif _is_warmup(request):
+                response, outcome = self._warmup(request), "warmup"
             else:
                 client_id, response = self._issue(request, context)
                 outcome = "issued"
@@ -73,6 +75,11 @@ class TokenFunction:
         headers = cors_headers(request, self.settings.allowed_origins)
         return client_id, json_response(200, token_request, headers)
 
+    def _warmup(self, request: HttpRequest) -> Response:
+        """204 and no body: loading the code was the point; nothing is signed, no token can be minted."""
+        headers = {"Cache-Control": "no-store", **cors_headers(request, self.settings.allowed_origins)}
+        return {"statusCode": 204, "headers": headers, "body": "", "isBase64Encoded": False}
+
     def _refuse(self, error: FunctionError, request: HttpRequest | None) -> Response:
         if request is None:
             return error_response(error)
@@ -92,6 +99,11 @@ class MisconfiguredFunction:
             extra={**_request_keys(None, context), "outcome": "ConfigurationError", "status": 500},
         )
         return error_response(self.error)
+
+
+def _is_warmup(request: HttpRequest) -> bool:
+    """`GET ?warmup=1`: the page sends it while a visitor types a name, so joining meets a warm instance."""
+    return request.method == "GET" and request.query.get("warmup") == ["1"]
 
 
 def _request_keys(request: HttpRequest | None, context: object) -> dict[str, Any]:

@@ -1,0 +1,184 @@
+// The message list: day dividers, consecutive messages from one person grouped under one name and time,
+// own messages set apart, join/leave lines, and a "new messages" button instead of a forced scroll when
+// the reader has scrolled up. Every piece of text is set with textContent, so nothing received is markup.
+
+const GROUP_GAP_MS = 5 * 60 * 1000;
+const AT_BOTTOM_PX = 48;
+const EMPTY_TEXT = {
+  loading: 'Loading recent messages…',
+  empty: 'No messages yet. Say hello: everyone here sees it at once.',
+};
+
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' });
+const dayFormat = new Intl.DateTimeFormat(undefined, { weekday: 'long', day: 'numeric', month: 'long' });
+const yearDayFormat = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'long', year: 'numeric' });
+
+function dayKey(date) {
+  return `${date.getFullYear()}-${date.getMonth()}-${date.getDate()}`;
+}
+
+function dayLabel(date, now = new Date()) {
+  if (dayKey(date) === dayKey(now)) return 'Today';
+  const yesterday = new Date(now);
+  yesterday.setDate(now.getDate() - 1);
+  if (dayKey(date) === dayKey(yesterday)) return 'Yesterday';
+  return (date.getFullYear() === now.getFullYear() ? dayFormat : yearDayFormat).format(date);
+}
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+export function messageText(data) {
+  if (data && typeof data === 'object' && 'text' in data) return String(data.text);
+  return typeof data === 'string' ? data : JSON.stringify(data);
+}
+
+export class ChatLog {
+  constructor({ log, list, empty, marker }) {
+    Object.assign(this, { log, list, empty, marker });
+    this.seen = new Set(); // message ids: rewind after a reconnect must not show a message twice
+    this.pending = new Map(); // id -> <li> of own messages not yet confirmed
+    this.unread = 0;
+    this.lastDay = null;
+    this.setEmpty('loading');
+    log.addEventListener('scroll', () => {
+      if (this.atBottom()) this.clearUnread();
+    });
+    marker.addEventListener('click', () => {
+      this.scrollToEnd();
+      log.focus();
+    });
+  }
+
+  hasMessages() {
+    return this.seen.size > 0 || this.pending.size > 0;
+  }
+
+  /** The placeholder in an empty list: 'loading', 'empty' (attached, nothing recent) or null (none). */
+  setEmpty(state) {
+    this.empty.textContent = state ? EMPTY_TEXT[state] : '';
+    this.empty.hidden = !state || this.hasMessages();
+  }
+
+  atBottom() {
+    return this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight <= AT_BOTTOM_PX;
+  }
+
+  scrollToEnd() {
+    this.log.scrollTop = this.log.scrollHeight;
+    this.clearUnread();
+  }
+
+  clearUnread() {
+    this.unread = 0;
+    this.marker.hidden = true;
+  }
+
+  /** Appends `item`, keeping the reader where they are unless they were already at the end. */
+  append(item, { force = false, counts = true } = {}) {
+    const follow = force || this.atBottom();
+    this.list.append(item);
+    if (this.hasMessages()) this.empty.hidden = true;
+    if (follow) {
+      this.scrollToEnd();
+    } else if (counts) {
+      this.unread += 1;
+      this.marker.textContent = this.unread === 1 ? '1 new message ↓' : `${this.unread} new messages ↓`;
+      this.marker.hidden = false;
+    }
+  }
+
+  dividerFor(date) {
+    const key = dayKey(date);
+    if (key === this.lastDay) return;
+    this.lastDay = key;
+    const divider = el('li', 'day');
+    divider.append(el('span', null, dayLabel(date)));
+    this.list.append(divider);
+  }
+
+  /** A received message; the sender's own pending copy is confirmed instead of shown twice. */
+  addMessage(message, own) {
+    if (message.id && this.seen.has(message.id)) return;
+    if (message.id) this.seen.add(message.id);
+    const pending = message.id && this.pending.get(message.id);
+    if (pending) {
+      this.pending.delete(message.id);
+      this.confirm(pending, new Date(message.timestamp || Date.now()));
+      return;
+    }
+    const sent = new Date(message.timestamp || Date.now());
+    this.append(this.bubble(message.clientId, messageText(message.data), sent, own));
+  }
+
+  /** An own message shown at once, marked as sending until Ably accepts it. */
+  addPending(id, clientId, text) {
+    const item = this.bubble(clientId, text, new Date(), true);
+    item.dataset.status = 'sending';
+    item.querySelector('.state').textContent = 'Sending…';
+    this.pending.set(id, item);
+    this.append(item, { force: true });
+    return item;
+  }
+
+  sent(id) {
+    const item = this.pending.get(id);
+    if (!item) return;
+    this.pending.delete(id);
+    this.seen.add(id);
+    this.confirm(item, null);
+  }
+
+  notSent(id, reason) {
+    const item = this.pending.get(id);
+    if (!item) return;
+    this.pending.delete(id);
+    item.dataset.status = 'failed';
+    item.querySelector('.state').textContent = `Not sent: ${reason}`;
+  }
+
+  confirm(item, time) {
+    delete item.dataset.status;
+    item.querySelector('.state').textContent = '';
+    if (time) {
+      const stamp = item.querySelector('time');
+      stamp.dateTime = time.toISOString();
+      stamp.textContent = timeFormat.format(time);
+    }
+  }
+
+  /** "bob joined" and the like: part of the conversation's record, never grouped with messages. */
+  addNotice(text, { counts = false } = {}) {
+    const now = new Date();
+    this.dividerFor(now);
+    const item = el('li', 'notice');
+    const time = el('time', null, timeFormat.format(now));
+    time.dateTime = now.toISOString();
+    item.append(el('span', 'notice-text', text), ' · ', time);
+    this.append(item, { counts });
+  }
+
+  bubble(clientId, text, time, own) {
+    this.dividerFor(time);
+    const previous = this.list.lastElementChild;
+    const continues =
+      previous &&
+      previous.classList.contains('message') &&
+      previous.dataset.clientId === clientId &&
+      time - Number(previous.dataset.time) < GROUP_GAP_MS;
+    const item = el('li', `message ${own ? 'own' : 'theirs'}${continues ? ' continued' : ''}`);
+    item.dataset.clientId = clientId || '';
+    item.dataset.time = String(time.getTime());
+    const meta = el('p', continues ? 'meta visually-hidden' : 'meta');
+    const stamp = el('time', null, timeFormat.format(time));
+    stamp.dateTime = time.toISOString();
+    stamp.title = time.toLocaleString();
+    meta.append(el('span', 'sender', own ? 'You' : clientId || 'anonymous'), ' ', stamp);
+    item.append(meta, el('p', 'text', text), el('p', 'state'));
+    return item;
+  }
+}

@@ -1,0 +1,264 @@
+"""When something is wrong the page says what (with the code) and who can fix it; final problems stop.
+
+Each failure is real: a misconfigured function, a channel outside the token's capability, Ably out of
+reach (the dev server in real-Ably mode, with no network), Ably refusing the key the function signs with,
+the browser going offline, and the dev server restarting under a connected page.
+"""
+
+import os
+import re
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from playwright.sync_api import Browser, Page, Request, expect
+
+from devserver.testing import running_devserver
+from tests.client.browser import TIMEOUT_MS, Tab, assert_accessible, join, open_tab, screenshot, send
+from tests.client.devserver_process import DevServer, dev_server
+
+RETRY_WINDOW = "02:00"  # ably-js retries a failed connection every 15 s; two minutes would show 8 attempts
+
+
+class TokenRequests:
+    """Token requests the page made (warm-ups excluded)."""
+
+    def __init__(self, page: Page) -> None:
+        self.urls: list[str] = []
+        page.on("request", self._seen)
+
+    def _seen(self, request: Request) -> None:
+        if "ably-token-request" in request.url and "warmup=1" not in request.url:
+            self.urls.append(request.url)
+
+
+def try_to_join(tab: Tab, url: str, name: str = "carol") -> None:
+    tab.page.goto(url)
+    tab.page.get_by_label("Your name").fill(name)
+    tab.page.get_by_role("button", name="Join chat").click()
+
+
+def expect_final(page: Page, title: str) -> None:
+    banner = page.locator("#banner")
+    expect(banner).to_be_visible(timeout=TIMEOUT_MS)
+    expect(page.locator("#banner-title")).to_have_text(title)
+    expect(banner).to_have_attribute("data-final", "true")
+    expect(page.locator("#status-text")).to_have_text("Stopped", timeout=TIMEOUT_MS)
+    expect(page.get_by_label("Message")).to_be_disabled()
+    expect(page.get_by_role("button", name="Send")).to_be_disabled()
+
+
+def expect_no_retry(tab: Tab, requests: TokenRequests) -> None:
+    asked = len(requests.urls)
+    tab.page.clock.run_for(RETRY_WINDOW)  # fires every timer due in it, in order
+    tab.page.wait_for_timeout(500)  # let any retry the timers started reach the network
+    assert len(requests.urls) == asked
+
+
+def test_a_misconfigured_token_function_stops_and_names_the_setting(browser: Browser) -> None:
+    with dev_server(ABLY_TOKEN_CAPABILITY="{not json") as broken:
+        tab = open_tab(browser)
+        tab.page.clock.install()
+        requests = TokenRequests(tab.page)
+        try_to_join(tab, broken.url)
+        expect_final(tab.page, "The token function is misconfigured")
+        expect(tab.page.locator("#banner-cause")).to_contain_text("ABLY_TOKEN_CAPABILITY")
+        expect(tab.page.locator("#banner-fix")).to_contain_text("Site owner")
+        expect(tab.page.locator("#status")).not_to_contain_text("ABLY_TOKEN_CAPABILITY")  # state only
+        expect(tab.page.locator("#presence-note")).to_have_text(" · not connected")
+        expect(tab.page.locator("#empty")).to_be_hidden()
+        expect_no_retry(tab, requests)
+        assert len(requests.urls) == 1
+        screenshot(tab.page, "problem-token-function-misconfigured")
+        assert_accessible(tab.page, "token function misconfigured")
+        assert tab.errors == []
+        tab.page.context.close()
+
+
+def test_a_site_without_the_token_function_says_so_and_stops(browser: Browser, tmp_path: Path) -> None:
+    with dev_server("--functions", str(tmp_path)) as no_function:
+        tab = open_tab(browser)
+        try_to_join(tab, no_function.url)
+        expect_final(tab.page, "There is no token function on this site")
+        expect(tab.page.locator("#banner-cause")).to_contain_text("(40400)")
+        assert tab.errors == []
+        tab.page.context.close()
+
+
+def test_an_unreachable_token_function_is_network_trouble_and_retried(
+    browser: Browser, server: DevServer
+) -> None:
+    tab = open_tab(browser)
+    tab.page.clock.install()
+    requests = TokenRequests(tab.page)
+    tab.page.context.route(
+        "**/ably-token-request?clientId=*", lambda route: route.abort("internetdisconnected")
+    )
+    try_to_join(tab, server.url)
+    expect(tab.page.locator("#banner-title")).to_have_text(
+        "Cannot reach the token function", timeout=TIMEOUT_MS
+    )
+    expect(tab.page.locator("#banner")).to_have_attribute("data-final", "false")
+    expect(tab.page.locator("#status-text")).to_have_text("Retrying…")
+    tab.page.clock.run_for("00:20")  # ably-js tries again after 15 s
+    tab.page.wait_for_timeout(500)
+    assert len(requests.urls) >= 2
+    tab.page.context.unroute("**/ably-token-request?clientId=*")
+    tab.page.clock.run_for("00:20")  # the function is back: the next attempt connects, the banner goes
+    expect(tab.page.locator("#status-text")).to_have_text("Connected", timeout=TIMEOUT_MS)
+    expect(tab.page.locator("#banner")).to_be_hidden()
+    assert tab.errors == []
+    tab.page.context.close()
+
+
+def test_a_room_outside_the_capability_is_refused_with_the_fix(browser: Browser, server: DevServer) -> None:
+    tab = open_tab(browser, "phone")
+    try_to_join(tab, f"{server.url}/?channel=lobby")
+    expect_final(tab.page, "This room is not open to you: “lobby”")
+    expect(tab.page.locator("#banner-cause")).to_contain_text("(40160)")
+    expect(tab.page.locator("#banner-fix")).to_contain_text("?channel=chat:lobby")
+    expect(tab.page.locator("#banner-help")).to_have_attribute("href", "https://help.ably.io/error/40160")
+    screenshot(tab.page, "problem-channel-not-allowed")
+    assert_accessible(tab.page, "channel not allowed")
+    assert tab.errors == []  # no unhandled rejection from subscribe, presence or publish
+    tab.page.context.close()
+
+
+def test_ably_out_of_reach_is_not_blamed_on_the_token_function(browser: Browser) -> None:
+    # Real-Ably mode with a real-looking key: the function signs, and ably-js cannot reach Ably (no network).
+    with dev_server(local=False, ABLY_API_KEY="realApp.realKey:notARealSecret") as real:
+        tab = open_tab(browser)
+        try_to_join(tab, real.url)
+        banner = tab.page.locator("#banner")
+        expect(banner).to_be_visible(timeout=TIMEOUT_MS)
+        expect(tab.page.locator("#banner-title")).to_have_text("Cannot reach Ably")
+        expect(tab.page.locator("#banner-cause")).to_contain_text("The token function answered")
+        expect(tab.page.locator("#banner-cause")).to_have_text(re.compile(r"\(80019\)$"))  # with the code
+        expect(banner).not_to_contain_text("authentication provider")
+        expect(banner).to_have_attribute("data-final", "false")  # network trouble: ably-js keeps trying
+        expect(tab.page.locator("#status-text")).to_have_text("Retrying…")
+        screenshot(tab.page, "problem-ably-unreachable")
+        assert_accessible(tab.page, "Ably unreachable")
+        assert tab.errors == []
+        assert tab.csp_violations() == []  # the request to Ably was allowed and failed on the network
+        tab.page.context.close()
+        real.stop()
+        assert '"outcome":"issued"' in real.terminal_output()  # the function did its part
+
+
+@contextmanager
+def function_signing_with_a_wrong_secret() -> Iterator[str]:
+    """The dev server whose function signs with a key the local service does not accept (its URL).
+
+    The function reads ABLY_API_KEY when it first loads, which is on the page's first request.
+    """
+    with running_devserver() as running:
+        os.environ["ABLY_API_KEY"] = f"{running.realtime.key_name}:aRealLookingButWrongSecret0123"
+        yield running.url
+
+
+def test_ably_refusing_the_key_says_so_with_the_code_and_stops(browser: Browser) -> None:
+    with function_signing_with_a_wrong_secret() as url:
+        tab = open_tab(browser)
+        tab.page.clock.install()
+        requests = TokenRequests(tab.page)
+        try_to_join(tab, url)
+        expect_final(tab.page, "Ably refused the API key")
+        expect(tab.page.locator("#banner-cause")).to_have_text("Ably: Invalid mac in token request (40101)")
+        expect(tab.page.locator("#banner-fix")).to_contain_text("ABLY_API_KEY")
+        expect(tab.page.locator("#banner")).not_to_contain_text("authentication provider")
+        expect_no_retry(tab, requests)
+        screenshot(tab.page, "problem-ably-refused-key")
+        assert_accessible(tab.page, "Ably refused the key")
+        assert tab.errors == []
+        tab.page.context.close()
+
+
+def test_network_trouble_shows_reconnecting_and_keeps_the_composer(
+    browser: Browser, server: DevServer
+) -> None:
+    url = f"{server.url}/?channel=chat:offline-{time.time_ns()}"
+    alice, bob = open_tab(browser), open_tab(browser, "phone")
+    alice.page.clock.install()
+    join(alice, url, "alice")
+    join(bob, url, "bob")
+    expect(alice.page.locator("#member-count")).to_have_text("2", timeout=TIMEOUT_MS)
+
+    alice.page.context.set_offline(True)
+    expect(alice.page.locator("#status-text")).to_have_text("Reconnecting…", timeout=TIMEOUT_MS)
+    expect(alice.page.locator("#presence")).to_have_attribute("data-stale", "true")
+    expect(alice.page.locator("#presence-note")).to_have_text(" · reconnecting")
+    expect(alice.page.locator("#members li").first).to_have_css("color", "rgb(89, 97, 115)")  # greyed
+    expect(alice.page.get_by_label("Message")).to_be_enabled()  # ably-js queues what is sent now
+    expect(alice.page.locator("#banner")).to_be_hidden()
+    send(alice.page, "sent while offline")
+    expect(alice.page.locator("#messages .message").last).to_have_attribute("data-status", "sending")
+    expect(alice.page.locator("#messages .message .state").last).to_have_text("Sending…")
+    screenshot(alice.page, "problem-reconnecting")
+    assert_accessible(alice.page, "reconnecting")
+
+    alice.page.context.set_offline(False)
+    expect(alice.page.locator("#status-text")).to_have_text("Connected", timeout=TIMEOUT_MS)
+    expect(alice.page.locator("#messages .message").last).not_to_have_attribute(
+        "data-status", "sending", timeout=TIMEOUT_MS
+    )
+    expect(bob.page.locator("#messages .text").last).to_have_text("sent while offline", timeout=TIMEOUT_MS)
+    expect(alice.page.locator("#presence")).to_have_attribute("data-stale", "false")
+
+    # Offline for longer than Ably keeps a connection's state: messages cannot be queued any more.
+    alice.page.context.set_offline(True)
+    expect(alice.page.locator("#status-text")).to_have_text("Reconnecting…", timeout=TIMEOUT_MS)
+    alice.page.clock.fast_forward("02:30")
+    expect(alice.page.locator("#status-text")).to_have_text("Offline", timeout=TIMEOUT_MS)
+    expect(alice.page.locator("#banner-title")).to_have_text("Offline")
+    expect(alice.page.get_by_label("Message")).to_be_disabled()
+    screenshot(alice.page, "problem-offline")
+    alice.page.context.set_offline(False)
+    expect(alice.page.locator("#status-text")).to_have_text("Connected", timeout=TIMEOUT_MS)
+    expect(alice.page.locator("#banner")).to_be_hidden()  # the stale reason goes once connected
+    expect(alice.page.get_by_label("Message")).to_be_enabled()
+    assert alice.errors == []
+    for tab in (alice, bob):
+        tab.page.context.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def test_after_a_dev_server_restart_the_page_reconnects_without_a_stale_reason(browser: Browser) -> None:
+    port = free_port()
+    tab = open_tab(browser)
+    with dev_server("--port", str(port)) as first:
+        join(tab, f"{first.url}/?channel=chat:restart", "erin")
+        send(tab.page, "before the restart")
+        expect(tab.page.locator("#messages .message")).not_to_have_attribute("data-status", "sending")
+    expect(tab.page.locator("#status-text")).to_have_text(
+        re.compile("Reconnecting…|Retrying…"), timeout=TIMEOUT_MS
+    )
+    expect(tab.page.get_by_label("Message")).to_be_enabled()
+
+    with dev_server("--port", str(port)):
+        tab.page.context.set_offline(True)  # what a real network change does: ably-js retries now,
+        tab.page.context.set_offline(False)  # instead of after its 15 s back-off
+        expect(tab.page.locator("#status-text")).to_have_text("Connected", timeout=TIMEOUT_MS)
+        expect(tab.page.locator("#status")).to_have_text("Connected")  # no "Unable to recover (80008)"
+        expect(tab.page.locator("#banner")).to_be_hidden()
+        expect(tab.page.locator("#messages .notice-text").last).to_have_text(
+            "Reconnected. Messages sent while you were away may be missing.", timeout=TIMEOUT_MS
+        )
+        send(tab.page, "after the restart")
+        expect(tab.page.locator("#messages .message .text")).to_have_text(
+            ["before the restart", "after the restart"]
+        )
+        expect(tab.page.locator("#messages .message").last).not_to_have_attribute(
+            "data-status", "sending", timeout=TIMEOUT_MS
+        )
+        expect(tab.page.locator("#members li")).to_have_text(["erin (you)"], timeout=TIMEOUT_MS)
+    assert tab.errors == []
+    tab.page.context.close()
