@@ -12,9 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ably_local.auth import Credentials
+from ably_local.capability import operations_on
 from ably_local.errors import AblyError
 from ably_local.protocol import Action, ProtocolMessage, encode_frame
 
+# Channels whose granted operations a connection remembers; past this the memory starts over.
+MAX_REMEMBERED_RIGHTS = 1024
 OVERFLOW = AblyError(80020, 400, "Continuity lost: the client did not read messages fast enough")
 
 
@@ -45,6 +48,8 @@ class Connection:
     # An ACK not yet encoded: the first msgSerial and one result per message it acknowledges. Consecutive
     # ACKs merge into one (count > 1), as Ably sends them, until anything else is queued.
     pending_ack: tuple[int, list[dict[str, Any] | None]] | None = None
+    # The operations the credentials grant per channel, worked out once (every publish asks).
+    _rights: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.key:
@@ -53,6 +58,19 @@ class Connection:
     def renew_key(self) -> None:
         """A fresh connectionKey, as every resume or recover gets (RTN16d); the old one no longer works."""
         self.key = f"{self.id}!{secrets.token_urlsafe(12)}"
+
+    def operations_on(self, channel: str) -> frozenset[str]:
+        rights = self._rights.get(channel)
+        if rights is None:
+            if len(self._rights) >= MAX_REMEMBERED_RIGHTS:
+                self._rights.clear()
+            rights = self._rights[channel] = operations_on(self.credentials.capability, channel)
+        return rights
+
+    def authorize(self, credentials: Credentials) -> None:
+        """New credentials (a renewed token, a resume): what they grant is worked out afresh."""
+        self.credentials = credentials
+        self._rights.clear()
 
     @property
     def client_id(self) -> str | None:

@@ -14,14 +14,18 @@ from ably_local.errors import bad_request
 
 # msgpack carries integers in 64 bits: signed down to -2**63, unsigned up to 2**64 - 1.
 _INT_RANGE = range(-(2**63), 2**64)
-MESSAGE_TEXT_FIELDS = ("name", "clientId", "id", "encoding", "connectionKey", "serial")
-PRESENCE_TEXT_FIELDS = ("clientId", "id", "encoding")
+MESSAGE_TEXT_FIELDS = frozenset({"name", "clientId", "id", "encoding", "connectionKey", "serial"})
+PRESENCE_TEXT_FIELDS = frozenset({"clientId", "id", "encoding"})
 # What a client may set on a message or presence item; anything else is dropped, as Ably does. A message's
 # connectionKey names the connection a REST publish is made for; it is never stored or delivered (TM2h).
-MESSAGE_FIELDS = ("name", "clientId", "id", "encoding", "data", "extras", "action", "serial", "version")
-PRESENCE_FIELDS = (*PRESENCE_TEXT_FIELDS, "action", "data", "extras")
-ANNOTATION_TEXT_FIELDS = ("clientId", "id", "encoding", "messageSerial", "type", "name")
-ANNOTATION_FIELDS = (*ANNOTATION_TEXT_FIELDS, "action", "count", "data", "extras")
+MESSAGE_FIELDS = frozenset(
+    {"name", "clientId", "id", "encoding", "data", "extras", "action", "serial", "version"}
+)
+PRESENCE_FIELDS = PRESENCE_TEXT_FIELDS | {"action", "data", "extras"}
+ANNOTATION_TEXT_FIELDS = frozenset({"clientId", "id", "encoding", "messageSerial", "type", "name"})
+ANNOTATION_FIELDS = ANNOTATION_TEXT_FIELDS | {"action", "count", "data", "extras"}
+# What Ably counts toward a message's size.
+SIZED_FIELDS = frozenset({"data", "name", "clientId", "id", "encoding", "extras"})
 
 Item = dict[str, Any]
 
@@ -64,23 +68,23 @@ def _check_text(text: str, where: str) -> None:
 
 def message_from(item: Item, depth: int) -> Item:
     """A published message with only the fields Ably defines, each of its proper type."""
-    _check_common(item, MESSAGE_TEXT_FIELDS, depth, "message")
-    action = item.get("action")
+    checked = _checked(item, MESSAGE_TEXT_FIELDS, MESSAGE_FIELDS, depth, "message")
+    action = checked.get("action")
     if action is not None and (not isinstance(action, int) or isinstance(action, bool)):
         raise bad_request("A message's action must be a number")
-    version = item.get("version")
-    if version is not None and not isinstance(version, dict):
-        raise bad_request("A message's version must be an object")
-    check_portable(version, depth, "A message's version")
-    return {field: item[field] for field in MESSAGE_FIELDS if item.get(field) is not None}
+    version = checked.get("version")
+    if version is not None:
+        if not isinstance(version, dict):
+            raise bad_request("A message's version must be an object")
+        check_portable(version, depth, "A message's version")
+    return checked
 
 
 def presence_from(item: Item, depth: int) -> Item:
     action = item.get("action")
     if not isinstance(action, int) or isinstance(action, bool):
         raise bad_request("Presence action must be a number")
-    _check_common(item, PRESENCE_TEXT_FIELDS, depth, "presence")
-    return {field: item[field] for field in PRESENCE_FIELDS if item.get(field) is not None}
+    return _checked(item, PRESENCE_TEXT_FIELDS, PRESENCE_FIELDS, depth, "presence")
 
 
 def annotation_from(item: Item, depth: int) -> Item:
@@ -94,32 +98,35 @@ def annotation_from(item: Item, depth: int) -> Item:
         raise bad_request("Annotation count must be a whole number")
     if not isinstance(item.get("messageSerial"), str):
         raise bad_request("An annotation needs the messageSerial of the message it annotates")
-    _check_common(item, ANNOTATION_TEXT_FIELDS, depth, "annotation")
-    return {field: item[field] for field in ANNOTATION_FIELDS if item.get(field) is not None}
+    return _checked(item, ANNOTATION_TEXT_FIELDS, ANNOTATION_FIELDS, depth, "annotation")
 
 
-def _check_common(item: Item, text_fields: tuple[str, ...], depth: int, kind: str) -> None:
-    for field in text_fields:
-        value = item.get(field)
-        if value is not None:
+def _checked(item: Item, text_fields: frozenset[str], fields: frozenset[str], depth: int, kind: str) -> Item:
+    """The item's fields Ably defines (others dropped), each checked: text is text, extras an object, and
+    data and extras carry nothing JSON or msgpack could not."""
+    checked: Item = {}
+    for field, value in item.items():
+        if value is None or field not in fields:
+            continue
+        if field in text_fields:
             if not isinstance(value, str):
                 raise bad_request(f"A {kind}'s {field} must be a string")
             _check_text(value, f"A {kind}'s {field}")
-    extras = item.get("extras")
-    if extras is not None and not isinstance(extras, dict):
-        raise bad_request(f"A {kind}'s extras must be an object")
-    data = item.get("data")
-    if not isinstance(data, bytes):
-        check_portable(data, depth, f"A {kind}'s data")
-    check_portable(extras, depth, f"A {kind}'s extras")
+        elif field == "extras":
+            if not isinstance(value, dict):
+                raise bad_request(f"A {kind}'s extras must be an object")
+            check_portable(value, depth, f"A {kind}'s extras")
+        elif field == "data" and not isinstance(value, bytes):
+            check_portable(value, depth, f"A {kind}'s data")
+        checked[field] = value
+    return checked
 
 
 def message_size(item: Mapping[str, Any]) -> int:
     """Ably's count: data as encoded (any type), name, clientId, extras, id and encoding, in bytes."""
     size = 0
-    for field in ("data", "name", "clientId", "id", "encoding", "extras"):
-        value = item.get(field)
-        if value is None:
+    for field, value in item.items():
+        if value is None or field not in SIZED_FIELDS:
             continue
         if isinstance(value, str):
             size += len(value) if value.isascii() else len(value.encode())

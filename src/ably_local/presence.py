@@ -10,7 +10,6 @@ from collections.abc import Callable
 from typing import Any
 
 from ably_local.auth import WILDCARD_CLIENT_ID, Clock
-from ably_local.capability import operations_on
 from ably_local.channels import Channel, ChannelTable
 from ably_local.connection import Connection
 from ably_local.errors import AblyError, bad_request, capability_denied, invalid_client_id, message_too_large
@@ -41,7 +40,7 @@ class Presence:
     def update(self, connection: Connection, name: str, message: ProtocolMessage) -> None:
         """A client's PRESENCE: enter, update or leave, checked like Ably checks them."""
         credentials = connection.credentials
-        if "presence" not in operations_on(credentials.capability, name):
+        if "presence" not in connection.operations_on(name):
             raise capability_denied("presence", name)
         if name not in connection.attached:
             raise AblyError(90001, 400, f"Presence needs the channel attached first: {name!r}")

@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ably_local.auth import WILDCARD_CLIENT_ID, Authority, Clock, Credentials, now_ms
-from ably_local.capability import operations_on
 from ably_local.channel_params import Rewind, parse_attach
 from ably_local.channels import Channel, ChannelTable, validate_channel_name
 from ably_local.config import ServiceConfig
@@ -126,7 +125,7 @@ class RealtimeService:
         superseded_wake, connection.wake = connection.wake, noop  # the new transport sets its own
         superseded_wake()  # lets the old transport's writer see it is superseded and close its socket
         connection.closing = False
-        connection.credentials = credentials
+        connection.authorize(credentials)
         connection.fmt = fmt
         connection.echo = params.get("echo") != "false"
         connection.take_outbox()
@@ -266,7 +265,7 @@ class RealtimeService:
 
     def _attach(self, connection: Connection, name: str, message: ProtocolMessage) -> None:
         request = parse_attach(message)
-        granted = _granted_modes(operations_on(connection.credentials.capability, name))
+        granted = _granted_modes(connection.operations_on(name))
         if not granted:
             raise capability_denied("attach", name)
         if (
@@ -363,7 +362,7 @@ class RealtimeService:
 
     def _publish(self, connection: Connection, name: str, message: ProtocolMessage) -> list[str]:
         credentials = connection.credentials
-        if "publish" not in operations_on(credentials.capability, name):
+        if "publish" not in connection.operations_on(name):
             raise capability_denied("publish", name)
         self._require_mode(connection, name, Flag.PUBLISH, "publish")
         items = self.messaging.checked_messages(items_of(message, "messages"), credentials)
@@ -406,7 +405,7 @@ class RealtimeService:
             raise invalid_client_id("A renewed token may not change the connection's clientId")
         if credentials.key_name != connection.credentials.key_name:
             raise AblyError(40102, 401, "A renewed token must come from the same key")
-        connection.credentials = credentials
+        connection.authorize(credentials)
         self._schedule_renewal(connection)
         self._send_connected(connection, None)
         self._recheck_attachments(connection)
@@ -419,7 +418,7 @@ class RealtimeService:
             channel = self.table.get(name)
             if channel is None or connection.id not in channel.attached:
                 continue
-            granted = _granted_modes(operations_on(connection.credentials.capability, name))
+            granted = _granted_modes(connection.operations_on(name))
             modes = granted & (requested or DEFAULT_MODES)
             if not modes:
                 self._detach(connection, name)

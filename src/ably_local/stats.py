@@ -116,6 +116,10 @@ class AppStats:
         self.bytes = 0
         self._order: list[int] = []
         self._sizes: dict[int, int] = {}
+        # Traffic counted in the current minute and not yet folded into `minutes`: per (rest, kind),
+        # inbound count and bytes, outbound count and bytes.
+        self._pending: dict[tuple[bool, str], list[int]] = {}
+        self._pending_minute = 0
 
     def add(self, minute: int, entries: Mapping[str, float]) -> None:
         """Merge counts into a minute: sums, except peaks and minimums, which keep the extreme."""
@@ -140,22 +144,31 @@ class AppStats:
     def count(self, timestamp: int, kind: str, items: int, size: int, delivered: int, rest: bool) -> None:
         """A message or presence event the service carried: inbound once, outbound once per delivery.
 
-        This runs on every fan-out, so once a minute has these entries they are simply incremented."""
-        names = _counted_names("rest" if rest else "realtime", kind)
-        values = (items, size, items * delivered, size * delivered)
+        This runs on every fan-out, so it only adds to four running totals per kind of traffic; they are
+        folded into the minute's entries when the minute changes or the stats are read."""
         minute = timestamp - timestamp % MINUTE_MS
-        entries = self.minutes.get(minute)
-        if entries is not None and names[0][0] in entries:
-            for name, which in names:
-                entries[name] += values[which]
-            return
-        totals: Entries = {}
-        for name, which in names:
-            totals[name] = totals.get(name, 0) + values[which]
-        self.add(minute, totals)
+        if minute != self._pending_minute:
+            self._fold()
+            self._pending_minute = minute
+        totals = self._pending.get((rest, kind))
+        if totals is None:
+            totals = self._pending[(rest, kind)] = [0, 0, 0, 0]
+        totals[0] += items
+        totals[1] += size
+        totals[2] += items * delivered
+        totals[3] += size * delivered
+
+    def _fold(self) -> None:
+        for (rest, kind), values in self._pending.items():
+            totals: Entries = {}
+            for name, which in _counted_names("rest" if rest else "realtime", kind):
+                totals[name] = totals.get(name, 0) + values[which]
+            self.add(self._pending_minute, totals)
+        self._pending = {}
 
     def intervals(self, unit: str, start: int, end: int, now: int) -> list[Interval]:
         """Every `unit` interval with counts whose start lies in [start's interval, end], oldest first."""
+        self._fold()
         first = interval_start(start, unit)
         grouped: dict[int, list[int]] = {}
         low = bisect.bisect_left(self._order, first)
