@@ -10,13 +10,16 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ably_local import REST_PATH_PREFIXES, LocalAbly
+from devserver.body_limit import BodyLimit
 from devserver.functions import FunctionRegistry
+from devserver.host_check import LoopbackHostOnly
+from devserver.limits import MAX_REQUEST_BODY_BYTES
 
 FUNCTIONS_PREFIX = "/.netlify/functions"
 ABLY_DOMAINS = ("ably.net", "ably-realtime.com", "ably.io")  # where ably-js 2.28 connects in production
@@ -28,6 +31,7 @@ class DevConfig:
     site_dir: Path
     functions_dir: Path
     realtime: LocalAbly | None
+    host: str = "127.0.0.1"  # the --host it listens on: answered besides loopback names
 
 
 def create_app(config: DevConfig) -> ASGIApp:
@@ -66,16 +70,17 @@ def create_app(config: DevConfig) -> ASGIApp:
         lifespan=lifespan,
     )
     site.mount("/", StaticFiles(directory=config.site_dir, check_dir=False), name="site")
+    local_ably = realtime.asgi_app if realtime is not None else None
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if realtime is not None and (
+        if local_ably is not None and (
             scope["type"] == "websocket" or scope.get("path", "").startswith(REST_PATH_PREFIXES)
         ):
-            await realtime.asgi_app(scope, receive, send)
+            await local_ably(scope, receive, send)
         else:
             await site(scope, receive, send)
 
-    return app
+    return LoopbackHostOnly(BodyLimit(app, MAX_REQUEST_BODY_BYTES), config.host)
 
 
 def _content_security_policy(request: Request) -> str:
@@ -103,6 +108,3 @@ def _client_options_tag(request: Request, realtime: LocalAbly) -> str:
         "disableConnectivityCheck": True,
     }
     return f'<meta name="ably-client-options" content="{html.escape(json.dumps(options))}">'
-
-
-__all__ = ["DevConfig", "FileResponse", "create_app"]
