@@ -20,6 +20,7 @@ from devserver.body_limit import BodyLimit
 from devserver.functions import FunctionRegistry
 from devserver.host_check import LoopbackHostOnly
 from devserver.limits import MAX_REQUEST_BODY_BYTES
+from devserver.token_refusals import report_token_refusals
 
 FUNCTIONS_PREFIX = "/.netlify/functions"
 ABLY_DOMAINS = ("ably.net", "ably-realtime.com", "ably.io")  # where ably-js 2.28 connects in production
@@ -70,7 +71,7 @@ def create_app(config: DevConfig) -> ASGIApp:
         lifespan=lifespan,
     )
     site.mount("/", StaticFiles(directory=config.site_dir, check_dir=False), name="site")
-    local_ably = realtime.asgi_app if realtime is not None else None
+    local_ably = report_token_refusals(realtime.asgi_app) if realtime is not None else None
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if local_ably is not None and (
