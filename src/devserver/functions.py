@@ -20,10 +20,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from devserver.errors import error_response
+from devserver.limits import FUNCTION_TIMEOUT_S
 
 log = logging.getLogger("devserver.functions")
 
-FUNCTION_TIMEOUT_S = 10
 SEE_TERMINAL = "the traceback is in the dev server's terminal."
 _TEXT_TYPES = ("text/", "application/json", "application/x-www-form-urlencoded", "application/xml")
 

@@ -12,5 +12,8 @@ MAX_REQUEST_BODY_BYTES = 6 * 1024 * 1024
 # response on a kept-alive connection), so a client that trickles bytes cannot hold a connection forever.
 HEADER_READ_TIMEOUT_S = 10.0
 
-# The request line and headers together (h11's default, set explicitly so it is stated here).
+# The request line and headers together, however they arrive: past it a 431 and the connection closed.
 MAX_HEADER_BYTES = 16 * 1024
+
+# A function call that has not answered by then gets a 504 (its worker thread is left to finish).
+FUNCTION_TIMEOUT_S = 10

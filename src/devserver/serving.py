@@ -1,4 +1,4 @@
-"""uvicorn configured with the dev server's limits: header-read timeout, header size, WebSocket frames."""
+"""uvicorn configured with the dev server's limits: request-head time and size, WebSocket frame size."""
 
 import asyncio
 
@@ -10,23 +10,40 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from ably_local import LocalAbly
 from devserver.limits import HEADER_READ_TIMEOUT_S, MAX_HEADER_BYTES
 
+HEAD_END = b"\r\n\r\n"
+_TOO_LARGE_TEXT = f"Request line and headers over the dev server's {MAX_HEADER_BYTES}-byte limit.\n".encode()
+HEAD_TOO_LARGE = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain\r\nconnection: close\r\n"
+    + f"content-length: {len(_TOO_LARGE_TEXT)}\r\n\r\n".encode()
+    + _TOO_LARGE_TEXT
+)
 
-class HeaderTimeoutH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol, plus: a request's head must arrive within HEADER_READ_TIMEOUT_S.
+
+class GuardedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol, plus: a request's head must arrive within a time and a size.
 
     uvicorn times out only idle kept-alive connections, and any byte resets that, so a client trickling a
-    request line could hold a connection open forever. The timer runs from the connection opening (or the
-    previous response) until h11 has the whole head, and closes the connection if it fires first.
+    request line could hold a connection open forever; and h11 bounds only the part of a head still
+    incomplete after a read, so a head arriving in one read could be several times larger. The clock runs
+    from the connection opening (or the previous response) until h11 has the whole head.
     """
 
     header_timeout_s = HEADER_READ_TIMEOUT_S
+    max_head_bytes = MAX_HEADER_BYTES
     _header_timer: asyncio.TimerHandle | None = None
+    _head_bytes = 0  # of the head being received so far
+    _head_tail = b""  # its last 3 bytes, to find a terminator split across reads
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._await_next_head()
 
     def data_received(self, data: bytes) -> None:
+        if self.conn.their_state is h11.IDLE and self._head_too_large(data):
+            self._cancel_header_timer()
+            self.transport.write(HEAD_TOO_LARGE)
+            self.transport.close()
+            return
         super().data_received(data)
         if self.conn.their_state is not h11.IDLE:  # the head is in (or the connection upgraded)
             self._cancel_header_timer()
@@ -40,8 +57,16 @@ class HeaderTimeoutH11Protocol(H11Protocol):
         self._cancel_header_timer()
         super().connection_lost(exc)
 
+    def _head_too_large(self, data: bytes) -> bool:
+        end = (self._head_tail + data).find(HEAD_END)
+        size = self._head_bytes + (len(data) if end < 0 else end - len(self._head_tail) + len(HEAD_END))
+        self._head_bytes = size if end < 0 else 0
+        self._head_tail = (self._head_tail + data)[-3:] if end < 0 else b""
+        return size > self.max_head_bytes
+
     def _await_next_head(self) -> None:
         self._cancel_header_timer()
+        self._head_bytes, self._head_tail = 0, b""
         self._header_timer = self.loop.call_later(self.header_timeout_s, self._header_timed_out)
 
     def _cancel_header_timer(self) -> None:
@@ -63,7 +88,7 @@ def server_config(app: ASGIApp, realtime: LocalAbly | None) -> uvicorn.Config:
     max_frame_bytes = realtime.service.config.max_frame_size if realtime is not None else MAX_HEADER_BYTES
     return uvicorn.Config(
         app,
-        http=HeaderTimeoutH11Protocol,
+        http=GuardedH11Protocol,
         ws="websockets-sansio",
         ws_max_size=max_frame_bytes,
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,

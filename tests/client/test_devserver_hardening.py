@@ -12,8 +12,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from devserver.host_check import LoopbackHostOnly
-from devserver.limits import MAX_REQUEST_BODY_BYTES
-from devserver.serving import HeaderTimeoutH11Protocol
+from devserver.limits import MAX_HEADER_BYTES, MAX_REQUEST_BODY_BYTES
+from devserver.serving import GuardedH11Protocol
 from devserver.testing import RunningDevServer, running_devserver
 
 TOKEN_FUNCTION = "/.netlify/functions/ably-token-request"
@@ -133,13 +133,34 @@ def test_a_body_under_the_limit_reaches_the_function(server: RunningDevServer) -
 
 
 def test_a_trickled_request_head_is_cut_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(HeaderTimeoutH11Protocol, "header_timeout_s", 0.5)
+    monkeypatch.setattr(GuardedH11Protocol, "header_timeout_s", 0.5)
     with running_devserver() as server, socket.create_connection(address(server), timeout=5) as sock:
         started = time.monotonic()
         sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         send_until_cut_off(sock, b"X", 80, pause_s=0.05)  # one header byte at a time, never finishing
         assert time.monotonic() - started < 3
         assert httpx.get(server.url).status_code == 200  # a prompt client is still served
+
+
+@pytest.mark.parametrize("pieces", [1, 7, 1000])
+def test_a_request_head_over_the_limit_is_refused_however_it_arrives(
+    server: RunningDevServer, pieces: int
+) -> None:
+    head = f"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: {'a' * MAX_HEADER_BYTES}\r\n\r\n".encode()
+    with socket.create_connection(address(server), timeout=10) as sock:
+        step = -(-len(head) // pieces)
+        for start in range(0, len(head), step):
+            sock.sendall(head[start : start + step])
+        answer = read_until_closed(sock)
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:100]
+    assert f"{MAX_HEADER_BYTES}-byte limit".encode() in answer
+
+
+def test_a_request_head_at_the_limit_is_served(server: RunningDevServer) -> None:
+    head = b"GET /style.css HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nX-Padding: \r\n\r\n"
+    padded = head.replace(b"X-Padding: ", b"X-Padding: " + b"a" * (MAX_HEADER_BYTES - len(head)))
+    assert len(padded) == MAX_HEADER_BYTES
+    assert raw_exchange(server, padded).startswith(b"HTTP/1.1 200 ")
 
 
 def test_websocket_frames_are_capped_at_the_advertised_max_frame_size(server: RunningDevServer) -> None:
