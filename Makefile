@@ -47,6 +47,7 @@ dist/app.js: $(NODE_READY) package-lock.json scripts/build-client.mjs $(shell fi
 bench: $(PY_READY) $(NODE_READY)
 	$(PY) bench/token_function.py
 	$(PY) bench/realtime_fanout.py
+	$(PY) bench/first_run.py
 
 chromium:
 	@scripts/ensure-chromium
