@@ -44,6 +44,7 @@ class MakeDev:
     seconds_to_banner: float
     output: list[str] = field(default_factory=list)  # every line up to and including the banner
     cpu_seconds: float = 0.0  # user + system time of make and everything it ran, known once it exited
+    after_stop: str = ""  # what it printed from the banner until it exited on Ctrl-C
 
     @property
     def steps(self) -> list[str]:
@@ -83,6 +84,7 @@ def make_dev(checkout: Path, *make_args: str) -> Iterator[MakeDev]:
         run = MakeDev(banner.group(1), time.perf_counter() - started, output)
         yield run
         run.cpu_seconds = _stop(process)
+        run.after_stop = process.stdout.read()
     finally:
         if process.returncode is None:
             _stop(process)

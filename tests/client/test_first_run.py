@@ -49,8 +49,15 @@ def test_first_make_dev_on_a_fresh_clone_serves_the_page_without_the_test_tools(
     assert not installed & tools_only_for_tests()
     assert {"pytest", "playwright", "moto", "cfn-lint", "mypy"} <= tools_only_for_tests()
 
-    with make_dev(checkout) as later:
-        assert httpx.get(later.url, timeout=10).status_code == 200
+    assert "Traceback" not in first.after_stop  # Ctrl-C stops it quietly
+
+    # Dev-server options pass through ARGS, as the README says.
+    (tmp_path / "other.env").write_text("DEFAULT_CLIENT_ID=from-the-other-env-file\n")
+    with make_dev(checkout, f"ARGS=--local --env-file {tmp_path / 'other.env'}") as later:
+        client_id = httpx.get(f"{later.url}/.netlify/functions/ably-token-request", timeout=10).json()[
+            "clientId"
+        ]
+    assert client_id == "from-the-other-env-file"
     assert len(later.output) == 1, later.output  # the banner and nothing before it: nothing to install
 
     (checkout / "client" / "style.css").touch()  # an edited page source is rebuilt on the next start
