@@ -2,9 +2,13 @@
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import sys
 
+from ably_local.auth import ApiKey
+from ably_local.listening import CannotListen, listen
 from ably_local.server import LocalAbly, tune_gc_for_serving
 
 
@@ -21,21 +25,30 @@ def main() -> None:
         help="also provision apps through POST /apps, as Ably's test sandbox does (ABLY_LOCAL_SANDBOX_URL)",
     )
     args = parser.parse_args()
+    try:
+        key = ApiKey.parse(args.key) if args.key else None
+        # Checked here so a busy port is one line, not uvicorn's error and a traceback.
+        listen(args.host, args.port, other_port_hint=f"ably-local --port {args.port + 1}").close()
+    except ValueError as error:
+        sys.exit(f"--key / ABLY_API_KEY: {error} (or leave both unset and a key is generated).")
+    except CannotListen as error:
+        sys.exit(str(error))
     tune_gc_for_serving()
-    asyncio.run(serve(args.host, args.port, args.key, args.sandbox))
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: the service closes its connections and exits
+        asyncio.run(serve(args.host, args.port, key, args.sandbox))
 
 
-async def serve(host: str, port: int, key: str | None, sandbox: bool) -> None:
-    async with LocalAbly(key, host=host, port=port, sandbox=sandbox) as service:
+async def serve(host: str, port: int, key: ApiKey | None, sandbox: bool) -> None:
+    async with LocalAbly(key.value if key else None, host=host, port=port, sandbox=sandbox) as service:
         print(f"Local Ably service on {service.http_url} (offline stand-in; production uses real Ably)")
-        note = "" if key else " (generated; pass --key or set ABLY_API_KEY to use a key your app knows)"
-        print(f"Key name: {service.key_name}{note}")
-        print(f"ably-js client options: {json.dumps(service.client_options())}", flush=True)
+        if key is None:  # a throwaway local key: the other app needs all of it
+            print(f"Key: {service.api_key} (generated; pass --key or set ABLY_API_KEY to choose one)")
+        else:
+            print(f"Key name: {service.key_name} (the key you passed)")
+        print(f"ably-js client options: {json.dumps(service.client_options())}")
         if sandbox:
-            print(
-                f"Sandbox: POST {service.http_url}/apps provisions an app (ABLY_LOCAL_SANDBOX_URL)",
-                flush=True,
-            )
+            print(f"Sandbox: POST {service.http_url}/apps provisions an app (ABLY_LOCAL_SANDBOX_URL)")
+        print("Press Ctrl-C to stop.", flush=True)
         await asyncio.Event().wait()
 
 

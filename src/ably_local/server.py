@@ -7,11 +7,13 @@ work stays in RealtimeService.
 import asyncio
 import contextlib
 import gc
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
+from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from ably_local.apps import Apps
@@ -64,6 +66,8 @@ class LocalAbly:
         self.asgi_app = Starlette(routes=[*routes, *rest_routes(self.apps)])
         # uvicorn's `ws` setting: every WebSocket upgrade on a server running asgi_app goes here.
         self.websocket_protocol = Gateway(self).protocol_class()
+        # Which Host headers a WebSocket handshake may carry; the dev server narrows it to loopback names.
+        self.accepts_host: Callable[[str | None], bool] = lambda host: True
         self._server: uvicorn.Server | None = None
         self._serving: asyncio.Task[None] | None = None
         self._timers: asyncio.Task[None] | None = None
@@ -83,8 +87,12 @@ class LocalAbly:
         return service, service.open(params)
 
     def refusal(self, request: Request) -> Response | None:
-        """Every WebSocket handshake is accepted here; the dev server narrows this to its own hosts."""
-        return None
+        """A WebSocket handshake for a host this server does not answer is refused (403)."""
+        if self.accepts_host(request.headers.get("Host")):
+            return None
+        text = b"This server answers WebSocket handshakes only for its own host names.\n"
+        headers = Headers([("Content-Type", "text/plain"), ("Content-Length", str(len(text)))])
+        return Response(403, "Forbidden", headers, text)
 
     @property
     def http_url(self) -> str:

@@ -5,24 +5,31 @@ offline against the local realtime service; with a key, the page talks to the re
 """
 
 import argparse
+import asyncio
 import contextlib
 import logging
 import os
 import socket
+import sys
+from collections.abc import Coroutine
 from pathlib import Path
 
 import uvicorn
 from dotenv import load_dotenv
 
 from ably_local import LocalAbly
+from ably_local.listening import CannotListen, listen
 from ably_local.server import tune_gc_for_serving
+from devserver.ably_key import AblyRestHost, MalformedKey, check_key_form, check_key_with_ably
 from devserver.app import DevConfig, create_app
+from devserver.serving import server_config
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PORT = 8888  # netlify dev's default
+log = logging.getLogger("devserver")
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m devserver", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)))
@@ -34,21 +41,41 @@ def main() -> None:
     parser.add_argument(
         "--local", action="store_true", help="use the local realtime service even when ABLY_API_KEY is set"
     )
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # Where the start-up key check asks (real-Ably mode): Ably itself; tests point it at a local service.
+    parser.add_argument(
+        "--ably-rest-url", type=AblyRestHost.from_url, default=AblyRestHost(), help=argparse.SUPPRESS
+    )
+    return parser.parse_args()
 
+
+def main() -> None:
+    args = parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the key check says what matters in one line
+    try:
+        real_key, listener = prepare(args)
+    except (MalformedKey, CannotListen) as error:
+        sys.exit(str(error))  # one line on stderr, exit status 1, no traceback
+    run(args, real_key, listener)
+
+
+def prepare(args: argparse.Namespace) -> tuple[str, socket.socket]:
+    """Everything that can fail for a reason the user fixes, checked before anything claims to be serving."""
+    source = "set in the environment" if "ABLY_API_KEY" in os.environ else f"from {_shown(args.env_file)}"
     load_dotenv(args.env_file, override=False)
     real_key = os.environ.get("ABLY_API_KEY", "").strip()
+    if real_key:
+        check_key_form(real_key, source)
+    return real_key, listen(args.host, args.port, other_port_hint="PORT=9000 make dev")
+
+
+def run(args: argparse.Namespace, real_key: str, listener: socket.socket) -> None:
+    port = listener.getsockname()[1]
     realtime = None
     if args.local or not real_key:
-        realtime = LocalAbly(real_key or None, host=args.host, port=args.port)
+        realtime = LocalAbly(real_key or None, host=args.host, port=port)
         os.environ["ABLY_API_KEY"] = realtime.api_key  # what the token function signs with
-    app = create_app(DevConfig(args.site.resolve(), args.functions.resolve(), realtime))
-
-    listener = socket.create_server((args.host, args.port))
-    port = listener.getsockname()[1]
-    if realtime is not None:
-        realtime.port = port
+    app = create_app(DevConfig(args.site.resolve(), args.functions.resolve(), realtime, args.host))
     mode = (
         f"local realtime service (offline, key {realtime.key_name})"
         if realtime is not None
@@ -57,9 +84,33 @@ def main() -> None:
     print(f"Dev server on http://{args.host}:{port}  realtime: {mode}", flush=True)
     print("Press Ctrl-C to stop.", flush=True)
     tune_gc_for_serving()
-    config = uvicorn.Config(app, ws=realtime.websocket_protocol if realtime else "none", log_level="warning")
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C before uvicorn took over the signal
-        uvicorn.Server(config).run(sockets=[listener])
+    key_check = None if realtime is not None else report_key_check(real_key, args.ably_rest_url)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: uvicorn stops, then re-raises the signal
+        asyncio.run(serve(uvicorn.Server(server_config(app, realtime)), listener, key_check))
+
+
+async def serve(
+    server: uvicorn.Server, listener: socket.socket, key_check: Coroutine[object, object, None] | None
+) -> None:
+    checking = asyncio.create_task(key_check, name="ably key check") if key_check is not None else None
+    try:
+        await server.serve(sockets=[listener])
+    finally:
+        if checking is not None:
+            checking.cancel()
+
+
+def _shown(path: Path) -> str:
+    """A path as the user would type it: relative to the current directory when it is under it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+async def report_key_check(api_key: str, rest: AblyRestHost) -> None:
+    accepted, line = await check_key_with_ably(api_key, rest)
+    log.log(logging.INFO if accepted else logging.WARNING, line)
 
 
 if __name__ == "__main__":

@@ -10,13 +10,17 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ably_local import REST_PATH_PREFIXES, LocalAbly
+from devserver.body_limit import BodyLimit
 from devserver.functions import FunctionRegistry
+from devserver.host_check import LoopbackHostOnly
+from devserver.limits import MAX_REQUEST_BODY_BYTES
+from devserver.token_refusals import report_token_refusals
 
 FUNCTIONS_PREFIX = "/.netlify/functions"
 ABLY_DOMAINS = ("ably.net", "ably-realtime.com", "ably.io")  # where ably-js 2.28 connects in production
@@ -28,6 +32,7 @@ class DevConfig:
     site_dir: Path
     functions_dir: Path
     realtime: LocalAbly | None
+    host: str = "127.0.0.1"  # the --host it listens on: answered besides loopback names
 
 
 def create_app(config: DevConfig) -> ASGIApp:
@@ -66,15 +71,19 @@ def create_app(config: DevConfig) -> ASGIApp:
         lifespan=lifespan,
     )
     site.mount("/", StaticFiles(directory=config.site_dir, check_dir=False), name="site")
+    local_ably = report_token_refusals(realtime.asgi_app) if realtime is not None else None
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         # WebSocket upgrades never reach here: uvicorn hands them to the realtime service's own protocol.
-        if realtime is not None and scope.get("path", "").startswith(REST_PATH_PREFIXES):
-            await realtime.asgi_app(scope, receive, send)
+        if local_ably is not None and scope.get("path", "").startswith(REST_PATH_PREFIXES):
+            await local_ably(scope, receive, send)
         else:
             await site(scope, receive, send)
 
-    return app
+    guarded = LoopbackHostOnly(BodyLimit(app, MAX_REQUEST_BODY_BYTES), config.host)
+    if realtime is not None:  # its WebSocket handshakes bypass this app; the same rule applies there
+        realtime.accepts_host = guarded.allows
+    return guarded
 
 
 def _content_security_policy(request: Request) -> str:
@@ -102,6 +111,3 @@ def _client_options_tag(request: Request, realtime: LocalAbly) -> str:
         "disableConnectivityCheck": True,
     }
     return f'<meta name="ably-client-options" content="{html.escape(json.dumps(options))}">'
-
-
-__all__ = ["DevConfig", "FileResponse", "create_app"]

@@ -7,7 +7,6 @@ never stalls the WebSockets, and sees the current code: a changed source file re
 import asyncio
 import base64
 import importlib.util
-import json
 import logging
 import sys
 import time
@@ -20,9 +19,11 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from devserver.errors import error_response
+from devserver.limits import FUNCTION_TIMEOUT_S
+
 log = logging.getLogger("devserver.functions")
 
-FUNCTION_TIMEOUT_S = 10
 SEE_TERMINAL = "the traceback is in the dev server's terminal."
 _TEXT_TYPES = ("text/", "application/json", "application/x-www-form-urlencoded", "application/xml")
 
@@ -76,10 +77,10 @@ class FunctionRegistry:
         try:
             function = self.load(name)
         except FunctionNotFound:
-            return _error(404, f"No function named {name!r} under {self.root.name}/.")
+            return error_response(404, f"No function named {name!r} under {self.root.name}/.")
         except Exception:
             log.exception("function %s failed to load", name)
-            return _error(500, f"Function {name!r} failed to load; {SEE_TERMINAL}")
+            return error_response(500, f"Function {name!r} failed to load; {SEE_TERMINAL}")
         event = await netlify_event(request)
         context = lambda_context(name)
         try:
@@ -88,10 +89,10 @@ class FunctionRegistry:
             )
             return to_response(result)
         except TimeoutError:
-            return _error(504, f"Function {name!r} did not answer within {FUNCTION_TIMEOUT_S} s.")
+            return error_response(504, f"Function {name!r} did not answer within {FUNCTION_TIMEOUT_S} s.")
         except Exception:
             log.exception("function %s raised", name)
-            return _error(500, f"Function {name!r} raised an exception; {SEE_TERMINAL}")
+            return error_response(500, f"Function {name!r} raised an exception; {SEE_TERMINAL}")
 
 
 async def netlify_event(request: Request) -> dict[str, Any]:
@@ -150,11 +151,6 @@ def to_response(result: Any) -> Response:
     body = result.get("body") or ""
     content = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
     return Response(content, result["statusCode"], headers)
-
-
-def _error(status: int, message: str) -> Response:
-    body = {"error": {"message": message, "code": status * 100, "statusCode": status}}
-    return Response(json.dumps(body), status, {"x-ably-errorcode": str(status * 100)}, "application/json")
 
 
 def _newest_source(directory: Path) -> float:

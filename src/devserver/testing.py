@@ -17,6 +17,7 @@ import uvicorn
 
 from ably_local import LocalAbly
 from devserver.app import DevConfig, create_app
+from devserver.serving import server_config
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 10
@@ -41,10 +42,8 @@ def running_devserver(
     realtime = LocalAbly(None, host=host, port=port)
     previous_key = os.environ.get("ABLY_API_KEY")
     os.environ["ABLY_API_KEY"] = realtime.api_key
-    app = create_app(DevConfig(site_dir.resolve(), functions_dir.resolve(), realtime))
-    server = uvicorn.Server(
-        uvicorn.Config(app, ws=realtime.websocket_protocol if realtime else "none", log_level="warning")
-    )
+    app = create_app(DevConfig(site_dir.resolve(), functions_dir.resolve(), realtime, host))
+    server = uvicorn.Server(server_config(app, realtime))
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [listener]}, name="devserver", daemon=True
     )

@@ -1,6 +1,8 @@
 """The dev server as a user meets it: one process, one origin, Netlify-shaped function calls."""
 
+import html
 import json
+import re
 import shutil
 import time
 from pathlib import Path
@@ -12,7 +14,9 @@ from tests.client.devserver_process import ROOT, dev_server
 from tests.function.signing import expected_mac
 
 ECHO_FUNCTION = """
+import html
 import json
+import re
 
 def handler(event, context):
     if event["queryStringParameters"].get("fail"):
@@ -162,3 +166,18 @@ def test_dotenv_configures_functions_without_overriding_the_environment(tmp_path
         token_request = http.get("/.netlify/functions/ably-token-request").json()
     assert token_request["clientId"] == "from-dotenv"
     assert token_request["ttl"] == 120000
+
+
+def test_the_readme_lists_the_client_options_the_dev_server_adds() -> None:
+    with dev_server() as server:
+        page = httpx.get(server.url).text
+    match = re.search(r'<meta name="ably-client-options" content="([^"]*)">', page)
+    assert match is not None
+    options = json.loads(html.unescape(match.group(1)))
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## The page and the dev server") :]
+    section = section[: section.index("\n## ", 1)]
+    listed = section[section.index('<meta name="ably-client-options">') :]
+    listed = listed[: listed.index(")")]
+    named = set(re.findall(r"`(\w+)", listed))
+    assert named == set(options), f"README lists {sorted(named)}, the dev server adds {sorted(options)}"

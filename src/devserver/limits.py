@@ -1,0 +1,19 @@
+"""Every limit the dev server enforces, in one place (the README's dev-server limits table lists them).
+
+The WebSocket frame limit is not here: it is the local realtime service's advertised `maxFrameSize`
+(`LocalAbly.service.limits.max_frame_size`), so the dev server never accepts a frame the service would not.
+"""
+
+# AWS Lambda's synchronous request payload limit, which Netlify functions share: the dev server refuses
+# (413) what production would refuse, and refuses it before buffering it.
+MAX_REQUEST_BODY_BYTES = 6 * 1024 * 1024
+
+# A request's line and headers must arrive within this long of the connection opening (or of the previous
+# response on a kept-alive connection), so a client that trickles bytes cannot hold a connection forever.
+HEADER_READ_TIMEOUT_S = 10.0
+
+# The request line and headers together, however they arrive: past it a 431 and the connection closed.
+MAX_HEADER_BYTES = 16 * 1024
+
+# A function call that has not answered by then gets a 504 (its worker thread is left to finish).
+FUNCTION_TIMEOUT_S = 10

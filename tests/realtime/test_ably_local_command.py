@@ -1,0 +1,146 @@
+"""`ably-local` as another app's developer meets it: the README's commands and snippets, run as printed.
+
+The only change made to what the README prints is the loopback address: each run of the suite has its own
+(ABLY_PYTHON_TEST_HOST), so checkouts on one machine do not fight over a port. The `sudo` of the ably-python
+command is dropped when the tests already run as root (port 80 needs root either way).
+"""
+
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TEST_HOST = os.environ.get("ABLY_PYTHON_TEST_HOST", "127.0.0.41")
+README_HOSTS = re.compile(r"127\.0\.0\.[12]\b")
+SECTION = "## The local realtime service"
+TIMEOUT_S = 30
+
+
+def readme_blocks(language: str) -> list[str]:
+    """The fenced `language` blocks of the README's local-service section, in order."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index(SECTION) :]
+    section = section[: section.index("\n## ", len(SECTION))]
+    return re.findall(rf"```{language}\n(.*?)```", section, flags=re.DOTALL)
+
+
+def on_test_host(text: str) -> str:
+    return README_HOSTS.sub(TEST_HOST, text)
+
+
+@contextmanager
+def ably_local(command: str) -> Iterator[str]:
+    """Run an `ably-local` command line; yields what it printed up to "Press Ctrl-C", then Ctrl-C's it."""
+    argv = shlex.split(on_test_host(command))
+    if argv[0] == "sudo":
+        if os.geteuid() != 0:
+            pytest.fail("the ably-python snippet needs port 80: run the tests as root, as CI does")
+        argv = argv[1:]
+    process = subprocess.Popen(
+        argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=without_ably_vars()
+    )
+    assert process.stdout is not None
+    banner = ""
+    while "Press Ctrl-C" not in banner and (line := process.stdout.readline()):
+        banner += line
+    try:
+        assert "Press Ctrl-C" in banner, banner + process.stdout.read()
+        yield banner
+    finally:
+        process.send_signal(signal.SIGINT)
+        rest = process.communicate(timeout=TIMEOUT_S)[0]
+    assert process.returncode == 0, rest
+    assert "Traceback" not in rest
+
+
+def without_ably_vars() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("ABLY_")}
+
+
+def test_the_readme_ably_js_snippet_runs_as_printed(tmp_path: Path) -> None:
+    command = next(block for block in readme_blocks("sh") if "--port 8765" in block)
+    (snippet,) = readme_blocks("js")
+    (tmp_path / "demo.mjs").write_text(on_test_host(snippet))
+    (tmp_path / "node_modules").symlink_to(ROOT / "node_modules")
+    with ably_local(command) as banner:
+        assert "local.demo" in banner
+        result = subprocess.run(
+            ["node", "demo.mjs"], cwd=tmp_path, capture_output=True, text=True, timeout=TIMEOUT_S
+        )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "received: hello from ably-js"
+
+
+def test_the_readme_ably_python_snippet_runs_as_printed(tmp_path: Path) -> None:
+    command = next(block for block in readme_blocks("sh") if "--port 80 " in block)
+    assert command.startswith("sudo ")  # port 80 needs root, and the README says so in the command
+    (snippet,) = readme_blocks("python")
+    assert "127.0.0.2" in snippet  # the snippet names the address the service listens on
+    (tmp_path / "demo.py").write_text(on_test_host(snippet))
+    with ably_local(command):
+        result = subprocess.run(
+            [sys.executable, "demo.py"], cwd=tmp_path, capture_output=True, text=True, timeout=TIMEOUT_S
+        )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "received: hello from ably-python"
+
+
+def test_a_generated_key_is_printed_whole_and_works() -> None:
+    with ably_local(f"{ROOT}/.venv/bin/ably-local --host {TEST_HOST} --port 0") as banner:
+        url = re.search(r"on (http://\S+)", banner)
+        key = re.search(r"^Key: (\S+) \(generated", banner, flags=re.MULTILINE)
+        assert url is not None
+        assert key is not None, banner
+        name, _, secret = key.group(1).partition(":")
+        history = f"{url.group(1)}/channels/demo/messages"
+        assert httpx.get(history, auth=(name, secret)).status_code == 200
+        assert httpx.get(history, auth=(name, secret + "x")).status_code == 401
+
+
+def test_a_key_that_was_passed_is_not_printed() -> None:
+    with ably_local(
+        f"{ROOT}/.venv/bin/ably-local --host {TEST_HOST} --port 0 --key mine.key:keepThisOut"
+    ) as b:
+        assert "Key name: mine.key" in b
+        assert "keepThisOut" not in b
+
+
+def test_a_busy_port_is_one_line_naming_it() -> None:
+    with socket.create_server((TEST_HOST, 0)) as taken:
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [ROOT / ".venv" / "bin" / "ably-local", "--host", TEST_HOST, "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+            env=without_ably_vars(),
+        )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert f"Port {port} on {TEST_HOST} is already in use" in result.stderr
+    assert f"ably-local --port {port + 1}" in result.stderr
+
+
+def test_a_malformed_key_is_one_line_without_the_value() -> None:
+    result = subprocess.run(
+        [ROOT / ".venv" / "bin" / "ably-local", "--port", "0", "--key", "onlyAS3cretValue"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        env=without_ably_vars(),
+    )
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "appId.keyId:secret" in result.stderr
+    assert "onlyAS3cretValue" not in result.stderr
