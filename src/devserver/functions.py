@@ -9,6 +9,7 @@ import base64
 import importlib.util
 import logging
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -44,12 +45,18 @@ class LoadedFunction:
 class FunctionRegistry:
     root: Path
     _loaded: dict[str, LoadedFunction] = field(default_factory=dict)
+    # Loads run in worker threads; one at a time, so a function is never imported twice at once.
+    _loading: threading.Lock = field(default_factory=threading.Lock)
 
     def names(self) -> list[str]:
         return sorted(p.parent.name for p in self.root.glob("*/handler.py"))
 
     def load(self, name: str) -> LoadedFunction:
         """The function's module, reloaded when any of its Python files changed since it was loaded."""
+        with self._loading:
+            return self._load(name)
+
+    def _load(self, name: str) -> LoadedFunction:
         directory = self.root / name
         if "/" in name or name.startswith(".") or not (directory / "handler.py").is_file():
             raise FunctionNotFound(name)
@@ -75,7 +82,8 @@ class FunctionRegistry:
     async def respond(self, request: Request) -> Response:
         name = request.path_params["name"]
         try:
-            function = self.load(name)
+            # In a worker thread: importing a cold function must not stall the WebSockets on this loop.
+            function = await asyncio.to_thread(self.load, name)
         except FunctionNotFound:
             return error_response(404, f"No function named {name!r} under {self.root.name}/.")
         except Exception:
