@@ -17,6 +17,18 @@ def handler(event, context):
         time.sleep(0.01)
     return {"statusCode": 200, "body": "slow done"}
 """
+# Blocks at import, until the test creates the release file, like a cold function importing its packages.
+SLOW_IMPORT = """
+import pathlib, time
+
+_release = pathlib.Path(__file__).with_name("release")
+while not _release.exists():
+    time.sleep(0.01)
+
+
+def handler(event, context):
+    return {"statusCode": 200, "body": "imported"}
+"""
 FAST_FUNCTION = """
 def handler(event, context):
     return {"statusCode": 200, "body": context.function_name}
@@ -44,6 +56,26 @@ def test_a_blocked_function_does_not_stall_other_requests(tmp_path: Path) -> Non
     assert fast.text == "fast"
     assert isinstance(realtime_time.json()[0], int)
     assert slow_answers[0].text == "slow done"
+
+
+def test_a_function_still_importing_does_not_stall_the_realtime_service(tmp_path: Path) -> None:
+    (tmp_path / "cold").mkdir()
+    (tmp_path / "cold" / "handler.py").write_text(SLOW_IMPORT)
+    cold_answers: list[httpx.Response] = []
+    with (
+        running_devserver(functions_dir=tmp_path) as server,
+        httpx.Client(base_url=server.url, timeout=5) as http,
+    ):
+        cold = threading.Thread(target=lambda: cold_answers.append(http.get("/.netlify/functions/cold")))
+        cold.start()
+        try:
+            realtime_time = http.get("/time")
+            assert not cold_answers  # still importing, yet the service answered
+        finally:
+            (tmp_path / "cold" / "release").touch()
+            cold.join(10)
+    assert isinstance(realtime_time.json()[0], int)
+    assert cold_answers[0].text == "imported"
 
 
 def test_functions_get_the_local_services_key(tmp_path: Path) -> None:
