@@ -10,6 +10,7 @@ from enum import IntEnum
 from typing import Any
 
 import msgpack
+import orjson
 
 from ably_local.errors import bad_request
 
@@ -96,6 +97,12 @@ def decode_frame(frame: str | bytes, fmt: str) -> ProtocolMessage:
 
 def decode_json(text: str | bytes) -> Any:
     try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        pass
+    # What orjson refuses but JSON allows (a lone surrogate escape, a huge integer, NaN) is read here and
+    # refused later, with the reason, by the input checks; only malformed text fails at this point.
+    try:
         return json.loads(text)
     except (ValueError, RecursionError):
         raise bad_request("Unable to decode JSON: malformed or nested too deeply") from None
@@ -112,7 +119,8 @@ def encode_frame(message: ProtocolMessage, fmt: str) -> str | bytes:
     if fmt == MSGPACK:
         packed: bytes = _MSGPACK.pack(message)
         return packed
-    return _JSON.encode(message)
+    text: str = orjson.dumps(message, default=_json_default).decode()
+    return text
 
 
 def decode_base64_data(item: dict[str, Any]) -> None:
@@ -158,6 +166,5 @@ def _json_default(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-# Built once: json.dumps with options makes a new encoder per call, which cost as much as the encoding.
-_JSON = json.JSONEncoder(separators=(",", ":"), default=_json_default)
+# Built once: msgpack.packb makes a new packer per call. (Packing holds the GIL, so threads can share it.)
 _MSGPACK = msgpack.Packer(use_bin_type=True)
