@@ -29,16 +29,13 @@ class Event:
     # The same messages as deltas against the channel's previous message, for delta subscribers.
     delta: DeltaVersion | None = None
     _frames: dict[str, str | bytes] = field(default_factory=dict)
+    # Read on every delivery, so kept as plain fields rather than looked up in `message` each time.
+    action: int = field(init=False)
+    items: list[dict[str, Any]] = field(init=False)
 
-    @property
-    def action(self) -> int:
-        action: int = self.message["action"]
-        return action
-
-    @property
-    def items(self) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = self.message[self.items_field]
-        return items
+    def __post_init__(self) -> None:
+        self.action = self.message["action"]
+        self.items = self.message[self.items_field]
 
     def frame(self, fmt: str) -> str | bytes:
         frame = self._frames.get(fmt)

@@ -85,7 +85,7 @@ def decode_frame(frame: str | bytes, fmt: str) -> ProtocolMessage:
     message = decode_json(frame) if isinstance(frame, str) else decode_msgpack(frame)
     if not isinstance(message, dict) or not isinstance(message.get("action"), int):
         raise bad_request("Protocol message must be an object with a numeric action")
-    if isinstance(frame, str):
+    if isinstance(frame, str) and "base64" in frame:  # only then can an item's encoding end in base64
         for item in (
             *_items(message, "messages"),
             *_items(message, "presence"),

@@ -254,7 +254,10 @@ class RealtimeService:
         if serial is None:
             raise bad_request("MESSAGE, PRESENCE and ANNOTATION need a numeric msgSerial")
         try:
-            serials = handler(connection, validate_channel_name(message.get("channel")), message)
+            name = message.get("channel")
+            if not (isinstance(name, str) and name in self.table.channels):  # a known channel is valid
+                name = validate_channel_name(name)
+            serials = handler(connection, name, message)
         except AblyError as error:
             nack = {"action": Action.NACK, "msgSerial": serial, "count": 1, "error": error.to_wire()}
             connection.send(nack)
