@@ -18,13 +18,13 @@ from typing import Any
 
 import httpx
 import pytest
-from ably import AblyException, AblyRealtime, AblyRest
+from ably import AblyException, AblyRest
 from ably.types.connectionstate import ConnectionState
 from ably.types.message import Message
 
 from ably_local.server import LocalAbly
 from ably_local.testing import running_service
-from tests.realtime.test_ably_python import HOST, TIMEOUT_S, receive, subscribe
+from tests.realtime.test_ably_python import HOST, TIMEOUT_S, realtime, receive, subscribe
 
 API_KEY = "pyRest.sdkKey:pyRestSecretThatStaysLocal_0123456789"
 YEAR = datetime.now(UTC).year - 1
@@ -76,16 +76,6 @@ def tokens_for(key: str, client_id: str) -> Callable[[dict[str, Any]], Awaitable
             return await minter.auth.request_token({"client_id": client_id})
 
     return auth_callback
-
-
-@asynccontextmanager
-async def realtime(**options: Any) -> AsyncIterator[AblyRealtime]:
-    client = AblyRealtime(endpoint=HOST, tls=False, **options)
-    try:
-        await asyncio.wait_for(client.connection.once_async(ConnectionState.CONNECTED), TIMEOUT_S)
-        yield client
-    finally:
-        await client.close()
 
 
 async def test_stats_from_fixtures_by_minute_and_hour(app: App) -> None:
