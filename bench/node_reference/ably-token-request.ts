@@ -1,0 +1,13 @@
+import * as Ably from 'ably';
+
+interface HandlerEvent { queryStringParameters: Record<string, string | undefined> | null }
+
+export async function handler(event: HandlerEvent) {
+  if (!process.env.ABLY_API_KEY) {
+    return { statusCode: 500, headers: { 'content-type': 'application/json' }, body: JSON.stringify('Missing ABLY_API_KEY') };
+  }
+  const clientId = event.queryStringParameters?.['clientId'] || process.env.DEFAULT_CLIENT_ID || 'NO_CLIENT_ID';
+  const client = new Ably.Rest(process.env.ABLY_API_KEY);
+  const tokenRequestData = await client.auth.createTokenRequest({ clientId: clientId });
+  return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(tokenRequestData) };
+}
