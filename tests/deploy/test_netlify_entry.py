@@ -5,12 +5,22 @@ tests/function, and a last test holds the two runtimes' answers side by side.
 """
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.deploy.drivers import RUNTIMES, Call, driver_command, run_function, signed_body
+from tests.deploy.conftest import NETLIFY_ENTRY, ROOT
+from tests.deploy.drivers import (
+    NODE_DRIVER,
+    RUNTIMES,
+    Call,
+    base_env,
+    driver_command,
+    run_function,
+    signed_body,
+)
 from tests.function.conftest import API_KEY
 from tests.function.events import netlify_event
 
@@ -106,3 +116,48 @@ def test_pyodide_entry_answers_exactly_like_the_python_handler(pyodide_bundle: P
     )
     for case, expected, actual in zip(CASES, python, pyodide, strict=True):
         assert comparable(actual) == comparable(expected), case
+
+
+@pytest.mark.parametrize(
+    ("environment", "named"),
+    [
+        (
+            {"ABLY_API_KEY": API_KEY, "ABLY_TOKEN_CAPABILITY": '{"c":' + "[" * 3000 + "]" * 3000 + "}"},
+            "ABLY_TOKEN_CAPABILITY",
+        ),
+        ({"ABLY_API_KEY": API_KEY, "POWERTOOLS_LOG_LEVEL": "LOUD"}, "POWERTOOLS_LOG_LEVEL"),
+        ({"ABLY_API_KEY": "", "ABLY_API_KEY_SSM_PARAMETER": API_KEY}, "ABLY_API_KEY_SSM_PARAMETER"),
+    ],
+    ids=["deep-capability", "log-level", "key-in-ssm-variable"],
+)
+def test_configuration_that_crashed_the_start_is_a_500_in_both_runtimes(
+    runtime: str, environment: dict[str, str], named: str
+) -> None:
+    (response,) = run_function(driver_command(runtime), [CASES["get"]], **environment)
+    assert response["statusCode"] == 500
+    assert named in json.loads(response["body"])["error"]["message"]
+
+
+def test_a_foreign_origin_is_refused_in_both_runtimes(runtime: str) -> None:
+    call = (netlify_event(headers={"origin": "https://evil.example"}), {})
+    (response,) = run_function(driver_command(runtime), [call], ABLY_API_KEY=API_KEY)
+    assert response["statusCode"] == 403
+    assert json.loads(response["body"])["error"]["code"] == 40300
+
+
+def test_pyodide_runs_on_liftoff_only_without_a_command_line_flag(pyodide_bundle: Path) -> None:
+    """The entry turns V8's TurboFan tier-up off from code: V8's own trace shows no TurboFan compilation
+    through a cold start and warm calls (without it, CPython's eval loop is recompiled in the background)."""
+    command = ["node", "--trace-wasm-compilation-times", str(NODE_DRIVER), str(NETLIFY_ENTRY)]
+    result = subprocess.run(
+        command,
+        input=json.dumps([CASES["get"]] * 200),
+        capture_output=True,
+        text=True,
+        env=base_env(ABLY_API_KEY=API_KEY),
+        cwd=ROOT,
+        timeout=120,
+        check=True,
+    )
+    assert "using Liftoff" in result.stdout
+    assert "using TurboFan" not in result.stdout
