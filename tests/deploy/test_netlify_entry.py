@@ -139,7 +139,7 @@ def test_configuration_that_crashed_the_start_is_a_500_in_both_runtimes(
 
 
 def test_a_foreign_origin_is_refused_in_both_runtimes(runtime: str) -> None:
-    call = (netlify_event(headers={"origin": "https://evil.example"}), {})
+    call: Call = (netlify_event(headers={"origin": "https://evil.example"}), {})
     (response,) = run_function(driver_command(runtime), [call], ABLY_API_KEY=API_KEY)
     assert response["statusCode"] == 403
     assert json.loads(response["body"])["error"]["code"] == 40300
