@@ -73,7 +73,7 @@ def _provider(provider_class: Callable[[], Any], variable: str) -> Any:
         return provider_class()
     except Exception:
         raise ConfigurationError(
-            f"{variable} is set but no AWS client could be created for it: set AWS_REGION "
+            f"{variable} is set but no AWS client could be created for it: set AWS_DEFAULT_REGION "
             "(AWS Lambda sets it for you) and AWS credentials."
         ) from None
 
