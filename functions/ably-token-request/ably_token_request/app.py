@@ -44,7 +44,7 @@ class TokenFunction:
     def __call__(self, event: object, context: object) -> Response:
         started = perf_counter()
         request: HttpRequest | None = None
-        details: dict[str, Any] = {}
+        details: dict[str, Any]
         try:
             request = parse_event(event)
             check_origin(request, self.settings.allowed_origins)
