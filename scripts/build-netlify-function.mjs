@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import runtime from '../functions/ably-token-request/pyodide-runtime.js';
 
-const { BUNDLE_DIR, FUNCTION_DIR, SNAPSHOT_WARMUP, loadPythonRuntime } = runtime;
+const { BUNDLE_DIR, FUNCTION_DIR, SNAPSHOT_WARMUP, defineBridge, loadPythonRuntime } = runtime;
 
 const withSnapshot = !process.argv.includes('--no-snapshot');
 const python = process.env.PYTHON || 'python3';
@@ -29,10 +29,12 @@ const inputs = createHash('sha256')
   .update(await sourcesText())
   .digest('hex');
 
+/** The Python the snapshot holds: the package's modules, and handler.py's compiled code (see BRIDGE). */
 async function sourcesText() {
   const dir = join(FUNCTION_DIR, 'ably_token_request');
-  const modules = (await readdir(dir)).filter((file) => file.endsWith('.py')).sort();
-  return (await Promise.all(modules.map((file) => readFile(join(dir, file), 'utf8')))).join('\0');
+  const modules = (await readdir(dir)).filter((file) => file.endsWith('.py')).sort().map((file) => join(dir, file));
+  const files = [join(FUNCTION_DIR, 'handler.py'), ...modules];
+  return (await Promise.all(files.map((file) => readFile(file, 'utf8')))).join('\0');
 }
 
 const manifestPath = join(BUNDLE_DIR, 'bundle.json');
@@ -69,6 +71,7 @@ const manifest = { pyodide: pyodideVersion, wheels, sitePackages: 'site-packages
 await writeFile(manifestPath, JSON.stringify(manifest, null, 2));
 if (withSnapshot) {
   const py = await loadPythonRuntime({ makeSnapshot: true });
+  defineBridge(py);
   py.runPython(SNAPSHOT_WARMUP);
   await writeFile(join(BUNDLE_DIR, 'snapshot.bin'), py.makeMemorySnapshot());
   manifest.snapshot = 'snapshot.bin';

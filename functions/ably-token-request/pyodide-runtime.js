@@ -31,10 +31,11 @@ const PYODIDE_DIR = dirname(require.resolve('pyodide'));
 const PYTHON_HOME = '/home/pyodide/functions/ably-token-request';
 const SITE_PACKAGES = 'site-packages';
 
-// Run before a snapshot is taken: import the function's modules (not handler.py, which reads the environment
-// at start-up, so no setting or key enters the snapshot) and answer one made-up request with a made-up key
-// through a throwaway logger, so what a request and Powertools import or set up lazily is in memory too.
-// The build hashes the sources into the bundle's inputs, so a changed module means a new snapshot.
+// Run before a snapshot is taken, after the bridge below: import the function's modules (handler.py is only
+// compiled: running it reads the environment, so no setting or key enters the snapshot) and answer one
+// made-up request with a made-up key through a throwaway logger, so what a request and Powertools import or
+// set up lazily is in memory too. The build hashes the sources into the bundle's inputs, so a changed module
+// means a new snapshot.
 const SNAPSHOT_WARMUP = `
 import importlib, io, logging, pkgutil
 import ably_token_request
@@ -57,20 +58,34 @@ _warm_up()
 del _module, _warm_up, TokenFunction, key_reader, powertools_logger, load_settings
 `;
 
+// The entry's Python side, a module defined once: in the snapshot (the build runs it) or, without one, at start.
+// It compiles handler.py when it is defined, so a restored runtime compiles no Python source at all; `start`
+// then runs the handler's start-up (environment in, configuration read) and returns the request function.
 const BRIDGE = `
-import json, os
+import json, os, sys, types
 
-def set_environment(variables):
+HOME = ${JSON.stringify(PYTHON_HOME)}
+HANDLER = HOME + "/handler.py"
+sys.dont_write_bytecode = True
+if HOME not in sys.path:
+    sys.path.insert(0, HOME)
+with open(HANDLER, "rb") as source:
+    _handler_code = compile(source.read(), HANDLER, "exec")
+
+
+def start(variables):
     os.environ.update(json.loads(variables))
-
-def start():
-    import handler
+    handler = types.ModuleType("handler")
+    handler.__file__ = HANDLER
+    sys.modules["handler"] = handler
+    exec(_handler_code, handler.__dict__)
 
     def invoke(event, context):
         return json.dumps(handler.handler(json.loads(event), json.loads(context)))
 
     return invoke
 `;
+const BRIDGE_MODULE = '_token_function_bridge';
 
 /**
  * Pyodide with the function's files in view: the extracted wheels mounted as site-packages and the function's
@@ -84,11 +99,16 @@ async function loadPythonRuntime({ snapshot, makeSnapshot = false } = {}) {
     _makeSnapshot: makeSnapshot,
     ...(snapshot ? { _loadSnapshot: snapshot, createPyodideModule: await sizedForSnapshot(snapshot) } : {}),
   });
-  const sitePackages = py.runPython('import sysconfig; sysconfig.get_path("purelib")');
-  py.mountNodeFS(sitePackages, join(BUNDLE_DIR, SITE_PACKAGES));
+  py.mountNodeFS(py.pyimport('sysconfig').get_path('purelib'), join(BUNDLE_DIR, SITE_PACKAGES));
   py.mountNodeFS(PYTHON_HOME, FUNCTION_DIR);
-  py.runPython(`import sys\nsys.dont_write_bytecode = True\nif ${JSON.stringify(PYTHON_HOME)} not in sys.path: sys.path.insert(0, ${JSON.stringify(PYTHON_HOME)})`);
   return py;
+}
+
+/** Define the bridge module (before a snapshot is taken, or at start without one). */
+function defineBridge(py) {
+  const bridge = py.pyimport('types').ModuleType(BRIDGE_MODULE);
+  py.pyimport('sys').modules.set(BRIDGE_MODULE, bridge);
+  py.runPython(BRIDGE, { globals: bridge.__dict__ });
 }
 
 /**
@@ -112,10 +132,8 @@ async function startFunction({ useSnapshot = true } = {}) {
   const bundle = JSON.parse(await readFile(join(BUNDLE_DIR, 'bundle.json'), 'utf8'));
   const snapshot = useSnapshot && bundle.snapshot ? readFile(join(BUNDLE_DIR, bundle.snapshot)) : undefined;
   const py = await loadPythonRuntime({ snapshot });
-  const namespace = py.globals.get('dict')();
-  py.runPython(BRIDGE, { globals: namespace });
-  namespace.get('set_environment')(JSON.stringify(functionEnvironment(process.env)));
-  const invoke = namespace.get('start')();
+  if (!snapshot) defineBridge(py);
+  const invoke = py.pyimport(BRIDGE_MODULE).start(JSON.stringify(functionEnvironment(process.env)));
   return (event, context) => JSON.parse(invoke(JSON.stringify(event ?? null), JSON.stringify(lambdaContext(context))));
 }
 
@@ -133,4 +151,4 @@ function lambdaContext(context) {
   return { awsRequestId: awsRequestId ?? null, clientContext: clientContext ?? null };
 }
 
-module.exports = { BUNDLE_DIR, FUNCTION_DIR, SNAPSHOT_WARMUP, WASM_FLAGS, loadPythonRuntime, startFunction };
+module.exports = { BUNDLE_DIR, FUNCTION_DIR, SNAPSHOT_WARMUP, WASM_FLAGS, defineBridge, loadPythonRuntime, startFunction };
