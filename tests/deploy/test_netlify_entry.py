@@ -146,3 +146,11 @@ def test_pyodide_runs_on_liftoff_only_without_a_command_line_flag(pyodide_bundle
     )
     assert "using Liftoff" in result.stdout
     assert "using TurboFan" not in result.stdout
+
+
+def test_the_entry_also_starts_without_its_snapshot(pyodide_bundle: Path) -> None:
+    """ABLY_PYODIDE_SNAPSHOT=off (to rule the snapshot out) imports everything from the shipped files."""
+    (response,) = run_function(
+        driver_command("pyodide"), [CASES["get"]], ABLY_API_KEY=API_KEY, ABLY_PYODIDE_SNAPSHOT="off"
+    )
+    assert signed_body(response)["clientId"] == "get-user"
