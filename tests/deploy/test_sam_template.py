@@ -156,7 +156,8 @@ def test_logs_go_to_a_log_group_with_retention_and_concurrency_is_capped(templat
     log_group = deployed(template, "AblyTokenRequestLogGroup")
     assert int(log_group["RetentionInDays"]) == 30
     assert properties["ReservedConcurrentExecutions"] == "7"
-    assert template["Parameters"]["MaxConcurrency"]["MinValue"] >= 1
+    assert "ReservedConcurrentExecutions" in deployed(template)  # capped by default
+    assert "ReservedConcurrentExecutions" not in deployed(template, MaxConcurrency="0")
 
 
 def test_by_default_the_role_may_only_write_its_logs_and_get_the_one_ssm_parameter(
