@@ -114,15 +114,18 @@ function defineBridge(py) {
 /**
  * Pyodide sizes memory for a snapshot through INITIAL_MEMORY, which this build ignores (its wasm exports its
  * own memory), so restoring a snapshot larger than the initial heap fails. Grow the heap first, through
- * Emscripten's own allocator so its views follow; the restore then overwrites all of it.
+ * Emscripten's own allocator so its views follow; the restore then overwrites all of it. The memory image
+ * follows the snapshot's header, whose second 32-bit word is the image's offset: a function's snapshot
+ * usually fits the initial heap, and growing it anyway would double the heap on every cold start.
  */
 async function sizedForSnapshot(snapshot) {
-  const { byteLength } = await snapshot;
+  const { buffer, byteOffset, byteLength } = await snapshot;
+  const imageBytes = byteLength - new DataView(buffer, byteOffset, 8).getUint32(4, true);
   const asm = pathToFileURL(join(PYODIDE_DIR, 'pyodide.asm' + '.mjs')).href;
   const { default: createPyodideModule } = await import(asm);
   return async (settings) => {
     const module = await createPyodideModule(settings);
-    if (byteLength > module.HEAP8.byteLength) module._free(module._malloc(byteLength));
+    if (imageBytes > module.HEAP8.byteLength) module._free(module._malloc(imageBytes));
     return module;
   };
 }
