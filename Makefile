@@ -1,5 +1,5 @@
 # Two entry points: `make dev` runs the project, `make test` runs every check.
-# Each installs what it needs, so both work on a fresh machine with Python 3.11+, Node 20+ and npm.
+# Each installs what it needs, so both work on a fresh machine with Python 3.11+, npm and any Node npm runs on.
 # `make dev` installs only what running needs; the test tools come with the first `make test`.
 # Dev server options: `make dev ARGS='--local --env-file other.env'` (PORT=9000 make dev for the port).
 
@@ -13,8 +13,16 @@ ARGS ?=
 NODE_READY := node_modules/.installed
 # Netlify's CLI and bundler, kept apart from the client build's dependencies (tests/deploy drives them).
 NETLIFY_TOOLS_READY := tools/netlify/node_modules/.installed
+# The Node the project runs on (the Netlify function's runtime, nodejs24.x; Netlify's tools need >= 22.12):
+# installed from the npm registry as a package into .node/ and put first on PATH for every step below, so
+# the machine's own Node only has to run that one `npm install`.
+NODE_VERSION := 24.22.3
+NODE_ARCH := $(subst x86_64,x64,$(subst aarch64,arm64,$(shell uname -m)))
+NODE_HOME := $(CURDIR)/.node
+NODE_TOOLCHAIN := $(NODE_HOME)/.installed-$(NODE_VERSION)
+export PATH := $(NODE_HOME)/node_modules/node-linux-$(NODE_ARCH)/bin:$(PATH)
 
-.PHONY: dev test test-fast lint format build bench chromium
+.PHONY: dev test test-fast lint format build bench chromium node
 
 # The Python and npm installs of a first run go side by side (-j2): they wait on different registries.
 dev:
@@ -44,7 +52,8 @@ dist/app.js: $(NODE_READY) package-lock.json scripts/build-client.mjs $(shell fi
 	@echo "==> Building the page into dist/"
 	@npm run --silent build
 
-bench: $(PY_READY) $(NODE_READY)
+# The token-function bench runs moto's server for the SSM row, so it needs the test tools too.
+bench: $(PY_TEST_READY) $(NODE_READY)
 	$(PY) bench/token_function.py
 	$(PY) bench/realtime_fanout.py
 	$(PY) bench/first_run.py
@@ -74,11 +83,19 @@ $(PY_TEST_READY): $(PY_READY)
 	@$(PIP) install --quiet -e '.[test]' pip
 	@touch $@
 
-$(NODE_READY): package.json package-lock.json
+node: $(NODE_TOOLCHAIN)
+
+$(NODE_TOOLCHAIN):
+	@echo "==> Installing Node $(NODE_VERSION) from npm into .node/ (first run only)"
+	@npm install --prefix $(NODE_HOME) --no-save --no-audit --no-fund --loglevel=error node-linux-$(NODE_ARCH)@$(NODE_VERSION)
+	@touch $@
+
+$(NODE_READY): package.json package-lock.json $(NODE_TOOLCHAIN)
 	@echo "==> Installing the page's npm packages (first run only)"
 	@npm ci --no-audit --no-fund --ignore-scripts  # esbuild's postinstall is optional; npm 11 warns about it
 	@touch $@
 
-$(NETLIFY_TOOLS_READY): tools/netlify/package.json tools/netlify/package-lock.json
-	npm ci --prefix tools/netlify --no-audit --no-fund
+# --ignore-scripts: npm 11 skips unapproved install scripts anyway (the tools work without them) and warns.
+$(NETLIFY_TOOLS_READY): tools/netlify/package.json tools/netlify/package-lock.json $(NODE_TOOLCHAIN)
+	npm ci --prefix tools/netlify --no-audit --no-fund --ignore-scripts
 	touch $@

@@ -1,8 +1,10 @@
 """Benchmark driver for the Python handler, run in a fresh interpreter like a Lambda execution environment.
 
-`cold`: import the handler, answer one request, print RESPONSE <status>.
+`cold`: import the handler (start-up), answer one request, print RESPONSE <status> at once (the clock stops
+there: a Lambda worker stays alive after answering, so interpreter shutdown is not part of a cold start),
+then `PHASES <start-up ms> <first request ms> <peak RSS KiB>`.
 `warm N`: call the handler N times in-process and print the mean microseconds per call.
-Log lines go to /dev/null, as they would leave the process in Lambda.
+Reports go to stderr; the function's log lines go to stdout, which the benchmark sends to /dev/null.
 """
 
 import json
@@ -14,15 +16,21 @@ import time
 def main() -> None:
     mode, function_dir = sys.argv[1], sys.argv[2]
     event = json.loads(os.environ["BENCH_EVENT"])
-    report = os.fdopen(os.dup(1), "w")
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
+    report = sys.stderr
     sys.path.insert(0, function_dir)
+    started = time.perf_counter()
     import handler
 
+    imported = time.perf_counter()
     if mode == "cold":
         response = handler.handler(event, None)
+        answered = time.perf_counter()
         report.write(f"RESPONSE {response['statusCode']}\n")
+        report.flush()
+        # VmHWM, not ru_maxrss: the latter survives exec and so may count the parent's memory.
+        with open("/proc/self/status") as status:
+            peak_kib = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+        report.write(f"PHASES {(imported - started) * 1000} {(answered - imported) * 1000} {peak_kib}\n")
     else:
         count = int(sys.argv[3])
         for _ in range(min(count, 2000)):

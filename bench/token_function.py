@@ -1,31 +1,47 @@
-"""Token function speed: our Python handler against a Node.js reference of the article's function.
+"""Token function speed: our Python handler, native and in Pyodide, against the original as Netlify ships it.
 
-Measures, in one run and on the same machine:
-  cold start - a fresh process importing the function and answering one request (median of several);
-  warm       - the handler called in-process many times (mean per call, median of several rounds).
-The Python handler runs from a virtual environment holding only its deploy requirements, like a Lambda
-package; the Node reference uses the ably npm package from the project's node_modules.
+The reference is the article's TypeScript function bundled the way Netlify bundles it (esbuild, one CommonJS
+file with ably-js inside), run on the Node the project deploys on. In one run, on the same machine:
+  cold start - a fresh process answering its first request: from spawning it to reading the answer (the
+               process is not timed past the answer; a Lambda worker stays alive), median of interleaved runs;
+  warm       - the handler called in-process many times (mean per call, median of several rounds);
+  key store  - the SSM Parameter Store path's extra start-up and first-request cost, against moto's server
+               on loopback (on AWS add the SSM round trip, which cannot be measured here).
+The native handler runs from a venv holding what `sam build` packages (requirements.txt, no dependencies)
+plus boto3, which the Lambda Python runtime provides.
 
 Usage: python bench/token_function.py [--cold-runs N] [--warm-calls N] [--rounds N]
 """
 
 import argparse
 import hashlib
+import importlib.metadata
 import json
+import logging
 import os
+import platform
 import statistics
 import subprocess
 import sys
 import time
 import venv
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import boto3
+from moto.server import ThreadedMotoServer
 
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTION_DIR = ROOT / "functions" / "ably-token-request"
 BENCH_DIR = Path(__file__).resolve().parent
-LAMBDA_VENV = ROOT / ".bench" / "lambda-venv"
+WORK_DIR = ROOT / ".bench"
+LAMBDA_VENV = WORK_DIR / "lambda-venv"
+REFERENCE_BUNDLE = WORK_DIR / "node-reference" / "ably-token-request.js"
+REGION = "eu-west-1"
+SSM_PARAMETER = "/bench/ably-api-key"
+API_KEY = "benchApp.benchKey:benchSecretNotReal"
 EVENT = {
     "path": "/.netlify/functions/ably-token-request",
     "httpMethod": "GET",
@@ -39,10 +55,10 @@ EVENT = {
     "rawQuery": "clientId=bench-user",
 }
 ENV = {
-    **{k: v for k, v in os.environ.items() if not k.startswith(("ABLY_", "PYTHON"))},
-    "ABLY_API_KEY": "benchApp.benchKey:benchSecretNotReal",
+    **{k: v for k, v in os.environ.items() if not k.startswith(("ABLY_", "PYTHON", "AWS_"))},
     "BENCH_EVENT": json.dumps(EVENT),
 }
+KEY_IN_ENV = {"ABLY_API_KEY": API_KEY}
 
 
 @dataclass(frozen=True)
@@ -53,23 +69,36 @@ class Implementation:
     env: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ColdStart:
+    total_ms: float
+    phases: tuple[float, float, float] | None  # Python only: start-up ms, first request ms, peak RSS KiB
+
+
 def lambda_python() -> str:
-    """A venv with only the function's requirements, rebuilt when they change."""
+    """A venv with what `sam build` packages plus boto3 (the Lambda runtime's), rebuilt when they change."""
     requirements = FUNCTION_DIR / "requirements.txt"
+    boto3_version = importlib.metadata.version("boto3")
     stamp = LAMBDA_VENV / ".requirements-sha256"
-    digest = hashlib.sha256(requirements.read_bytes()).hexdigest()
+    digest = hashlib.sha256(requirements.read_bytes() + boto3_version.encode()).hexdigest()
     python = LAMBDA_VENV / "bin" / "python"
     if not stamp.is_file() or stamp.read_text() != digest:
         venv.create(LAMBDA_VENV, with_pip=True, clear=True)
-        subprocess.run([python, "-m", "pip", "install", "--quiet", "-r", requirements], check=True, env=ENV)
+        pip: list[str | Path] = [python, "-m", "pip", "install", "--quiet"]
+        subprocess.run([*pip, "--no-deps", "-r", requirements], check=True, env=ENV)
+        subprocess.run([*pip, f"boto3=={boto3_version}"], check=True, env=ENV)
         stamp.write_text(digest)
     return str(python)
 
 
-def pyodide_bundle() -> None:
-    """The Netlify entry's wheels and snapshot, as `npm run build:netlify-function` makes them."""
+def build_node_side() -> None:
+    """The reference bundle, and the Netlify entry's bundle (`npm run build:netlify-function`)."""
+    node = ["node"]
     subprocess.run(
-        ["node", str(ROOT / "scripts" / "build-netlify-function.mjs")],
+        [*node, BENCH_DIR / "node_reference" / "build.mjs", REFERENCE_BUNDLE], check=True, cwd=ROOT
+    )
+    subprocess.run(
+        [*node, ROOT / "scripts" / "build-netlify-function.mjs"],
         check=True,
         cwd=ROOT,
         env=ENV | {"PYTHON": sys.executable},
@@ -77,103 +106,174 @@ def pyodide_bundle() -> None:
     )
 
 
-def implementations() -> list[Implementation]:
+def implementations(aws: dict[str, str]) -> list[Implementation]:
     python = lambda_python()
-    pyodide_bundle()
+    build_node_side()
     driver = str(BENCH_DIR / "invoke_python.py")
     node_driver = str(BENCH_DIR / "node_reference" / "invoke.mjs")
-    node_entry = (BENCH_DIR / "node_reference" / "ably-token-request.mjs").as_uri()
-    netlify_entry = (FUNCTION_DIR / "ably-token-request.js").as_uri()
+    netlify_entry = str(FUNCTION_DIR / "ably-token-request.js")
+
+    def native(name: str, env: dict[str, str]) -> Implementation:
+        return Implementation(
+            name,
+            cold=[python, driver, "cold", str(FUNCTION_DIR)],
+            warm=lambda n: [python, driver, "warm", str(FUNCTION_DIR), str(n)],
+            env=env,
+        )
+
+    def node(name: str, entry: str) -> Implementation:
+        return Implementation(
+            name,
+            cold=["node", node_driver, "cold", entry],
+            warm=lambda n: ["node", node_driver, "warm", entry, str(n)],
+            env=KEY_IN_ENV,
+        )
+
     return [
-        Implementation(
-            "python handler",
-            cold=[python, driver, "cold", str(FUNCTION_DIR)],
-            warm=lambda n: [python, driver, "warm", str(FUNCTION_DIR), str(n)],
-        ),
-        Implementation(
-            "python, no request log",
-            cold=[python, driver, "cold", str(FUNCTION_DIR)],
-            warm=lambda n: [python, driver, "warm", str(FUNCTION_DIR), str(n)],
-            env={"POWERTOOLS_LOG_LEVEL": "WARNING"},
-        ),
-        Implementation(
-            "node reference",
-            cold=["node", node_driver, "cold", node_entry],
-            warm=lambda n: ["node", node_driver, "warm", node_entry, str(n)],
-        ),
-        # The Netlify entry: the same Python handler in Pyodide, from its memory snapshot (as deployed)...
-        Implementation(
-            "netlify pyodide+snapshot",
-            cold=["node", node_driver, "cold", netlify_entry],
-            warm=lambda n: ["node", node_driver, "warm", netlify_entry, str(n)],
-        ),
-        # ...and without it (wheels unpacked and modules imported on every cold start).
-        Implementation(
-            "netlify pyodide, no snap",
-            cold=["node", node_driver, "cold", netlify_entry],
-            warm=lambda n: ["node", node_driver, "warm", netlify_entry, str(n)],
-            env={"ABLY_PYODIDE_SNAPSHOT": "off"},
-        ),
+        node("original: Node, esbuild bundle", str(REFERENCE_BUNDLE)),
+        native("native Python (AWS Lambda)", KEY_IN_ENV),
+        native("native Python, key from SSM", aws | {"ABLY_API_KEY_SSM_PARAMETER": SSM_PARAMETER}),
+        node("Netlify: Python in Pyodide", netlify_entry),
     ]
 
 
-def time_to_first_response(subject: Implementation) -> float:
-    """Milliseconds from spawning the process to reading its answer."""
-    command = subject.cold
+@contextmanager
+def local_ssm() -> Iterator[dict[str, str]]:
+    """moto's server on loopback holding the key as a SecureString; yields the environment that reaches it."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    aws = {
+        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+    }
+    try:
+        client = boto3.client(
+            "ssm",
+            region_name=REGION,
+            endpoint_url=aws["AWS_ENDPOINT_URL"],
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",  # noqa: S106
+        )
+        client.put_parameter(Name=SSM_PARAMETER, Value=API_KEY, Type="SecureString", Overwrite=True)
+        yield aws
+    finally:
+        server.stop()
+
+
+def cold_start(subject: Implementation) -> ColdStart:
+    """Milliseconds from spawning the process to reading its answer (and the driver's phases, if any)."""
     started = time.perf_counter()
-    env = ENV | subject.env
-    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT) as process:
-        assert process.stdout is not None
-        for line in process.stdout:
-            if line.startswith("RESPONSE"):
+    with subprocess.Popen(
+        subject.cold,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV | subject.env,
+        cwd=ROOT,
+    ) as process:
+        assert process.stderr is not None
+        elapsed: float | None = None
+        phases = None
+        for line in process.stderr:
+            if line.startswith("RESPONSE") and elapsed is None:
                 elapsed = (time.perf_counter() - started) * 1000
                 if line.split()[1] != "200":
-                    raise RuntimeError(f"{command[0]} answered {line.strip()}")
-                process.stdout.read()
-                return elapsed
-    raise RuntimeError(f"{' '.join(command)} gave no response")
+                    raise RuntimeError(f"{subject.name} answered {line.strip()}")
+            elif line.startswith("PHASES"):
+                startup, first, rss = map(float, line.split()[1:])
+                phases = (startup, first, rss)
+    if elapsed is None:
+        raise RuntimeError(f"{subject.name} gave no response")
+    return ColdStart(elapsed, phases)
 
 
 def warm_micros(subject: Implementation, calls: int) -> float:
-    env = ENV | subject.env
     output = subprocess.run(
-        subject.warm(calls), capture_output=True, text=True, check=True, env=env, cwd=ROOT
+        subject.warm(calls),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=True,
+        env=ENV | subject.env,
+        cwd=ROOT,
     )
-    line = next(line for line in output.stdout.splitlines() if line.startswith("WARM_US"))
+    line = next(line for line in output.stderr.splitlines() if line.startswith("WARM_US"))
     return float(line.split()[1])
 
 
+def spread(values: list[float]) -> str:
+    quartiles = statistics.quantiles(values, n=4)
+    return f"{quartiles[0]:.0f}-{quartiles[2]:.0f}"
+
+
+def machine() -> str:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True, check=True).stdout.strip()
+    load = os.getloadavg()[0]
+    return f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, Node {node}, load {load:.1f}"
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--cold-runs", type=int, default=15)
     parser.add_argument("--warm-calls", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
 
-    subjects = implementations()
-    for subject in subjects:  # untimed: compiles bytecode and warms the page cache
-        time_to_first_response(subject)
-    cold: dict[str, list[float]] = {s.name: [] for s in subjects}
-    warm: dict[str, list[float]] = {s.name: [] for s in subjects}
-    for _ in range(args.cold_runs):  # interleaved, so drift on a shared machine hits all alike
-        for subject in subjects:
-            cold[subject.name].append(time_to_first_response(subject))
-    for _ in range(args.rounds):
-        for subject in subjects:
-            warm[subject.name].append(warm_micros(subject, args.warm_calls))
+    with local_ssm() as aws:
+        subjects = implementations(aws)
+        for subject in subjects:  # untimed: compiles bytecode and warms the page cache
+            cold_start(subject)
+        cold: dict[str, list[ColdStart]] = {s.name: [] for s in subjects}
+        warm: dict[str, list[float]] = {s.name: [] for s in subjects}
+        for _ in range(args.cold_runs):  # interleaved, so drift on a shared machine hits all alike
+            for subject in subjects:
+                cold[subject.name].append(cold_start(subject))
+        for _ in range(args.rounds):
+            for subject in subjects:
+                warm[subject.name].append(warm_micros(subject, args.warm_calls))
 
-    reference = "node reference"
-    cold_ref = statistics.median(cold[reference])
+    reference = subjects[0].name
+    cold_ref = statistics.median(c.total_ms for c in cold[reference])
     warm_ref = statistics.median(warm[reference])
-    print(f"Token function, {args.cold_runs} cold starts and {args.rounds}x{args.warm_calls} warm calls each")
-    print(f"{'implementation':<26}{'cold start ms':>15}{'vs node':>9}{'warm us/call':>14}{'vs node':>9}")
+    print(f"Token function on {machine()}")
+    print(f"{args.cold_runs} interleaved cold starts each (median, interquartile range); warm: median of")
+    print(f"{args.rounds} rounds of {args.warm_calls} in-process calls")
+    print(
+        f"{'implementation':<34}{'cold start ms':>14}{'IQR':>11}{'vs original':>13}{'warm µs':>10}{'vs':>7}"
+    )
     for subject in subjects:
-        cold_ms = statistics.median(cold[subject.name])
+        totals = [c.total_ms for c in cold[subject.name]]
+        cold_ms = statistics.median(totals)
         warm_us = statistics.median(warm[subject.name])
         print(
-            f"{subject.name:<26}{cold_ms:>15.1f}{cold_ms / cold_ref:>9.2f}"
-            f"{warm_us:>14.1f}{warm_us / warm_ref:>9.2f}"
+            f"{subject.name:<34}{cold_ms:>14.0f}{spread(totals):>11}{cold_ms / cold_ref:>12.2f}x"
+            f"{warm_us:>10.1f}{warm_us / warm_ref:>6.2f}x"
         )
+    env_key, ssm = (cold[s.name] for s in subjects[1:3])
+
+    def phase(runs: list[ColdStart], index: int) -> float:
+        return statistics.median(c.phases[index] for c in runs if c.phases is not None)
+
+    print(
+        f"native start-up (imports, configuration, logger) {phase(env_key, 0):.0f} ms, then first request "
+        f"{phase(env_key, 1):.1f} ms; with the key in SSM: start-up {phase(ssm, 0):.0f} ms (plus Powertools "
+        f"Parameters and the boto3 client), first request {phase(ssm, 1):.1f} ms (GetParameter to moto on "
+        f"loopback, decrypt, parse; on AWS add the SSM round trip). Under SnapStart the start-up runs before "
+        "the snapshot and a restored instance pays only the first request. Peak RSS "
+        f"{phase(env_key, 2) / 1024:.0f} MiB, {phase(ssm, 2) / 1024:.0f} MiB with SSM (medians)"
+    )
 
 
 if __name__ == "__main__":

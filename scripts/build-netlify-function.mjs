@@ -1,21 +1,21 @@
 // Prepares functions/ably-token-request/pyodide-bundle/ for the Netlify entry, so Pyodide needs no network at
 // run time:
-//   site-packages/ the wheels extracted, which the entry mounts (read on demand) when it starts from the snapshot.
-//   wheels/        pure-Python wheels of requirements.txt. msgpack and websockets ship only compiled wheels, so
-//                  they are built from source with their documented pure-Python switches (MSGPACK_PUREPYTHON,
-//                  BUILD_EXTENSION=no); both packages fall back to their Python implementations.
-//   snapshot.bin   a Pyodide memory snapshot taken after importing the third-party modules, signing a throwaway
-//                  request and importing ably_token_request (never handler.py, which reads the environment at
-//                  start-up: no configuration or key is baked in).
+//   site-packages/ requirements.txt's pure-Python wheels, extracted (the entry mounts them, read on demand).
+//                  Installed with --no-deps: the function imports only what requirements.txt lists (ably's
+//                  own dependencies, its realtime client's httpx, h2, websockets..., are never loaded).
+//   snapshot.bin   a Pyodide memory snapshot taken after importing ably_token_request and signing a throwaway
+//                  request (never handler.py, which reads the environment at start-up: no configuration or
+//                  key is baked in).
 //   bundle.json    what is there, and the inputs it was made from; an unchanged input set skips the rebuild.
 // Usage: node scripts/build-netlify-function.mjs [--no-snapshot]   (PYTHON picks the interpreter for pip)
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import runtime from '../functions/ably-token-request/pyodide-runtime.js';
 
-const { BUNDLE_DIR, FUNCTION_DIR, SNAPSHOT_SOURCES, SNAPSHOT_WARMUP, copySources, loadPythonRuntime } = runtime;
+const { BUNDLE_DIR, FUNCTION_DIR, SNAPSHOT_WARMUP, defineBridge, loadPythonRuntime } = runtime;
 
 const withSnapshot = !process.argv.includes('--no-snapshot');
 const python = process.env.PYTHON || 'python3';
@@ -29,10 +29,12 @@ const inputs = createHash('sha256')
   .update(await sourcesText())
   .digest('hex');
 
+/** The Python the snapshot holds: the package's modules, and handler.py's compiled code (see BRIDGE). */
 async function sourcesText() {
   const dir = join(FUNCTION_DIR, 'ably_token_request');
-  const modules = (await readdir(dir)).filter((file) => file.endsWith('.py')).sort();
-  return (await Promise.all(modules.map((file) => readFile(join(dir, file), 'utf8')))).join('\0');
+  const modules = (await readdir(dir)).filter((file) => file.endsWith('.py')).sort().map((file) => join(dir, file));
+  const files = [join(FUNCTION_DIR, 'handler.py'), ...modules];
+  return (await Promise.all(files.map((file) => readFile(file, 'utf8')))).join('\0');
 }
 
 const manifestPath = join(BUNDLE_DIR, 'bundle.json');
@@ -43,36 +45,36 @@ if (previous?.inputs === inputs) {
 }
 
 await rm(BUNDLE_DIR, { recursive: true, force: true });
-const wheelDir = join(BUNDLE_DIR, 'wheels');
-await mkdir(wheelDir, { recursive: true });
-const pip = spawnSync(
-  python,
-  ['-m', 'pip', 'wheel', '--quiet', '--no-binary', 'msgpack,websockets', '-r', requirements, '-w', wheelDir],
-  { stdio: 'inherit', env: { ...process.env, MSGPACK_PUREPYTHON: '1', BUILD_EXTENSION: 'no' } },
-);
-if (pip.status !== 0) throw new Error(`${python} -m pip wheel failed (exit ${pip.status})`);
-const wheels = (await readdir(wheelDir)).filter((file) => file.endsWith('.whl')).sort();
-const compiled = wheels.filter((wheel) => !/-py3-none-any\.whl$|-py2\.py3-none-any\.whl$/.test(wheel));
-if (compiled.length) throw new Error(`not pure-Python, Pyodide cannot load them: ${compiled.join(', ')}`);
-
-// The same wheels extracted, for the entry to mount instead of unpacking them at every cold start.
-for (const wheel of wheels) {
-  const unzip = spawnSync(python, ['-m', 'zipfile', '-e', join(wheelDir, wheel), join(BUNDLE_DIR, 'site-packages')], {
+await mkdir(BUNDLE_DIR, { recursive: true });
+const wheelDir = await mkdtemp(join(tmpdir(), 'token-function-wheels-'));
+let wheels;
+try {
+  const pip = spawnSync(python, ['-m', 'pip', 'wheel', '--quiet', '--no-deps', '-r', requirements, '-w', wheelDir], {
     stdio: 'inherit',
   });
-  if (unzip.status !== 0) throw new Error(`could not extract ${wheel}`);
+  if (pip.status !== 0) throw new Error(`${python} -m pip wheel failed (exit ${pip.status})`);
+  wheels = (await readdir(wheelDir)).filter((file) => file.endsWith('.whl')).sort();
+  const compiled = wheels.filter((wheel) => !/-py3-none-any\.whl$|-py2\.py3-none-any\.whl$/.test(wheel));
+  if (compiled.length) throw new Error(`not pure-Python, Pyodide cannot load them: ${compiled.join(', ')}`);
+  for (const wheel of wheels) {
+    const unzip = spawnSync(python, ['-m', 'zipfile', '-e', join(wheelDir, wheel), join(BUNDLE_DIR, 'site-packages')], {
+      stdio: 'inherit',
+    });
+    if (unzip.status !== 0) throw new Error(`could not extract ${wheel}`);
+  }
+} finally {
+  await rm(wheelDir, { recursive: true, force: true });
 }
 
-// Written first without `inputs` (the runtime reads the wheel list from it), and with them once complete.
+// Written first without `inputs` and completed once the snapshot exists, so a failed build is redone.
 const manifest = { pyodide: pyodideVersion, wheels, sitePackages: 'site-packages', snapshot: null };
 await writeFile(manifestPath, JSON.stringify(manifest, null, 2));
 if (withSnapshot) {
-  const { py } = await loadPythonRuntime({ makeSnapshot: true });
+  const py = await loadPythonRuntime({ makeSnapshot: true });
+  defineBridge(py);
   py.runPython(SNAPSHOT_WARMUP);
-  await copySources(py);
-  py.runPython(SNAPSHOT_SOURCES);
   await writeFile(join(BUNDLE_DIR, 'snapshot.bin'), py.makeMemorySnapshot());
   manifest.snapshot = 'snapshot.bin';
 }
 await writeFile(manifestPath, JSON.stringify({ inputs, ...manifest }, null, 2));
-console.log(`pyodide-bundle: ${wheels.length} wheels, snapshot: ${manifest.snapshot ?? 'none'}`);
+console.log(`pyodide-bundle: ${wheels.length} distributions, snapshot: ${manifest.snapshot ?? 'none'}`);

@@ -1,127 +1,142 @@
 // Runs the Python token function (handler.py, unchanged) inside Pyodide, for hosts that only run JavaScript.
 // Everything Python needs ships with the function in pyodide-bundle/ (made by scripts/build-netlify-function.mjs):
-// pure-Python wheels of requirements.txt and, optionally, a memory snapshot taken after importing them.
-// Nothing is fetched at run time.
+// the pure-Python wheels it imports, extracted, and a memory snapshot taken after importing the function's
+// modules. Nothing is fetched at run time.
 //
 // CommonJS on purpose: Netlify's bundler rewrites ES modules it traces into CommonJS but keeps their .mjs names,
 // which Node then refuses to load. Pyodide's own ES modules are loaded by computed path, so they ship untouched.
-const { readdir, readFile } = require('node:fs/promises');
-const { dirname, join, relative } = require('node:path');
+const { readFile } = require('node:fs/promises');
+const { dirname, join } = require('node:path');
 const { pathToFileURL } = require('node:url');
+const v8 = require('node:v8');
+
+// Keep Pyodide's WebAssembly on V8's baseline compiler (Liftoff). By default V8 recompiles hot functions with
+// TurboFan on background threads; for CPython's evaluation loop (one 79 KB function) that took over a second
+// of CPU here, competing with the cold start on a Lambda-sized CPU, for a speed-up this short-lived function
+// hardly uses. --liftoff-only would do it but does not take effect when set from code (V8 applies its flag
+// implications only at start-up) and aborts the process if Liftoff cannot compile a function. Limiting
+// tier-up to a function index that does not exist turns tier-up off and nothing else: a function Liftoff
+// cannot compile still gets TurboFan. Set before any WebAssembly is compiled; tests/deploy checks, with
+// V8's compilation trace, that a cold start and warm calls compile nothing with TurboFan.
+const WASM_FLAGS = '--wasm-tier-up-filter=2147483647';
+v8.setFlagsFromString(WASM_FLAGS);
+
 const { loadPyodide } = require('pyodide');
 
 const FUNCTION_DIR = __dirname;
 const BUNDLE_DIR = join(FUNCTION_DIR, 'pyodide-bundle');
 const PYODIDE_DIR = dirname(require.resolve('pyodide'));
-// handler.py looks for a project .env two levels up; inside Pyodide that is /home, which has none.
+// Where Python sees the function's own files (a read-only view of FUNCTION_DIR). handler.py looks for a
+// project .env two levels up; inside Pyodide that is /home, which has none.
 const PYTHON_HOME = '/home/pyodide/functions/ably-token-request';
-const SOURCES = ['handler.py', 'ably_token_request'];
+const SITE_PACKAGES = 'site-packages';
 
-// Run before a snapshot is taken: import the third-party code the handler uses and sign one throwaway
-// TokenRequest with a made-up key, so modules ably and httpx import lazily are in memory too. The handler
-// itself is not imported (it reads the environment at start-up), so no setting or key enters the snapshot.
-// The build hashes the sources into the bundle's inputs, so a changed module means a new snapshot.
+// Run before a snapshot is taken, after the bridge below: import the function's modules (handler.py is only
+// compiled: running it reads the environment, so no setting or key enters the snapshot) and answer one
+// made-up request with a made-up key through a throwaway logger, so what a request and Powertools import or
+// set up lazily is in memory too. The build hashes the sources into the bundle's inputs, so a changed module
+// means a new snapshot.
 const SNAPSHOT_WARMUP = `
-import aws_lambda_powertools.logging, dotenv
-from ably import AblyRest
-
-_request = AblyRest(key="snapshot.warmup:made-up-not-a-key").auth.create_token_request({"client_id": "warmup"})
-try:
-    _request.send(None)
-except StopIteration:
-    pass
-del _request, AblyRest
-`;
-// Then the function's own modules, all but handler.py: they only define code and constants.
-const SNAPSHOT_SOURCES = `
-import importlib, pkgutil, sys
-sys.path.insert(0, ${JSON.stringify(PYTHON_HOME)})
+import importlib, io, logging, pkgutil
 import ably_token_request
 for _module in pkgutil.iter_modules(ably_token_request.__path__):
     importlib.import_module(f"ably_token_request.{_module.name}")
+from ably_token_request.app import TokenFunction
+from ably_token_request.key_store import key_reader
+from ably_token_request.log_format import powertools_logger
+from ably_token_request.settings import load_settings
+
+def _warm_up():
+    settings = load_settings({"ABLY_API_KEY": "snapshot.warmup:made-up-not-a-key"})
+    logger = powertools_logger("INFO", service="snapshot-warmup", handler=logging.StreamHandler(io.StringIO()))
+    function = TokenFunction(settings, logger, key_reader(settings.key_source))
+    event = {"httpMethod": "GET", "headers": {"host": "warmup"}, "queryStringParameters": {"clientId": "warmup"}}
+    assert function(event, {"awsRequestId": "warmup"})["statusCode"] == 200
+    logging.Logger.manager.loggerDict.pop("snapshot-warmup", None)
+
+_warm_up()
+del _module, _warm_up, TokenFunction, key_reader, powertools_logger, load_settings
 `;
 
+// The entry's Python side, a module defined once: in the snapshot (the build runs it) or, without one, at start.
+// It compiles handler.py when it is defined, so a restored runtime compiles no Python source at all; `start`
+// then runs the handler's start-up (environment in, configuration read) and returns the request function.
 const BRIDGE = `
-import json, os, sys
+import json, os, sys, types
 
-def set_environment(variables):
+HOME = ${JSON.stringify(PYTHON_HOME)}
+HANDLER = HOME + "/handler.py"
+sys.dont_write_bytecode = True
+if HOME not in sys.path:
+    sys.path.insert(0, HOME)
+with open(HANDLER, "rb") as source:
+    _handler_code = compile(source.read(), HANDLER, "exec")
+
+
+def start(variables):
     os.environ.update(json.loads(variables))
-
-def start(home):
-    if home not in sys.path:
-        sys.path.insert(0, home)
-    import handler
+    handler = types.ModuleType("handler")
+    handler.__file__ = HANDLER
+    sys.modules["handler"] = handler
+    exec(_handler_code, handler.__dict__)
 
     def invoke(event, context):
         return json.dumps(handler.handler(json.loads(event), json.loads(context)))
 
     return invoke
 `;
+const BRIDGE_MODULE = '_token_function_bridge';
 
-/** Load Pyodide with the function's dependencies installed; `snapshot` resumes from a memory snapshot. */
-async function loadPythonRuntime({ snapshot, makeSnapshot = false, mountSitePackages = false } = {}) {
+/**
+ * Pyodide with the function's files in view: the extracted wheels mounted as site-packages and the function's
+ * directory at PYTHON_HOME, both read on demand from disk (files live outside wasm memory, so a snapshot
+ * does not carry them). `snapshot` resumes from a memory snapshot.
+ */
+async function loadPythonRuntime({ snapshot, makeSnapshot = false } = {}) {
   const py = await loadPyodide({
     indexURL: `${PYODIDE_DIR}/`,
     env: { HOME: '/home/pyodide' },
     _makeSnapshot: makeSnapshot,
     ...(snapshot ? { _loadSnapshot: snapshot, createPyodideModule: await sizedForSnapshot(snapshot) } : {}),
   });
-  // Files live outside wasm memory, so a snapshot does not carry them. The build extracted the wheels into
-  // pyodide-bundle/site-packages: mounting that reads only the files Python opens. Without it, unpack them.
-  const bundle = JSON.parse(await readFile(join(BUNDLE_DIR, 'bundle.json'), 'utf8'));
-  const sitePackages = py.runPython('import sysconfig; sysconfig.get_path("purelib")');
-  if (mountSitePackages && bundle.sitePackages) {
-    py.mountNodeFS(sitePackages, join(BUNDLE_DIR, bundle.sitePackages));
-    return { py, bundle };
-  }
-  for (const wheel of bundle.wheels) {
-    const data = new Uint8Array(await readFile(join(BUNDLE_DIR, 'wheels', wheel)));
-    py.unpackArchive(data, 'wheel', { extractDir: sitePackages });
-  }
-  return { py, bundle };
+  py.mountNodeFS(py.pyimport('sysconfig').get_path('purelib'), join(BUNDLE_DIR, SITE_PACKAGES));
+  py.mountNodeFS(PYTHON_HOME, FUNCTION_DIR);
+  return py;
+}
+
+/** Define the bridge module (before a snapshot is taken, or at start without one). */
+function defineBridge(py) {
+  const bridge = py.pyimport('types').ModuleType(BRIDGE_MODULE);
+  py.pyimport('sys').modules.set(BRIDGE_MODULE, bridge);
+  py.runPython(BRIDGE, { globals: bridge.__dict__ });
 }
 
 /**
  * Pyodide sizes memory for a snapshot through INITIAL_MEMORY, which this build ignores (its wasm exports its
  * own memory), so restoring a snapshot larger than the initial heap fails. Grow the heap first, through
- * Emscripten's own allocator so its views follow; the restore then overwrites all of it.
+ * Emscripten's own allocator so its views follow; the restore then overwrites all of it. The memory image
+ * follows the snapshot's header, whose second 32-bit word is the image's offset: a function's snapshot
+ * usually fits the initial heap, and growing it anyway would double the heap on every cold start.
  */
 async function sizedForSnapshot(snapshot) {
-  const { byteLength } = await snapshot;
+  const { buffer, byteOffset, byteLength } = await snapshot;
+  const imageBytes = byteLength - new DataView(buffer, byteOffset, 8).getUint32(4, true);
   const asm = pathToFileURL(join(PYODIDE_DIR, 'pyodide.asm' + '.mjs')).href;
   const { default: createPyodideModule } = await import(asm);
   return async (settings) => {
     const module = await createPyodideModule(settings);
-    if (byteLength > module.HEAP8.byteLength) module._free(module._malloc(byteLength));
+    if (imageBytes > module.HEAP8.byteLength) module._free(module._malloc(imageBytes));
     return module;
   };
 }
 
-async function copySources(py) {
-  for (const source of SOURCES) {
-    const files = source.endsWith('.py')
-      ? [source]
-      : (await readdir(join(FUNCTION_DIR, source), { recursive: true }))
-          .filter((file) => file.endsWith('.py'))
-          .map((file) => join(source, file));
-    for (const file of files) {
-      const target = `${PYTHON_HOME}/${relative(FUNCTION_DIR, join(FUNCTION_DIR, file))}`;
-      py.FS.mkdirTree(dirname(target));
-      py.FS.writeFile(target, await readFile(join(FUNCTION_DIR, file)));
-    }
-  }
-}
-
-/** Start the function once: environment in, sources copied, handler imported (its start-up runs here). */
+/** Start the function once: environment in, handler imported (its start-up runs here). */
 async function startFunction({ useSnapshot = true } = {}) {
   const bundle = JSON.parse(await readFile(join(BUNDLE_DIR, 'bundle.json'), 'utf8'));
   const snapshot = useSnapshot && bundle.snapshot ? readFile(join(BUNDLE_DIR, bundle.snapshot)) : undefined;
-  const { py } = await loadPythonRuntime({ snapshot, mountSitePackages: useSnapshot });
-  await copySources(py);
-  const namespace = py.globals.get('dict')();
-  py.runPython(BRIDGE, { globals: namespace });
-  namespace.get('set_environment')(JSON.stringify(functionEnvironment(process.env)));
-  const invoke = namespace.get('start')(PYTHON_HOME);
+  const py = await loadPythonRuntime({ snapshot });
+  if (!snapshot) defineBridge(py);
+  const invoke = py.pyimport(BRIDGE_MODULE).start(JSON.stringify(functionEnvironment(process.env)));
   return (event, context) => JSON.parse(invoke(JSON.stringify(event ?? null), JSON.stringify(lambdaContext(context))));
 }
 
@@ -139,4 +154,4 @@ function lambdaContext(context) {
   return { awsRequestId: awsRequestId ?? null, clientContext: clientContext ?? null };
 }
 
-module.exports = { BUNDLE_DIR, FUNCTION_DIR, SNAPSHOT_SOURCES, SNAPSHOT_WARMUP, copySources, loadPythonRuntime, startFunction };
+module.exports = { BUNDLE_DIR, FUNCTION_DIR, SNAPSHOT_WARMUP, WASM_FLAGS, defineBridge, loadPythonRuntime, startFunction };

@@ -1,5 +1,6 @@
 """Build the Netlify function's Pyodide bundle once per session, as `npm run build:netlify-function` does."""
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -19,7 +20,8 @@ def pyodide_bundle() -> Path:
 
     The key is in the build's environment, as on Netlify (site variables reach the build too).
     """
-    path = str(ROOT / ".venv" / "bin") + ":/usr/local/bin:/usr/bin:/bin"
+    # The caller's PATH first: `make test` puts the project's pinned Node there.
+    path = os.environ.get("PATH", "") + os.pathsep + str(ROOT / ".venv" / "bin")
     subprocess.run(
         ["node", "scripts/build-netlify-function.mjs"],
         cwd=ROOT,

@@ -5,12 +5,22 @@ tests/function, and a last test holds the two runtimes' answers side by side.
 """
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.deploy.drivers import RUNTIMES, Call, driver_command, run_function, signed_body
+from tests.deploy.conftest import NETLIFY_ENTRY, ROOT
+from tests.deploy.drivers import (
+    NODE_DRIVER,
+    RUNTIMES,
+    Call,
+    base_env,
+    driver_command,
+    run_function,
+    signed_body,
+)
 from tests.function.conftest import API_KEY
 from tests.function.events import netlify_event
 
@@ -35,6 +45,7 @@ CASES: dict[str, Call] = {
     "identity": (netlify_event(), IDENTITY),
 }
 Responses = dict[str, dict[str, Any]]
+DEEP_JSON = '{"c":' + "[" * 3000 + "]" * 3000 + "}"
 
 
 @pytest.fixture(scope="module", params=RUNTIMES)
@@ -80,8 +91,12 @@ def test_refuses_other_methods_and_bad_client_ids(answers: Responses) -> None:
         ({"ABLY_API_KEY": ""}, "ABLY_API_KEY"),
         ({"ABLY_API_KEY": API_KEY, "ABLY_TOKEN_CAPABILITY": "{not json"}, "ABLY_TOKEN_CAPABILITY"),
         ({"ABLY_API_KEY": API_KEY, "ABLY_TOKEN_TTL_MS": "soon"}, "ABLY_TOKEN_TTL_MS"),
+        # These three crashed the start (an exception at import) before they were checked.
+        ({"ABLY_API_KEY": API_KEY, "ABLY_TOKEN_CAPABILITY": DEEP_JSON}, "ABLY_TOKEN_CAPABILITY"),
+        ({"ABLY_API_KEY": API_KEY, "POWERTOOLS_LOG_LEVEL": "LOUD"}, "POWERTOOLS_LOG_LEVEL"),
+        ({"ABLY_API_KEY": "", "ABLY_API_KEY_SSM_PARAMETER": API_KEY}, "ABLY_API_KEY_SSM_PARAMETER"),
     ],
-    ids=["missing-key", "bad-capability", "bad-ttl"],
+    ids=["missing-key", "bad-capability", "bad-ttl", "deep-capability", "log-level", "key-in-ssm-variable"],
 )
 def test_misconfiguration_is_a_500_that_names_the_setting(
     runtime: str, environment: dict[str, str], named: str
@@ -106,3 +121,36 @@ def test_pyodide_entry_answers_exactly_like_the_python_handler(pyodide_bundle: P
     )
     for case, expected, actual in zip(CASES, python, pyodide, strict=True):
         assert comparable(actual) == comparable(expected), case
+
+
+def test_a_foreign_origin_is_refused_in_both_runtimes(runtime: str) -> None:
+    call: Call = (netlify_event(headers={"origin": "https://evil.example"}), {})
+    (response,) = run_function(driver_command(runtime), [call], ABLY_API_KEY=API_KEY)
+    assert response["statusCode"] == 403
+    assert json.loads(response["body"])["error"]["code"] == 40300
+
+
+def test_pyodide_runs_on_liftoff_only_without_a_command_line_flag(pyodide_bundle: Path) -> None:
+    """The entry turns V8's TurboFan tier-up off from code: V8's own trace shows no TurboFan compilation
+    through a cold start and warm calls (without it, CPython's eval loop is recompiled in the background)."""
+    command = ["node", "--trace-wasm-compilation-times", str(NODE_DRIVER), str(NETLIFY_ENTRY)]
+    result = subprocess.run(
+        command,
+        input=json.dumps([CASES["get"]] * 200),
+        capture_output=True,
+        text=True,
+        env=base_env(ABLY_API_KEY=API_KEY),
+        cwd=ROOT,
+        timeout=120,
+        check=True,
+    )
+    assert "using Liftoff" in result.stdout
+    assert "using TurboFan" not in result.stdout
+
+
+def test_the_entry_also_starts_without_its_snapshot(pyodide_bundle: Path) -> None:
+    """ABLY_PYODIDE_SNAPSHOT=off (to rule the snapshot out) imports everything from the shipped files."""
+    (response,) = run_function(
+        driver_command("pyodide"), [CASES["get"]], ABLY_API_KEY=API_KEY, ABLY_PYODIDE_SNAPSHOT="off"
+    )
+    assert signed_body(response)["clientId"] == "get-user"

@@ -7,6 +7,7 @@ test_netlify_entry.py holds its behaviour against the plain Python handler's.
 
 import json
 import os
+import re
 import socket
 import subprocess
 import time
@@ -30,6 +31,8 @@ FUNCTION = "ably-token-request"
 # AWS Lambda limits, which Netlify functions run under: zipped upload and unpacked size.
 NETLIFY_SIZE_LIMIT = 50 * 1024 * 1024
 NETLIFY_UNZIPPED_LIMIT = 250 * 1024 * 1024
+# AWS Lambda's Node runtime the function is deployed on (nodejs20.x was deprecated on 2026-04-30).
+SUPPORTED_LAMBDA_RUNTIME = "nodejs24.x"
 SERVE_START_TIMEOUT_S = 60
 
 
@@ -38,12 +41,15 @@ def zisi_bundle(
     pyodide_bundle: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[dict[str, Any], Path]:
     """zip-it-and-ship-it over functions/, with the function settings netlify.toml gives Netlify."""
-    settings = tomllib.loads((ROOT / "netlify.toml").read_text())["functions"][FUNCTION]
+    netlify = tomllib.loads((ROOT / "netlify.toml").read_text())
+    settings = netlify["functions"][FUNCTION]
     config = {
         FUNCTION: {
             "nodeBundler": settings["node_bundler"],
             "includedFiles": settings["included_files"],
             "includedFilesBasePath": str(ROOT),
+            # What Netlify's build passes: AWS_LAMBDA_JS_RUNTIME from the build environment.
+            "nodeVersion": netlify["build"]["environment"]["AWS_LAMBDA_JS_RUNTIME"],
         }
     }
     out = tmp_path_factory.mktemp("zisi")
@@ -73,6 +79,7 @@ def test_bundler_lists_the_function_within_netlifys_size_limit(
     manifest, _ = zisi_bundle
     (function,) = [f for f in manifest["functions"] if f["name"] == FUNCTION]
     assert function["runtime"] == "js"
+    assert function["runtimeVersion"] == SUPPORTED_LAMBDA_RUNTIME
     archive = Path(function["path"])
     assert archive.stat().st_size < NETLIFY_SIZE_LIMIT
     assert sum(info.file_size for info in zipfile.ZipFile(archive).infolist()) < NETLIFY_UNZIPPED_LIMIT
@@ -88,9 +95,12 @@ def test_bundler_lists_the_function_within_netlifys_size_limit(
     bundle = json.loads(
         zipfile.ZipFile(archive).read("functions/ably-token-request/pyodide-bundle/bundle.json")
     )
-    assert {
-        f"functions/ably-token-request/pyodide-bundle/wheels/{wheel}" for wheel in bundle["wheels"]
-    } <= names
+    site_packages = f"functions/ably-token-request/pyodide-bundle/{bundle['sitePackages']}"
+    assert f"{site_packages}/ably/types/tokenrequest.py" in names
+    assert f"{site_packages}/aws_lambda_powertools/logging/logger.py" in names
+    # --no-deps: ably's realtime dependencies are never loaded, so they are not shipped.
+    unused = (f"{site_packages}/httpx/", f"{site_packages}/websockets/")
+    assert not any(name.startswith(unused) for name in names)
 
 
 def test_uploaded_zip_holds_no_key_secret(zisi_bundle: tuple[dict[str, Any], Path]) -> None:
@@ -169,3 +179,15 @@ def test_netlify_cli_serves_a_token_request_the_realtime_service_accepts(functio
     details = issued.json()
     assert details["token"]
     assert details["clientId"] == "x"
+
+
+def test_the_build_and_the_tools_run_on_the_node_the_function_is_deployed_on() -> None:
+    """netlify.toml's NODE_VERSION, its Lambda runtime and the Makefile's Node agree; this run uses it."""
+    netlify = tomllib.loads((ROOT / "netlify.toml").read_text())["build"]["environment"]
+    makefile = (ROOT / "Makefile").read_text()
+    pinned = re.search(r"^NODE_VERSION := (\d+)\.", makefile, re.MULTILINE)
+    assert pinned is not None
+    assert netlify["NODE_VERSION"] == pinned[1]
+    assert netlify["AWS_LAMBDA_JS_RUNTIME"] == SUPPORTED_LAMBDA_RUNTIME == f"nodejs{pinned[1]}.x"
+    running = subprocess.run(["node", "--version"], capture_output=True, text=True, check=True).stdout
+    assert running.startswith(f"v{pinned[1]}."), f"tests run on Node {running.strip()}; use make test"

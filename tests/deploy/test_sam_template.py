@@ -1,7 +1,9 @@
-"""The AWS SAM template: valid offline, wired to the real handler, and the SSM key path working end to end."""
+"""The AWS SAM template: valid offline, least privilege, SnapStart behind an alias, built without the Netlify
+output, wired to the real handler, and both key stores working end to end (moto)."""
 
 import importlib.util
 import json
+import os
 import re
 import subprocess
 import sys
@@ -21,6 +23,10 @@ from tests.function.signing import expected_mac
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
+ACCOUNT = "123456789012"
+SECRET_ARN = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:ably-token-request/api-key-AbCdEf"
+KMS_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+PARAMETER_ARN = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/ably-token-request/api-key"
 
 
 @pytest.fixture(scope="module")
@@ -53,15 +59,29 @@ def evaluate(value: Any, template: dict[str, Any], parameters: dict[str, str]) -
         return value
     if len(value) == 1:
         (name, argument), *_ = value.items()
-        pseudo = {"AWS::NoValue": NO_VALUE, "AWS::Region": REGION, "AWS::Partition": "aws"}
+        pseudo = {
+            "AWS::NoValue": NO_VALUE,
+            "AWS::Region": REGION,
+            "AWS::Partition": "aws",
+            "AWS::AccountId": ACCOUNT,
+            "AWS::StackName": "stack",
+        }
         if name == "Ref":
-            return pseudo[argument] if argument in pseudo else parameters[argument]
+            if argument in pseudo:
+                return pseudo[argument]
+            return parameters.get(argument, f"<{argument}>")  # a resource: its placeholder
         if name == "Fn::Sub":
             names = {**parameters, **{k: v for k, v in pseudo.items() if isinstance(v, str)}}
-            return re.sub(r"\$\{([\w:]+)\}", lambda match: names[match[1]], argument)
+            # ${Resource.Attribute} stays a readable placeholder: <Resource.Attribute>.
+            return re.sub(r"\$\{([\w:.]+)\}", lambda match: names.get(match[1], f"<{match[1]}>"), argument)
         if name == "Fn::If":
             condition, if_true, if_false = argument
             return again(if_true if again(template["Conditions"][condition]) else if_false)
+        if name == "Fn::GetAtt":
+            return f"<{'.'.join(argument)}>"
+        if name == "Fn::Split":
+            separator, text = argument
+            return again(text).split(separator)
         if name == "Fn::Equals":
             left, right = argument
             return again(left) == again(right)
@@ -73,13 +93,15 @@ def evaluate(value: Any, template: dict[str, Any], parameters: dict[str, str]) -
     return {key: inner for key, inner in evaluated.items() if inner is not NO_VALUE}
 
 
-def deployed(template: dict[str, Any], **overrides: str) -> dict[str, Any]:
-    """The function's properties for a stack created with the parameters' defaults and these overrides."""
-    parameters = {name: spec.get("Default", "") for name, spec in template["Parameters"].items()}
-    properties: dict[str, Any] = evaluate(
-        template["Resources"]["AblyTokenRequestFunction"]["Properties"], template, parameters | overrides
-    )
-    return properties
+def deployed(template: dict[str, Any], resource: str = "AblyTokenRequestFunction", **overrides: str) -> Any:
+    """A resource's properties for a stack created with the parameters' defaults and these overrides."""
+    parameters = {name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()}
+    return evaluate(template["Resources"][resource]["Properties"], template, parameters | overrides)
+
+
+def role_statements(template: dict[str, Any], **overrides: str) -> list[dict[str, Any]]:
+    role = deployed(template, "AblyTokenRequestRole", **overrides)
+    return [statement for policy in role["Policies"] for statement in policy["PolicyDocument"]["Statement"]]
 
 
 def load_handler_module(code_uri: Path, handler: str) -> ModuleType:
@@ -101,59 +123,94 @@ def load_handler_module(code_uri: Path, handler: str) -> ModuleType:
 
 def test_cfn_lint_passes() -> None:
     result = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "cfn-lint"), str(TEMPLATE)], capture_output=True, text=True
+        [str(ROOT / ".venv" / "bin") + "/cfn-lint", str(TEMPLATE)], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_function_runs_the_handler_on_python_behind_a_public_function_url(function: dict[str, Any]) -> None:
-    assert function["Runtime"] == "python3.11"
+def test_a_supported_python_with_snapstart_on_published_versions_behind_an_alias(
+    function: dict[str, Any],
+) -> None:
+    runtime = re.fullmatch(r"python3\.(\d+)", function["Runtime"])
+    assert runtime is not None
+    assert int(runtime[1]) >= 12  # SnapStart's first Python; python3.11 is deprecated from 2027-06-30
+    assert function["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    # SAM publishes a version per change and points the alias at it; with an alias, the Function URL is the
+    # alias's, so callers always reach a SnapStart version, never $LATEST.
+    assert function["AutoPublishAlias"]
     assert function["FunctionUrlConfig"]["AuthType"] == "NONE"
-    assert "Cors" in function["FunctionUrlConfig"]
+
+
+def test_the_function_runs_the_handler_from_its_code_uri(function: dict[str, Any]) -> None:
     code_uri = ROOT / function["CodeUri"]
-    assert (code_uri / "requirements.txt").is_file()  # what `sam build` installs
     module_name, attribute = function["Handler"].rsplit(".", 1)
     module = load_handler_module(code_uri, function["Handler"])
     assert callable(getattr(module, attribute))
     assert Path(module.__file__ or "").resolve() == (code_uri / f"{module_name}.py").resolve()
 
 
-SECRET_ARN = f"arn:aws:secretsmanager:{REGION}:123456789012:secret:ably-token-request/api-key-AbCdEf"
+def test_logs_go_to_a_log_group_with_retention_and_concurrency_is_capped(template: dict[str, Any]) -> None:
+    properties = deployed(template, MaxConcurrency="7")
+    assert properties["LoggingConfig"] == {"LogGroup": "<AblyTokenRequestLogGroup>"}
+    assert properties["Role"] == "<AblyTokenRequestRole.Arn>"
+    log_group = deployed(template, "AblyTokenRequestLogGroup")
+    assert int(log_group["RetentionInDays"]) == 30
+    assert properties["ReservedConcurrentExecutions"] == "7"
+    assert "ReservedConcurrentExecutions" in deployed(template)  # capped by default
+    assert "ReservedConcurrentExecutions" not in deployed(template, MaxConcurrency="0")
 
 
-def policy(properties: dict[str, Any], template_name: str) -> dict[str, Any] | None:
-    found = [p[template_name] for p in properties["Policies"] if template_name in p]
-    assert len(found) <= 1, found
-    return found[0] if found else None
-
-
-def decrypt_via(properties: dict[str, Any]) -> str:
-    (statement,) = next(p["Statement"] for p in properties["Policies"] if "Statement" in p)
-    assert statement["Action"] == "kms:Decrypt"
-    service: str = statement["Condition"]["StringEquals"]["kms:ViaService"]
-    return service
-
-
-def test_by_default_the_function_may_read_only_the_ssm_key_parameter(template: dict[str, Any]) -> None:
-    properties = deployed(template)
-    variables = properties["Environment"]["Variables"]
+def test_by_default_the_role_may_only_write_its_logs_and_get_the_one_ssm_parameter(
+    template: dict[str, Any],
+) -> None:
+    statements = role_statements(template)
+    variables = deployed(template)["Environment"]["Variables"]
     assert "ABLY_API_KEY_SECRET_ID" not in variables
-    ssm_policy = policy(properties, "SSMParameterReadPolicy")
-    assert ssm_policy is not None
-    # SAM's policy template grants arn:...:parameter/<ParameterName>, so the name goes without its slash.
-    assert "/" + ssm_policy["ParameterName"] == variables["ABLY_API_KEY_SSM_PARAMETER"]
-    assert policy(properties, "AWSSecretsManagerGetSecretValuePolicy") is None
-    assert decrypt_via(properties) == f"ssm.{REGION}.amazonaws.com"
+    assert variables["ABLY_API_KEY_SSM_PARAMETER"] == "/ably-token-request/api-key"
+    assert [(s["Action"], s["Resource"]) for s in statements] == [
+        (["logs:CreateLogStream", "logs:PutLogEvents"], "<AblyTokenRequestLogGroup.Arn>:*"),
+        ("ssm:GetParameter", PARAMETER_ARN),
+    ]
+    assert all(s["Effect"] == "Allow" for s in statements)
+    assert not any("*" in s["Resource"].removesuffix(":*") for s in statements)
+    assert "Policies" not in deployed(template)  # no SAM policy templates (DescribeParameters on *)
 
 
-def test_with_a_secret_arn_the_function_may_read_only_that_secret(template: dict[str, Any]) -> None:
-    properties = deployed(template, AblyApiKeySecretArn=SECRET_ARN)
-    variables = properties["Environment"]["Variables"]
+def test_with_a_secret_arn_the_role_may_only_get_that_secret(template: dict[str, Any]) -> None:
+    statements = role_statements(template, AblyApiKeySecretArn=SECRET_ARN)
+    variables = deployed(template, AblyApiKeySecretArn=SECRET_ARN)["Environment"]["Variables"]
     assert "ABLY_API_KEY_SSM_PARAMETER" not in variables
     assert variables["ABLY_API_KEY_SECRET_ID"] == SECRET_ARN
-    assert policy(properties, "SSMParameterReadPolicy") is None
-    assert policy(properties, "AWSSecretsManagerGetSecretValuePolicy") == {"SecretArn": SECRET_ARN}
-    assert decrypt_via(properties) == f"secretsmanager.{REGION}.amazonaws.com"
+    assert [(s["Action"], s["Resource"]) for s in statements[1:]] == [
+        ("secretsmanager:GetSecretValue", SECRET_ARN)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "service", "context"),
+    [
+        ({}, "ssm", {"kms:EncryptionContext:PARAMETER_ARN": PARAMETER_ARN}),
+        (
+            {"AblyApiKeySecretArn": SECRET_ARN},
+            "secretsmanager",
+            {"kms:EncryptionContext:SecretARN": SECRET_ARN},
+        ),
+    ],
+    ids=["ssm", "secretsmanager"],
+)
+def test_kms_decrypt_only_with_a_customer_key_only_for_that_key_and_that_key_store(
+    template: dict[str, Any], overrides: dict[str, str], service: str, context: dict[str, str]
+) -> None:
+    assert not any(s["Action"] == "kms:Decrypt" for s in role_statements(template, **overrides))
+    (decrypt,) = [
+        s
+        for s in role_statements(template, KeyKmsKeyArn=KMS_KEY_ARN, **overrides)
+        if s["Action"] == "kms:Decrypt"
+    ]
+    assert decrypt["Resource"] == KMS_KEY_ARN
+    assert decrypt["Condition"] == {
+        "StringEquals": {"kms:ViaService": f"{service}.{REGION}.amazonaws.com", **context}
+    }
 
 
 def test_stack_outputs_the_function_url(template: dict[str, Any]) -> None:
@@ -161,6 +218,46 @@ def test_stack_outputs_the_function_url(template: dict[str, Any]) -> None:
         output["Value"] == {"Fn::GetAtt": ["AblyTokenRequestFunctionUrl", "FunctionUrl"]}
         for output in template["Outputs"].values()
     )
+
+
+def test_sam_build_packages_the_python_function_and_never_the_netlify_output(
+    template: dict[str, Any], function: dict[str, Any], pyodide_bundle: Path, tmp_path: Path
+) -> None:
+    """The makefile build SAM runs, with the Netlify bundle present beside the sources."""
+    resource = template["Resources"]["AblyTokenRequestFunction"]
+    assert resource["Metadata"]["BuildMethod"] == "makefile"
+    artifacts = tmp_path / "artifacts"
+    artifacts.mkdir()
+    subprocess.run(
+        ["make", "build-AblyTokenRequestFunction", f"ARTIFACTS_DIR={artifacts}", f"PYTHON={sys.executable}"],
+        cwd=ROOT / function["CodeUri"],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    shipped = {path.relative_to(artifacts).as_posix() for path in artifacts.rglob("*") if path.is_file()}
+    assert "handler.py" in shipped
+    assert "ably_token_request/signer.py" in shipped
+    assert "ably/types/tokenrequest.py" in shipped
+    netlify_output = {"ably-token-request.js", "pyodide-runtime.js", "Makefile", "requirements.txt"}
+    assert not netlify_output & shipped
+    assert not any(name.startswith("pyodide-bundle/") for name in shipped)
+    assert not any(name.startswith(("httpx/", "websockets/", "node_modules/")) for name in shipped)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("ABLY_")}
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import handler; print(handler.handler({'httpMethod': 'GET', 'headers': {}}, None)['body'])",
+        ],
+        cwd=artifacts,
+        env={**environment, "ABLY_API_KEY": API_KEY, "PYTHONPATH": str(artifacts)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    body = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert body["mac"] == expected_mac(body, KEY_SECRET)
 
 
 def store_key(store: str) -> dict[str, str]:

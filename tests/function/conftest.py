@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from aws_lambda_powertools import Logger
 
+from ably_token_request.log_format import powertools_logger
 from handler import create_function
 
 KEY_NAME = "testApp.testKey"
@@ -53,10 +53,9 @@ class FunctionUnderTest:
     log: io.StringIO = field(default_factory=io.StringIO)
 
     def __post_init__(self) -> None:
-        logger = Logger(
-            service=f"ably-token-request-test-{next(_logger_ids)}",
-            logger_handler=logging.StreamHandler(self.log),
-        )
+        # Powertools shares one logging.Logger per service name: a fresh name keeps each log apart.
+        service = f"ably-token-request-test-{next(_logger_ids)}"
+        logger = powertools_logger("INFO", service=service, handler=logging.StreamHandler(self.log))
         self.function = create_function(logger, self.environ)
 
     def __call__(self, event: object, context: object = None) -> Invocation:

@@ -36,13 +36,30 @@ def test_key_from_ssm_secure_string(aws: None, make_function: Callable[..., Func
     assert body["mac"] == expected_mac(body, KEY_SECRET)
 
 
-def test_missing_ssm_parameter_is_a_500_naming_it(
+def test_missing_ssm_parameter_is_a_500_naming_the_variable_not_its_value(
     aws: None, make_function: Callable[..., FunctionUnderTest]
 ) -> None:
     name = unique("absent")
-    result = make_function(ABLY_API_KEY_SSM_PARAMETER=name)(function_url_event())
+    result = make_function(secrets=(name,), ABLY_API_KEY_SSM_PARAMETER=name)(function_url_event())
     assert result.status == 500
-    assert name in result.json["error"]["message"]
+    assert "ABLY_API_KEY_SSM_PARAMETER" in result.json["error"]["message"]
+    assert result.json["error"]["code"] == 50001
+
+
+def test_ssm_key_with_an_extra_colon_is_refused_without_showing_its_parts(
+    aws: None, make_function: Callable[..., FunctionUnderTest]
+) -> None:
+    """ably-python would split it in three and list the parts in its error; the function never gets there."""
+    name = unique("three-parts")
+    boto3.client("ssm", region_name=REGION).put_parameter(
+        Name=name, Value=f"{API_KEY}:tail", Type="SecureString"
+    )
+    result = make_function(secrets=(KEY_SECRET, "tail"), ABLY_API_KEY_SSM_PARAMETER=name)(
+        function_url_event()
+    )
+    assert result.status == 500
+    assert "ABLY_API_KEY_SSM_PARAMETER" in result.json["error"]["message"]
+    assert "appId.keyId:secret" in result.json["error"]["message"]
 
 
 def test_malformed_ssm_key_is_a_500_without_its_value(
@@ -71,11 +88,28 @@ def test_missing_and_malformed_secrets_are_500s(
 ) -> None:
     absent = unique("absent")
     malformed = unique("malformed")
-    boto3.client("secretsmanager", region_name=REGION).create_secret(
-        Name=malformed, SecretString='{"OTHER": "x"}'
-    )
-    assert make_function(ABLY_API_KEY_SECRET_ID=absent)(function_url_event()).status == 500
-    assert make_function(ABLY_API_KEY_SECRET_ID=malformed)(function_url_event()).status == 500
+    deep = unique("deep")
+    client = boto3.client("secretsmanager", region_name=REGION)
+    client.create_secret(Name=malformed, SecretString='{"OTHER": "x"}')
+    client.create_secret(Name=deep, SecretString="{" + '"a":[' * 2000)
+    for secret_id in (absent, malformed, deep):
+        result = make_function(secrets=(secret_id,), ABLY_API_KEY_SECRET_ID=secret_id)(function_url_event())
+        assert result.status == 500
+        assert "ABLY_API_KEY_SECRET_ID" in result.json["error"]["message"]
+
+
+@pytest.mark.parametrize("variable", ["ABLY_API_KEY_SSM_PARAMETER", "ABLY_API_KEY_SECRET_ID"])
+def test_a_key_pasted_into_a_key_store_variable_is_never_echoed(
+    aws: None, make_function: Callable[..., FunctionUnderTest], variable: str
+) -> None:
+    function = make_function(secrets=(KEY_SECRET, KEY_NAME), **{variable: API_KEY})
+    for _ in range(2):
+        result = function(function_url_event())
+        assert result.status == 500
+        message = result.json["error"]["message"]
+        assert variable in message
+        assert "not the key itself" in message
+        assert [line["outcome"] for line in result.log_lines] == ["ConfigurationError"]
 
 
 def test_environment_key_wins_over_key_stores(make_function: Callable[..., FunctionUnderTest]) -> None:

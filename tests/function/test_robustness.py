@@ -1,13 +1,16 @@
 """Thousands of odd events: the function never raises and always answers JSON with a documented status."""
 
+import base64
 import json
 import string
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.function.conftest import API_KEY, FunctionUnderTest
+from tests.function.events import netlify_event
 
 DOCUMENTED_STATUSES = {200, 204, 400, 403, 405, 413, 415, 500}
 
@@ -83,3 +86,32 @@ def test_any_event_gets_a_json_answer_with_a_documented_status(event: Any) -> No
     else:
         assert body["error"]["statusCode"] == result.status
         assert isinstance(body["error"]["message"], str)
+
+
+HOSTILE_JSON = {
+    "nested-arrays": "[" * 1000 + "]" * 1000,
+    "unclosed-arrays": "[" * 16_000,
+    "nested-in-client-id": '{"clientId": ' + "[" * 1000 + "]" * 1000 + "}",
+    "nested-objects": '{"a":' * 1000 + "1" + "}" * 1000,
+}
+
+
+@pytest.mark.parametrize("body", HOSTILE_JSON.values(), ids=HOSTILE_JSON.keys())
+def test_hostile_json_bodies_are_400_not_500(body: str) -> None:
+    event = netlify_event("POST", headers={"content-type": "application/json"}, body=body)
+    result = _function(event)
+    assert result.status == 400
+    assert result.json["error"]["code"] == 40000
+    assert [line["outcome"] for line in result.log_lines] == ["BadRequest"]
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    body = json.dumps({"clientId": "[" * 60 + "{" * 60})
+    event = netlify_event("POST", headers={"content-type": "application/json"}, body=body)
+    assert _function(event).json["clientId"] == "[" * 60 + "{" * 60
+
+
+def test_a_deeply_nested_identity_context_is_400() -> None:
+    user = base64.b64encode(("[" * 1000 + "]" * 1000).encode()).decode()
+    context = {"clientContext": {"custom": {"netlify": user}}}
+    assert _function(netlify_event(), context).status == 400

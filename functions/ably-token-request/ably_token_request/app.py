@@ -1,18 +1,19 @@
-"""The token function itself: parse the event, decide, sign, answer, log one line."""
+"""The token function itself: parse the event, decide, sign, answer, and log one line per request."""
 
+import traceback
 from collections.abc import Mapping
 from time import perf_counter
-from typing import Any
+from typing import Any, Protocol
 
-from aws_lambda_powertools import Logger
-
+from ably_token_request.api_key import ApiKey
 from ably_token_request.client_id import choose_client_id, identity_client_id
 from ably_token_request.errors import FunctionError, MethodNotAllowed
 from ably_token_request.http_request import HttpRequest, parse_event, requested_client_id
-from ably_token_request.key_store import current_api_key
+from ably_token_request.key_store import KeyReader
 from ably_token_request.responses import (
     ALLOWED_METHODS,
     Response,
+    check_origin,
     cors_headers,
     error_response,
     json_response,
@@ -22,46 +23,54 @@ from ably_token_request.settings import Settings
 from ably_token_request.signer import TokenRequestSigner
 
 INTERNAL_ERROR = FunctionError("The token function failed unexpectedly; see its logs.")
+LOG_MESSAGE = "token request"
+
+
+class Logger(Protocol):
+    """What the function needs of a logger (Powertools' Logger in production)."""
+
+    def info(self, msg: object, *, extra: Mapping[str, object] | None = None) -> None: ...
+    def error(self, msg: object, *, extra: Mapping[str, object] | None = None) -> None: ...
 
 
 class TokenFunction:
-    def __init__(self, settings: Settings, logger: Logger) -> None:
+    def __init__(self, settings: Settings, logger: Logger, read_key: KeyReader) -> None:
         self.settings = settings
         self.logger = logger
+        self.read_key = read_key
         self.signer = TokenRequestSigner(capability=settings.capability, ttl_ms=settings.ttl_ms)
+        self._key: ApiKey | None = settings.key_source.env_key
 
     def __call__(self, event: object, context: object) -> Response:
         started = perf_counter()
         request: HttpRequest | None = None
-        client_id: str | None = None
+        details: dict[str, Any]
         try:
             request = parse_event(event)
-            if request.method == "OPTIONS":
-                response = preflight_response(request, self.settings.allowed_origins)
-                outcome = "preflight"
-            elif _is_warmup(request):
-                response, outcome = self._warmup(request), "warmup"
-            else:
-                client_id, response = self._issue(request, context)
-                outcome = "issued"
+            check_origin(request, self.settings.allowed_origins)
+            response, details = self._answer(request, context)
         except FunctionError as error:
-            response, outcome = self._refuse(error, request), error.__class__.__name__
-        except Exception:
-            self.logger.exception("token function failed", extra=_request_keys(request, context))
-            response, outcome = self._refuse(INTERNAL_ERROR, request), "InternalError"
-        self.logger.info(
-            "token request",
-            extra={
-                **_request_keys(request, context),
-                "client_id": client_id,
-                "outcome": outcome,
-                "status": response["statusCode"],
-                "duration_ms": round((perf_counter() - started) * 1000, 3),
-            },
-        )
+            response = self._refuse(error, request)
+            details = {"outcome": error.__class__.__name__}
+            if error.status >= 500:
+                details["error"] = error.message
+        except Exception as error:
+            response = self._refuse(INTERNAL_ERROR, request)
+            details = {"outcome": "InternalError", "exception": self._scrubbed(error)}
+        _log(self.logger, event, request, context, response, started, details)
         return response
 
-    def _issue(self, request: HttpRequest, context: object) -> tuple[str, Response]:
+    def _answer(self, request: HttpRequest, context: object) -> tuple[Response, dict[str, Any]]:
+        if request.method == "OPTIONS":
+            return preflight_response(request, self.settings.allowed_origins), {"outcome": "preflight"}
+        if _is_warmup(request):
+            # The page sends it while a visitor types a name: this instance starts and reads its key now,
+            # so joining meets a warm one. 204, no body: nothing is signed, no token can be minted.
+            self._key = self.read_key()
+            headers = {"Cache-Control": "no-store", **cors_headers(request, self.settings.allowed_origins)}
+            return {"statusCode": 204, "headers": headers, "body": "", "isBase64Encoded": False}, {
+                "outcome": "warmup"
+            }
         if request.method not in ("GET", "POST"):
             raise MethodNotAllowed(
                 f"Use GET or POST, not {request.method}.", headers={"Allow": ALLOWED_METHODS}
@@ -71,19 +80,20 @@ class TokenFunction:
             identity_client_id(context),
             self.settings.default_client_id,
         )
-        token_request = self.signer.sign(current_api_key(self.settings.key_source), client_id)
+        self._key = self.read_key()
+        token_request = self.signer.sign(self._key, client_id)
         headers = cors_headers(request, self.settings.allowed_origins)
-        return client_id, json_response(200, token_request, headers)
-
-    def _warmup(self, request: HttpRequest) -> Response:
-        """204 and no body: loading the code was the point; nothing is signed, no token can be minted."""
-        headers = {"Cache-Control": "no-store", **cors_headers(request, self.settings.allowed_origins)}
-        return {"statusCode": 204, "headers": headers, "body": "", "isBase64Encoded": False}
+        return json_response(200, token_request, headers), {"outcome": "issued", "client_id": client_id}
 
     def _refuse(self, error: FunctionError, request: HttpRequest | None) -> Response:
         if request is None:
             return error_response(error)
         return error_response(error, cors_headers(request, self.settings.allowed_origins))
+
+    def _scrubbed(self, error: Exception) -> str:
+        """The traceback for the log, with the key's name and secret taken out of it."""
+        text = "".join(traceback.format_exception(error))
+        return self._key.scrub(text) if self._key is not None else text
 
 
 class MisconfiguredFunction:
@@ -94,23 +104,53 @@ class MisconfiguredFunction:
         self.logger = logger
 
     def __call__(self, event: object, context: object) -> Response:
-        self.logger.error(
-            "token function misconfigured",
-            extra={**_request_keys(None, context), "outcome": "ConfigurationError", "status": 500},
-        )
-        return error_response(self.error)
+        started = perf_counter()
+        try:
+            request: HttpRequest | None = parse_event(event)
+        except FunctionError:
+            request = None
+        response = error_response(self.error)
+        details = {"outcome": "ConfigurationError", "error": self.error.message}
+        _log(self.logger, event, request, context, response, started, details)
+        return response
 
 
 def _is_warmup(request: HttpRequest) -> bool:
-    """`GET ?warmup=1`: the page sends it while a visitor types a name, so joining meets a warm instance."""
+    """`GET ?warmup=1`, sent by the page once per visit."""
     return request.method == "GET" and request.query.get("warmup") == ["1"]
 
 
-def _request_keys(request: HttpRequest | None, context: object) -> dict[str, Any]:
+def _log(
+    logger: Logger,
+    event: object,
+    request: HttpRequest | None,
+    context: object,
+    response: Response,
+    started: float,
+    details: Mapping[str, Any],
+) -> None:
+    """The request's one log line: ERROR when the function is at fault (5xx), INFO otherwise."""
+    status = response["statusCode"]
+    line = {
+        "request_id": _request_id(event, request, context),
+        "method": request.method if request is not None else None,
+        "client_id": None,
+        **details,
+        "status": status,
+        "duration_ms": round((perf_counter() - started) * 1000, 3),
+    }
+    (logger.error if status >= 500 else logger.info)(LOG_MESSAGE, extra=line)
+
+
+def _request_id(event: object, request: HttpRequest | None, context: object) -> object:
+    """Lambda's request id (context), else the front door's (API Gateway / Function URL event)."""
     request_id = getattr(context, "aws_request_id", None)
     if request_id is None and isinstance(context, Mapping):
         request_id = context.get("awsRequestId")
-    return {
-        "request_id": request_id if request_id is not None else getattr(request, "request_id", None),
-        "method": request.method if request is not None else None,
-    }
+    if request_id is None and request is not None:
+        request_id = request.request_id
+    if request_id is None and isinstance(event, Mapping):
+        request_context = event.get("requestContext")
+        if isinstance(request_context, Mapping) and isinstance(request_context.get("requestId"), str):
+            request_id = request_context["requestId"]
+    return request_id

@@ -2,14 +2,14 @@
 
 import base64
 import binascii
-import json
 import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
 from ably_token_request.errors import ClientIdMismatch, InvalidClientId
+from ably_token_request.json_input import parse_json
+from ably_token_request.limits import MAX_CLIENT_ID_LENGTH
 
-MAX_CLIENT_ID_LENGTH = 128
 # Cc: control characters; Cs: lone surrogates, which cannot be encoded into the signed text.
 _FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cs"})
 
@@ -70,7 +70,7 @@ def _decoded_netlify_user(raw: object) -> object:
     if not isinstance(raw, str):
         return None
     try:
-        decoded = json.loads(base64.b64decode(raw, validate=True))
+        decoded = parse_json(base64.b64decode(raw, validate=True).decode())
     except (binascii.Error, ValueError):
         raise InvalidClientId("The Identity context could not be read.") from None
     return _field(decoded, "user")

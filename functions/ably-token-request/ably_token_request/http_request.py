@@ -6,7 +6,6 @@ so the handler never meets a KeyError or TypeError.
 
 import base64
 import binascii
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,8 +13,9 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from ably_token_request.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from ably_token_request.json_input import TooDeep, parse_json
+from ably_token_request.limits import MAX_BODY_BYTES, MAX_JSON_DEPTH
 
-MAX_BODY_BYTES = 16 * 1024
 _METHOD_PATTERN = re.compile(r"[A-Za-z]{1,20}")
 _FORM = "application/x-www-form-urlencoded"
 _JSON = "application/json"
@@ -145,7 +145,9 @@ def _body_values(request: HttpRequest, name: str) -> list[str]:
         return parse_qs(text, keep_blank_values=True).get(name, [])
     if request.content_type == _JSON:
         try:
-            parsed = json.loads(text)
+            parsed = parse_json(text)
+        except TooDeep:
+            raise BadRequest(f"The JSON body is nested deeper than {MAX_JSON_DEPTH} levels.") from None
         except ValueError:
             raise BadRequest("The request body is not valid JSON.") from None
         if not isinstance(parsed, dict):

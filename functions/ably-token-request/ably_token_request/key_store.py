@@ -1,62 +1,88 @@
-"""Fetch the API key from wherever the deployment keeps it.
+"""Where the API key comes from at request time: the environment, SSM Parameter Store or Secrets Manager.
 
-The environment is read at start-up; AWS key stores are read through Powertools Parameters, which caches
-the value for KEY_CACHE_SECONDS so warm invocations make no AWS call and a rotated key is picked up.
+An AWS store is read through Powertools Parameters, which caches the value for KEY_CACHE_SECONDS so warm
+invocations make no AWS call and a rotated key is picked up. Its imports and boto3 client (the bulk of the
+first request's cost) are made when the function starts: under Lambda SnapStart that work is in the
+snapshot, while the key itself is fetched only by a request, after any restore, and never baked in.
+Errors name the variable that configures the store, never its value.
 """
 
-import json
+from collections.abc import Callable
+from typing import Any
 
 from ably_token_request.api_key import ApiKey, parse_stored_api_key
-from ably_token_request.errors import KeyUnavailable
+from ably_token_request.errors import ConfigurationError, KeyUnavailable
+from ably_token_request.json_input import parse_json
 from ably_token_request.settings import KeySource
 
 KEY_CACHE_SECONDS = 300
+SSM_SOURCE = "the SSM parameter named by ABLY_API_KEY_SSM_PARAMETER"
+SECRET_SOURCE = "the Secrets Manager secret named by ABLY_API_KEY_SECRET_ID"  # noqa: S105 (a name)
+_READ_FIX = "check that it exists in the function's region and that the function's role may read it."
+
+KeyReader = Callable[[], ApiKey]
 
 
-def current_api_key(source: KeySource) -> ApiKey:
+def key_reader(source: KeySource) -> KeyReader:
+    """The function that returns the current key, with any AWS client it needs already made."""
     if source.env_key is not None:
-        return source.env_key
+        key = source.env_key
+        return lambda: key
     if source.ssm_parameter is not None:
-        return _from_ssm(source.ssm_parameter)
+        return _ssm_reader(source.ssm_parameter)
     if source.secret_id is not None:
-        return _from_secrets_manager(source.secret_id)
+        return _secret_reader(source.secret_id)
     raise KeyUnavailable("No key source is configured.")
 
 
-def _from_ssm(name: str) -> ApiKey:
-    # Imported here: boto3 costs cold-start time and only AWS deployments need it.
-    from aws_lambda_powertools.utilities.parameters import get_parameter
+def _ssm_reader(name: str) -> KeyReader:
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
     from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
-    source = f"SSM parameter {name} (ABLY_API_KEY_SSM_PARAMETER)"
-    try:
-        value = get_parameter(name, decrypt=True, max_age=KEY_CACHE_SECONDS)
-    except GetParameterError:
-        raise KeyUnavailable(
-            f"Could not read {source}: check that it exists and the function may read it."
-        ) from None
-    return parse_stored_api_key(value, source=source)
+    provider = _provider(SSMProvider, "ABLY_API_KEY_SSM_PARAMETER")
+
+    def read() -> ApiKey:
+        try:
+            value = provider.get(name, decrypt=True, max_age=KEY_CACHE_SECONDS)
+        except GetParameterError:
+            raise KeyUnavailable(f"Could not read {SSM_SOURCE}: {_READ_FIX}") from None
+        return parse_stored_api_key(value, source=SSM_SOURCE)
+
+    return read
 
 
-def _from_secrets_manager(secret_id: str) -> ApiKey:
-    from aws_lambda_powertools.utilities.parameters import get_secret
+def _secret_reader(secret_id: str) -> KeyReader:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
     from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
-    source = f"Secrets Manager secret {secret_id} (ABLY_API_KEY_SECRET_ID)"
+    provider = _provider(SecretsProvider, "ABLY_API_KEY_SECRET_ID")
+
+    def read() -> ApiKey:
+        try:
+            value = provider.get(secret_id, max_age=KEY_CACHE_SECONDS)
+        except GetParameterError:
+            raise KeyUnavailable(f"Could not read {SECRET_SOURCE}: {_READ_FIX}") from None
+        return parse_stored_api_key(_unwrap_secret(value), source=SECRET_SOURCE)
+
+    return read
+
+
+def _provider(provider_class: Callable[[], Any], variable: str) -> Any:
+    """Create the Powertools provider (and its boto3 client), which needs a region and nothing else."""
     try:
-        value = get_secret(secret_id, max_age=KEY_CACHE_SECONDS)
-    except GetParameterError:
-        raise KeyUnavailable(
-            f"Could not read {source}: check that it exists and the function may read it."
+        return provider_class()
+    except Exception:
+        raise ConfigurationError(
+            f"{variable} is set but no AWS client could be created for it: set AWS_DEFAULT_REGION "
+            "(AWS Lambda sets it for you) and AWS credentials."
         ) from None
-    return parse_stored_api_key(_unwrap_secret(value), source=source)
 
 
 def _unwrap_secret(value: object) -> object:
     """Accept the key as the plain secret string or as {"ABLY_API_KEY": "..."} (console key/value)."""
     if isinstance(value, str) and value.lstrip().startswith("{"):
         try:
-            parsed = json.loads(value)
+            parsed = parse_json(value)
         except ValueError:
             return value
         if isinstance(parsed, dict):

@@ -48,10 +48,18 @@ def cors_headers(request: HttpRequest, allowed_origins: frozenset[str]) -> dict[
     }
 
 
+def check_origin(request: HttpRequest, allowed_origins: frozenset[str]) -> None:
+    """Refuse a browser request from another site that ABLY_ALLOWED_ORIGINS does not list.
+
+    Browsers send Origin on cross-site requests (and on same-origin POSTs); a same-origin page, with or
+    without it, and a caller that sends none (curl, ably-python) are not refused.
+    """
+    if request.origin is not None and not _is_allowed(request.origin, request, allowed_origins):
+        raise OriginNotAllowed("This origin may not call the token function; add it to ABLY_ALLOWED_ORIGINS.")
+
+
 def preflight_response(request: HttpRequest, allowed_origins: frozenset[str]) -> Response:
     headers = cors_headers(request, allowed_origins)
-    if request.origin is not None and not headers:
-        raise OriginNotAllowed("This origin may not call the token function; add it to ABLY_ALLOWED_ORIGINS.")
     headers |= {
         "Access-Control-Allow-Methods": ALLOWED_METHODS,
         "Access-Control-Allow-Headers": ALLOWED_HEADERS,
@@ -65,4 +73,4 @@ def _is_allowed(origin: str, request: HttpRequest, allowed_origins: frozenset[st
     if "*" in allowed_origins or origin in allowed_origins:
         return True
     host = request.headers.get("x-forwarded-host") or request.headers.get("host")
-    return host is not None and origin.split("://", 1)[-1] == host
+    return host is not None and origin.split("://", 1)[-1].lower() == host.lower()

@@ -1,17 +1,19 @@
-"""Configuration, read and validated once when the function starts.
+"""Configuration, read and validated once per execution environment, when handler.py is imported.
 
 A bad value becomes a ConfigurationError whose message names the variable and how to fix it; the value
 itself is never echoed, since a misplaced key could sit in any variable.
 """
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ably_token_request.api_key import ApiKey, parse_api_key
+from ably_token_request.api_key import ApiKey, looks_like_api_key, parse_api_key
 from ably_token_request.client_id import validate_client_id
 from ably_token_request.errors import ConfigurationError, InvalidClientId
+from ably_token_request.json_input import TooDeep, parse_json
+from ably_token_request.limits import MAX_CAPABILITY_BYTES, MAX_JSON_DEPTH
+from ably_token_request.signer import canonical_capability
 
 # Least privilege for the demo page: it publishes, subscribes and uses presence on channels of the
 # `chat:` namespace, and may do nothing else (no history, no stats, no other channels).
@@ -41,6 +43,16 @@ OPERATIONS = frozenset(
     }
 )
 _ORIGIN_PATTERN = re.compile(r"https?://[^/\s]+")
+# What SSM GetParameter and Secrets Manager GetSecretValue take: a name or an ARN. A key (appId.keyId:secret)
+# matches neither, so a key pasted into the variable is refused at start-up without being echoed.
+_SSM_PARAMETER = re.compile(
+    r"/?[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]+)*|arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:parameter/[A-Za-z0-9_.\-/]+"
+)
+_SECRET_ID = re.compile(
+    r"[A-Za-z0-9/_+=.@\-]+|arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@\-]+"
+)
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DEFAULT_LOG_LEVEL = "INFO"
 
 
 @dataclass(frozen=True)
@@ -71,13 +83,21 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     )
 
 
+def log_level(environ: Mapping[str, str]) -> str:
+    """POWERTOOLS_LOG_LEVEL, checked here so a typo is the documented 500 rather than a crash at import."""
+    level = environ.get("POWERTOOLS_LOG_LEVEL", "").strip().upper() or DEFAULT_LOG_LEVEL
+    if level not in LOG_LEVELS:
+        raise ConfigurationError(f"POWERTOOLS_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}.")
+    return level
+
+
 def _key_source(environ: Mapping[str, str]) -> KeySource:
     if value := environ.get("ABLY_API_KEY", "").strip():
         return KeySource(env_key=parse_api_key(value, source="ABLY_API_KEY"))
     if parameter := environ.get("ABLY_API_KEY_SSM_PARAMETER", "").strip():
-        return KeySource(ssm_parameter=parameter)
+        return KeySource(ssm_parameter=_store_name(parameter, "ABLY_API_KEY_SSM_PARAMETER", _SSM_PARAMETER))
     if secret_id := environ.get("ABLY_API_KEY_SECRET_ID", "").strip():
-        return KeySource(secret_id=secret_id)
+        return KeySource(secret_id=_store_name(secret_id, "ABLY_API_KEY_SECRET_ID", _SECRET_ID))
     raise ConfigurationError(
         "Missing ABLY_API_KEY environment variable. Running locally: create a .env file at the "
         "project root with ABLY_API_KEY=your-key (see .env.example). On Netlify: set ABLY_API_KEY "
@@ -86,16 +106,32 @@ def _key_source(environ: Mapping[str, str]) -> KeySource:
     )
 
 
+def _store_name(value: str, variable: str, pattern: re.Pattern[str]) -> str:
+    store = "an SSM parameter" if variable.endswith("SSM_PARAMETER") else "a Secrets Manager secret"
+    if looks_like_api_key(value) or not pattern.fullmatch(value):
+        raise ConfigurationError(
+            f"{variable} must hold the name or ARN of {store} (for example /ably-token-request/api-key), "
+            "not the key itself: store the key there and put only its name in the variable."
+        )
+    return value
+
+
 def _capability(raw: str | None) -> str:
-    """Return the capability as compact JSON with sorted resources and operations."""
+    """Return the capability text exactly as ably-python signs it (sorted channels and operations)."""
     if raw is None or not raw.strip():
-        return _canonical(DEFAULT_CAPABILITY)
+        return canonical_capability(DEFAULT_CAPABILITY)
     fix = (
         "Set ABLY_TOKEN_CAPABILITY to a JSON object mapping channel names to lists of operations, "
         'for example {"chat:*":["publish","subscribe","presence"]}.'
     )
+    if len(raw.encode(errors="replace")) > MAX_CAPABILITY_BYTES:
+        raise ConfigurationError(f"ABLY_TOKEN_CAPABILITY is longer than {MAX_CAPABILITY_BYTES} bytes. {fix}")
     try:
-        parsed = json.loads(raw)
+        parsed = parse_json(raw)
+    except TooDeep:
+        raise ConfigurationError(
+            f"ABLY_TOKEN_CAPABILITY is nested deeper than {MAX_JSON_DEPTH} levels. {fix}"
+        ) from None
     except ValueError:
         raise ConfigurationError(f"ABLY_TOKEN_CAPABILITY is not valid JSON. {fix}") from None
     if not isinstance(parsed, dict) or not parsed:
@@ -105,17 +141,14 @@ def _capability(raw: str | None) -> str:
             raise ConfigurationError(
                 f"ABLY_TOKEN_CAPABILITY needs a non-empty list of operations for every channel. {fix}"
             )
+        if not all(isinstance(op, str) for op in operations):
+            raise ConfigurationError(f"ABLY_TOKEN_CAPABILITY operations must be strings. {fix}")
         if not all(op in OPERATIONS for op in operations):
             raise ConfigurationError(
                 "ABLY_TOKEN_CAPABILITY names an unknown operation; "
                 f"known operations are {', '.join(sorted(OPERATIONS))}."
             )
-    return _canonical(parsed)
-
-
-def _canonical(capability: Mapping[str, list[str]]) -> str:
-    ordered = {resource: sorted(set(capability[resource])) for resource in sorted(capability)}
-    return json.dumps(ordered, separators=(",", ":"))
+    return canonical_capability(parsed)
 
 
 def _ttl_ms(raw: str | None) -> int:

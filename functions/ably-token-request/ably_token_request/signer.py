@@ -1,42 +1,73 @@
-"""Sign TokenRequests with ably-python, keeping its client across warm invocations."""
+"""Sign TokenRequests with ably-python's own TokenRequest and Capability code, without `import ably`.
 
-from collections.abc import Coroutine
+`import ably` runs the package's __init__, which loads the realtime client, httpx, h2, anyio and websockets
+(130-300 ms, about 270 modules) for code the function never calls. The two modules that do the work,
+ably/types/tokenrequest.py and ably/types/capability.py, import only the standard library, so they are
+loaded straight from the installed package. What AblyRest.auth.create_token_request adds around them
+(timestamp, nonce, ttl as int, capability canonicalised) is here, and tests/function/test_signer_parity.py
+holds the result byte-identical to it over generated cases: an ably upgrade (it is pinned) that moves or
+changes either module fails there.
+"""
+
+import importlib.util
+import os
+import time
+from collections.abc import Mapping
+from types import ModuleType
 from typing import Any
-
-from ably import AblyRest
 
 from ably_token_request.api_key import ApiKey
 
 TokenRequest = dict[str, str | int]
 
 
+def _ably_module(*relative: str) -> ModuleType:
+    """Load one module of the installed ably package by path, under a private name."""
+    package = importlib.util.find_spec("ably")  # a top-level spec: finding it runs no ably code
+    if package is None or not package.submodule_search_locations:
+        raise ImportError("ably-python is not installed (see requirements.txt)")
+    path = os.path.join(package.submodule_search_locations[0], *relative)
+    name = os.path.splitext(relative[-1])[0]
+    spec = importlib.util.spec_from_file_location(f"ably_token_request._ably_{name}", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"ably-python has no {'/'.join(relative)}; was the pinned version changed?")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_tokenrequest = _ably_module("types", "tokenrequest.py")
+_capability = _ably_module("types", "capability.py")
+
+
+def canonical_capability(capability: Mapping[str, list[str]]) -> str:
+    """The capability text ably-python signs (channels and operations sorted); ValueError as it raises."""
+    text: str = _capability.Capability.c14n(_capability.Capability(dict(capability)))
+    return text
+
+
+def new_nonce() -> str:
+    """16 hex characters, like ably-python's; from os.urandom, so unique after a SnapStart restore too."""
+    return os.urandom(8).hex()
+
+
 class TokenRequestSigner:
     def __init__(self, *, capability: str, ttl_ms: int) -> None:
-        self._params = {"capability": capability, "ttl": ttl_ms}
-        self._key: ApiKey | None = None
-        self._client: AblyRest | None = None
+        self._capability = capability
+        self._ttl_ms = ttl_ms
 
-    def sign(self, key: ApiKey, client_id: str) -> TokenRequest:
+    def sign(
+        self, key: ApiKey, client_id: str, *, timestamp: int | None = None, nonce: str | None = None
+    ) -> TokenRequest:
         """A TokenRequest as ably-js and ably-python expect it: camelCase, absent fields omitted."""
-        if self._client is None or key != self._key:
-            self._client = AblyRest(key=key.value)
-            self._key = key
-        params = {**self._params, "client_id": client_id}
-        token_request = _result_of(self._client.auth.create_token_request(params))
-        fields: dict[str, Any] = token_request.to_dict()
+        request = _tokenrequest.TokenRequest(
+            key_name=key.name,
+            client_id=client_id,
+            nonce=nonce or new_nonce(),
+            capability=self._capability,
+            ttl=self._ttl_ms,
+            timestamp=timestamp or int(time.time() * 1000),
+        )
+        request.sign_request(key.secret.encode())
+        fields: dict[str, Any] = request.to_dict()
         return {name: value for name, value in fields.items() if value is not None}
-
-
-def _result_of(coroutine: Coroutine[Any, Any, Any]) -> Any:
-    """Run a coroutine that never suspends, without an event loop.
-
-    create_token_request is async only because it may ask Ably for the server time; with query_time
-    off (the default) it never awaits. Driving it directly is thread-safe, costs no loop per call, and
-    also works inside Pyodide, where a loop is already running.
-    """
-    try:
-        coroutine.send(None)
-    except StopIteration as finished:
-        return finished.value
-    coroutine.close()
-    raise RuntimeError("create_token_request suspended; the signer must not query Ably's time.")
