@@ -23,6 +23,12 @@ def tools_only_for_tests() -> set[str]:
     return names - NEEDED_AT_RUN_TIME_TOO
 
 
+def node_version() -> str:
+    """The Node the Makefile installs (its NODE_VERSION)."""
+    makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
+    return makefile.split("NODE_VERSION := ", 1)[1].split()[0]
+
+
 @pytest.mark.slow
 def test_first_make_dev_on_a_fresh_clone_serves_the_page_without_the_test_tools(tmp_path: Path) -> None:
     checkout = fresh_checkout(tmp_path / "clone")
@@ -38,6 +44,7 @@ def test_first_make_dev_on_a_fresh_clone_serves_the_page_without_the_test_tools(
     assert sorted(first.steps) == sorted(
         [
             "Installing the runtime Python packages into .venv (first run only)",
+            f"Installing Node {node_version()} from npm into .node/ (first run only)",
             "Installing the page's npm packages (first run only)",
             "Building the page into dist/",
         ]
