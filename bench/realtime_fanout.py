@@ -297,7 +297,9 @@ async def measure(target: Target, counts: list[int]) -> Figures:
         subscriber.socket.abort()
     await asyncio.sleep(1)
 
-    for count in counts:
+    # Most subscribers first: the idle-memory figure is then taken before other phases have grown the heap
+    # (whose freed memory a later phase would reuse without growing the resident size).
+    for count in sorted(counts, reverse=True):
         rss_before = target.server.rss
         subscribers = await in_batches([target.subscriber for _ in range(count)])
         if count == IDLE_CONNECTIONS:
