@@ -56,6 +56,7 @@ dist/app.js: $(NODE_READY) package-lock.json scripts/build-client.mjs $(shell fi
 bench: $(PY_TEST_READY) $(NODE_READY)
 	$(PY) bench/token_function.py
 	$(PY) bench/realtime_fanout.py
+	$(PY) bench/publish_instructions.py
 	$(PY) bench/first_run.py
 
 chromium:

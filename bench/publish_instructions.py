@@ -1,0 +1,87 @@
+"""Machine instructions the local service spends per publish, counted by valgrind's callgrind.
+
+Wall-clock figures on a shared machine swing by tens of percent; an instruction count does not: the same
+code and input give the same count whatever else runs. The sans-I/O service is driven in-process (no
+sockets) with one publisher and one subscriber on a channel, JSON frames, acknowledgements drained every
+100 publishes; the count for N publishes minus the count for none, divided by N.
+
+Usage: .venv/bin/python bench/publish_instructions.py [--publishes 2000]
+"""
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FRAMES = 2000
+
+
+def drive(publishes: int) -> None:
+    """What valgrind runs: the service, its two clients, and `publishes` MESSAGE frames."""
+    sys.path.insert(0, str(ROOT))
+    from tests.realtime.core import Core
+
+    core = Core()
+    publisher, subscriber = core.connect(echo="false"), core.connect()
+    for connection in (publisher, subscriber):
+        core.attach(connection, "bench:x")
+        connection.take_outbox()
+    frames = [
+        json.dumps(
+            {
+                "action": 15,
+                "channel": "bench:x",
+                "msgSerial": serial,
+                "messages": [{"name": "tick", "data": f"{serial}:12345.678:" + "x" * 80}],
+            },
+            separators=(",", ":"),
+        )
+        for serial in range(FRAMES)
+    ]
+    for serial in range(publishes):
+        core.service.receive(publisher, frames[serial % FRAMES])
+        if serial % 100 == 99:
+            publisher.take_outbox()
+            subscriber.take_outbox()
+
+
+def instructions(publishes: int) -> int:
+    command = [
+        "valgrind",
+        "--tool=callgrind",
+        "--callgrind-out-file=/dev/null",
+        sys.executable,
+        __file__,
+        "--drive",
+        str(publishes),
+    ]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stderr
+    match = re.search(r"Collected : (\d+)", output)
+    if match is None:
+        raise RuntimeError(f"no instruction count from valgrind:\n{output}")
+    return int(match.group(1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--publishes", type=int, default=FRAMES)
+    parser.add_argument("--drive", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.drive is not None:
+        drive(args.drive)
+        return
+    if shutil.which("valgrind") is None:
+        print("publish instructions: valgrind is not installed (apt-get install valgrind); skipped")
+        return
+    per_publish = (instructions(args.publishes) - instructions(0)) / args.publishes
+    print(
+        f"local service: {per_publish:,.0f} machine instructions per publish (callgrind, {args.publishes:,} publishes)"
+    )
+
+
+if __name__ == "__main__":
+    main()
