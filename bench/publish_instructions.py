@@ -78,9 +78,8 @@ def main() -> None:
         print("publish instructions: valgrind is not installed (apt-get install valgrind); skipped")
         return
     per_publish = (instructions(args.publishes) - instructions(0)) / args.publishes
-    print(
-        f"local service: {per_publish:,.0f} machine instructions per publish (callgrind, {args.publishes:,} publishes)"
-    )
+    counted = f"callgrind, {args.publishes:,} publishes"
+    print(f"local service: {per_publish:,.0f} machine instructions per publish ({counted})")
 
 
 if __name__ == "__main__":
