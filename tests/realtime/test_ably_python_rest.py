@@ -10,21 +10,20 @@ token auth minted from the app key (`use_token_auth`), since ably-python refuses
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
-from ably import AblyException, AblyRest
+from ably import AblyException
 from ably.types.connectionstate import ConnectionState
 from ably.types.message import Message
 
 from ably_local.server import LocalAbly
 from ably_local.testing import running_service
-from tests.realtime.test_ably_python import HOST, TIMEOUT_S, realtime, receive, subscribe
+from tests.realtime.test_ably_python import HOST, TIMEOUT_S, realtime, receive, rest, subscribe
 
 API_KEY = "pyRest.sdkKey:pyRestSecretThatStaysLocal_0123456789"
 YEAR = datetime.now(UTC).year - 1
@@ -53,15 +52,6 @@ def app(service: LocalAbly) -> App:
     assert response.status_code == 201, response.text
     answer = response.json()
     return App(service.http_url, answer["appId"], [key["keyStr"] for key in answer["keys"]])
-
-
-@asynccontextmanager
-async def rest(**options: Any) -> AsyncIterator[AblyRest]:
-    client = AblyRest(endpoint=HOST, port=80, tls=False, **options)
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 def tokens_for(key: str, client_id: str) -> Callable[[dict[str, Any]], Awaitable[Any]]:
