@@ -88,11 +88,12 @@ def _rest(service: LocalAbly, path: str, body: Any = None) -> tuple[Any, str | N
         return json.load(response), response.headers.get("Link")
 
 
-def _next_path(link: str | None) -> str:
+def _links(link: str | None) -> dict[str, str]:
+    """A Link header's pages by rel (first, current and, until the last page, next)."""
     assert link is not None
-    match = re.fullmatch(r'<\./(messages\?[^>]+)>; rel="next"', link)
-    assert match
-    return f"/channels/paged/{match[1]}"
+    pages = dict((rel, path) for path, rel in re.findall(r'<\./(messages\?[^>]+)>; rel="(\w+)"', link))
+    assert {"first", "current"} <= pages.keys(), link
+    return {rel: f"/channels/paged/{path}" for rel, path in pages.items()}
 
 
 @pytest.mark.parametrize("direction", ["backwards", "forwards"])
@@ -102,13 +103,17 @@ def test_history_pages_neither_repeat_nor_skip_while_messages_arrive(
     _rest(local_ably, "/channels/paged/messages", [{"name": "n", "data": str(n)} for n in range(5)])
     page, link = _rest(local_ably, f"/channels/paged/messages?limit=2&direction={direction}")
     seen = [item["data"] for item in page]
+    first_page = [item["data"] for item in page]
     late: list[str] = []
-    while link is not None:
+    while "next" in _links(link):
         late.append(f"late-{len(late)}")
         _rest(local_ably, "/channels/paged/messages", {"name": "n", "data": late[-1]})
-        page, link = _rest(local_ably, _next_path(link))
+        page, link = _rest(local_ably, _links(link)["next"])
         seen += [item["data"] for item in page]
     assert late
+    again, _ = _rest(local_ably, _links(link)["first"])
+    if direction == "forwards":
+        assert [item["data"] for item in again] == first_page
     if direction == "backwards":
         assert seen == ["4", "3", "2", "1", "0"]
     else:

@@ -94,14 +94,17 @@ def history(request: Request, events: list[Event], resource: str) -> Response:
         selected = [entry for entry in keyed if cursor is None or entry[0] <= cursor]
     else:
         selected = [entry for entry in keyed if cursor is None or entry[0] >= cursor]
-    headers = {}
+    page = resource.rsplit("/", 1)[-1]
+    query = f"limit={limit}&direction={direction}&start={start}&end={end}"
+    if until is not None:
+        query += f"&from_serial={until}"
+    current = request.url.query or query
+    # ably-js follows these for first(), current() and next().
+    links = [f'<./{page}?{query}>; rel="first"', f'<./{page}?{current}>; rel="current"']
     if len(selected) > limit:
         position, index = selected[limit][0]
-        query = f"limit={limit}&direction={direction}&start={start}&end={end}&cursor={position}:{index}"
-        if until is not None:
-            query += f"&from_serial={until}"
-        headers["Link"] = f'<./{resource.rsplit("/", 1)[-1]}?{query}>; rel="next"'
-    return answer(request, [item for _, item in selected[:limit]], headers=headers)
+        links.append(f'<./{page}?{query}&cursor={position}:{index}>; rel="next"')
+    return answer(request, [item for _, item in selected[:limit]], headers={"Link": ", ".join(links)})
 
 
 def _cursor_param(request: Request) -> tuple[int, int] | None:
