@@ -128,6 +128,10 @@ class Authority:
             raise unauthorized(40101, "Invalid credentials")
         return Credentials(key.name, None, key.capability)
 
+    def issued(self, token: str) -> bool:
+        """Whether this authority issued the token (expired or not, while it still remembers it)."""
+        return token in self._tokens
+
     def token(self, token: str) -> Credentials:
         """Credentials for a token this authority issued, or for an Ably JWT signed by one of its keys;
         a revoked one is refused with 40141."""

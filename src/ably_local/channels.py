@@ -66,6 +66,10 @@ class Channel:
         """The channelSerial a client attaching now continues from, even before the first event."""
         return position_text(self.log.end)
 
+    def apply_presence(self, item: dict[str, Any]) -> None:
+        """Set a member directly, recording no event: presence fixtures a test harness provisions."""
+        self.presence.apply(item)
+
     @property
     def idle(self) -> bool:
         return not (self.attached or self.resumable or self.presence.members or self.log.events)

@@ -502,6 +502,10 @@ class RealtimeService:
 
     # --- views for the REST API ----------------------------------------------------------------------
 
+    def channel(self, name: str) -> Channel:
+        """The channel, made if it is new (test harnesses reach channels through the service)."""
+        return self.table.channel(name)
+
     def channel_metrics(self, name: str) -> dict[str, int] | None:
         """A channel's occupancy (GET /channels/{name}), or None when nothing holds the channel."""
         channel = self.table.get(name)
