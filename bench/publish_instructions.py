@@ -1,9 +1,11 @@
-"""Machine instructions the local service spends per publish, counted by valgrind's callgrind.
+"""Machine instructions and wall-clock time the local service spends per publish, with no sockets.
 
 Wall-clock figures on a shared machine swing by tens of percent; an instruction count does not: the same
 code and input give the same count whatever else runs. The sans-I/O service is driven in-process (no
 sockets) with one publisher and one subscriber on a channel, JSON frames, acknowledgements drained every
-100 publishes; the count for N publishes minus the count for none, divided by N.
+100 publishes; the count for N publishes minus the count for none, divided by N. The wall-clock time of the
+same drive (median of five, in this process) is printed too, to set against the fan-out floor's per-message
+time in bench/realtime_fanout.py.
 
 Usage: .venv/bin/python bench/publish_instructions.py [--publishes 2000]
 """
@@ -12,8 +14,10 @@ import argparse
 import json
 import re
 import shutil
+import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,6 +70,15 @@ def instructions(publishes: int) -> int:
     return int(match.group(1))
 
 
+def microseconds_per_publish(publishes: int, runs: int = 5) -> float:
+    def timed(count: int) -> float:
+        started = time.perf_counter()
+        drive(count)
+        return time.perf_counter() - started
+
+    return statistics.median((timed(publishes) - timed(0)) / publishes * 1e6 for _ in range(runs))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--publishes", type=int, default=FRAMES)
@@ -74,6 +87,8 @@ def main() -> None:
     if args.drive is not None:
         drive(args.drive)
         return
+    wall = microseconds_per_publish(max(args.publishes, 20_000))
+    print(f"local service: {wall:.1f} µs per publish (wall clock, in process, median of 5)")
     if shutil.which("valgrind") is None:
         print("publish instructions: valgrind is not installed (apt-get install valgrind); skipped")
         return
