@@ -75,6 +75,11 @@ class Credentials:
     issued: int | None = None
     revocation_key: str | None = None
 
+    @property
+    def own_client_id(self) -> str | None:
+        """The clientId messages published with these credentials default to: none for a wildcard."""
+        return None if self.client_id == WILDCARD_CLIENT_ID else self.client_id
+
     def may_act_as(self, client_id: str) -> bool:
         """Basic (key) auth and wildcard tokens may act for any clientId; others only for their own."""
         if self.token is None or self.client_id == WILDCARD_CLIENT_ID:

@@ -8,7 +8,7 @@ published messages can then be updated, deleted, appended to and annotated (`mut
 
 from typing import Any
 
-from ably_local.auth import WILDCARD_CLIENT_ID, Clock, Credentials
+from ably_local.auth import Clock, Credentials
 from ably_local.capability import operations_on
 from ably_local.channels import Channel, ChannelTable
 from ably_local.deltas import DeltaVersion
@@ -179,7 +179,7 @@ class Messaging:
         if f"message-{verb}-any" in operations:
             return
         if f"message-{verb}-own" in operations:
-            if credentials.client_id in (None, WILDCARD_CLIENT_ID):
+            if credentials.own_client_id is None:
                 raise AblyError(40166, 401, f"An unidentified client cannot {verb} its own messages")
             if author == credentials.client_id:
                 return

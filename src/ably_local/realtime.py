@@ -371,9 +371,8 @@ class RealtimeService:
         items = self.messaging.checked_messages(items_of(message, "messages"), credentials)
         if any(item.get("action", MessageAction.CREATE) != MessageAction.CREATE for item in items):
             return [self.messaging.mutate(name, item, credentials) for item in items]
-        own_client_id = connection.client_id if connection.client_id != WILDCARD_CLIENT_ID else None
         published = self.messaging.publish_once(
-            name, items, connection.id, message["msgSerial"], own_client_id
+            name, items, connection.id, message["msgSerial"], credentials.own_client_id
         )
         return list(published.serials)
 
@@ -386,9 +385,9 @@ class RealtimeService:
 
     def _annotate(self, connection: Connection, name: str, message: ProtocolMessage) -> list[str]:
         self._require_mode(connection, name, Flag.ANNOTATION_PUBLISH, "annotation_publish")
-        own = connection.client_id if connection.client_id != WILDCARD_CLIENT_ID else None
+        credentials = connection.credentials
         return self.messaging.annotate(
-            name, items_of(message, "annotations"), connection.credentials, connection.id, own
+            name, items_of(message, "annotations"), credentials, connection.id, credentials.own_client_id
         )
 
     # --- presence ------------------------------------------------------------------------------------

@@ -59,8 +59,7 @@ def message_routes(apps: Apps) -> list[Route]:
             raise bad_request("Send an annotation object or a list of them")
         for item in raw:
             item["messageSerial"] = serial
-        client_id = credentials.client_id if credentials.client_id != "*" else None
-        serials = service.messaging.annotate(name, raw, credentials, "rest", client_id)
+        serials = service.messaging.annotate(name, raw, credentials, "rest", credentials.own_client_id)
         return answer(request, {"serials": serials}, 201)
 
     return [

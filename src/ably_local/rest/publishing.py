@@ -9,7 +9,7 @@ client-supplied ids are published once per idempotency window (`RealtimeService.
 import secrets
 from typing import Any
 
-from ably_local.auth import WILDCARD_CLIENT_ID, Credentials
+from ably_local.auth import Credentials
 from ably_local.errors import AblyError, bad_request
 from ably_local.realtime import RealtimeService
 from ably_local.rest.wire import require
@@ -31,7 +31,7 @@ def _publisher(
 ) -> tuple[str, int | str, str | None]:
     """The connectionId, msgSerial and default clientId the messages are published with; on behalf of a
     connection, the serial is one its own publishes (numbered from 0) never use."""
-    own = credentials.client_id if credentials.client_id != WILDCARD_CLIENT_ID else None
+    own = credentials.own_client_id
     named: set[str] = set()
     unnamed = False
     for item in raw:
@@ -50,5 +50,4 @@ def _publisher(
     connection = service.by_key.get(key)
     if connection is None:
         raise AblyError(40006, 400, "Invalid connectionKey: no such connection in this app")
-    connection_client_id = connection.client_id if connection.client_id != WILDCARD_CLIENT_ID else None
-    return connection.id, f"rest-{secrets.token_hex(4)}", own or connection_client_id
+    return connection.id, f"rest-{secrets.token_hex(4)}", own or connection.credentials.own_client_id

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ably_local.apps import Apps
-from ably_local.auth import Credentials
+from ably_local.auth import WILDCARD_CLIENT_ID, Credentials
 from ably_local.capability import operations_on
 from ably_local.errors import AblyError, bad_request, capability_denied, unauthorized
 from ably_local.protocol import decode_json, decode_msgpack, to_json_item
@@ -134,7 +134,7 @@ def _with_header_client_id(request: Request, credentials: Credentials) -> Creden
         client_id = base64.b64decode(header, validate=True).decode()
     except (binascii.Error, UnicodeDecodeError):
         raise bad_request("X-Ably-ClientId must be base64 of the clientId") from None
-    if not client_id or client_id == "*":
+    if not client_id or client_id == WILDCARD_CLIENT_ID:
         raise AblyError(40012, 400, "X-Ably-ClientId must name one clientId")
     return Credentials(credentials.key_name, client_id, credentials.capability)
 
