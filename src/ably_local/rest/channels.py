@@ -11,20 +11,19 @@ from ably_local.auth import Credentials
 from ably_local.channels import validate_channel_name
 from ably_local.errors import AblyError, bad_request
 from ably_local.history import Event
-from ably_local.protocol import Action, decode_base64_data
+from ably_local.protocol import Action
 from ably_local.realtime import RealtimeService
 from ably_local.rest.publishing import publish_over_rest
 from ably_local.rest.wire import (
     answer,
     authenticate,
+    direction_param,
     endpoint,
     int_param,
-    read_body,
-    request_is_json,
+    page_limit,
+    read_items,
     require,
 )
-
-MAX_HISTORY_LIMIT = 1000
 
 
 def channel_routes(apps: Apps) -> list[Route]:
@@ -39,13 +38,8 @@ def channel_routes(apps: Apps) -> list[Route]:
     async def publish(
         request: Request, service: RealtimeService, name: str, credentials: Credentials
     ) -> Response:
-        body = await read_body(request, service.limits.max_frame_size)
-        raw = body if isinstance(body, list) else [body]
-        if not raw or not all(isinstance(item, dict) for item in raw):
-            raise bad_request("Publish a message object or a list of them")
-        if request_is_json(request):
-            for item in raw:
-                decode_base64_data(item)
+        limit = service.limits.max_frame_size
+        raw = await read_items(request, limit, "Publish a message object or a list of them")
         return answer(request, publish_over_rest(service, name, raw, credentials), 201)
 
     async def presence(request: Request) -> Response:
@@ -74,10 +68,8 @@ def channel_routes(apps: Apps) -> list[Route]:
 def history(request: Request, events: list[Event], resource: str) -> Response:
     """Newest first by default. The cursor names the next page's first item by (position, index), so
     items recorded between page fetches neither repeat nor hide older ones."""
-    limit = int_param(request, "limit", 100, 1, MAX_HISTORY_LIMIT)
-    direction = request.query_params.get("direction", "backwards")
-    if direction not in ("backwards", "forwards"):
-        raise bad_request("direction must be backwards or forwards")
+    limit = page_limit(request)
+    direction = direction_param(request)
     start = int_param(request, "start", 0, 0, 2**63)
     end = int_param(request, "end", 2**63, 0, 2**63)
     # untilAttach: ably-js sends the attach's channelSerial; only what was published before it counts.

@@ -14,10 +14,17 @@ from starlette.routing import Route
 
 from ably_local.apps import Apps
 from ably_local.errors import AblyError, bad_request, capability_denied
-from ably_local.rest.wire import CORS_HEADERS, answer, authenticate, endpoint, int_param, read_body
+from ably_local.rest.wire import (
+    CORS_HEADERS,
+    answer,
+    authenticate,
+    direction_param,
+    endpoint,
+    int_param,
+    page_limit,
+    read_body,
+)
 from ably_local.stats import UNITS, parse_bound, parse_fixture
-
-MAX_LIMIT = 1000
 
 
 def stats_routes(apps: Apps) -> list[Route]:
@@ -29,10 +36,8 @@ def stats_routes(apps: Apps) -> list[Route]:
         unit = params.get("unit") or params.get("by") or "minute"
         if unit not in UNITS:
             raise bad_request(f"unit must be one of {', '.join(UNITS)}")
-        direction = params.get("direction", "backwards")
-        if direction not in ("backwards", "forwards"):
-            raise bad_request("direction must be backwards or forwards")
-        limit = int_param(request, "limit", 100, 1, MAX_LIMIT)
+        direction = direction_param(request)
+        limit = page_limit(request)
         now = apps.clock()
         start = parse_bound(params["start"], end=False) if params.get("start") else 0
         end = parse_bound(params["end"], end=True) if params.get("end") else now

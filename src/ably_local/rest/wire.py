@@ -19,7 +19,7 @@ from ably_local.apps import Apps
 from ably_local.auth import WILDCARD_CLIENT_ID, Credentials
 from ably_local.capability import operations_on
 from ably_local.errors import AblyError, bad_request, capability_denied, unauthorized
-from ably_local.protocol import decode_json, decode_msgpack, to_json_item
+from ably_local.protocol import decode_base64_data, decode_json, decode_msgpack, to_json_item
 from ably_local.realtime import RealtimeService
 
 MSGPACK_TYPE = "application/x-msgpack"
@@ -29,6 +29,9 @@ CORS_HEADERS = {
     "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
     "Access-Control-Expose-Headers": "x-ably-errorcode, x-ably-errormessage, link",
 }
+
+# Ably's largest `limit` on a paginated request (history, stats, versions, annotations).
+MAX_PAGE_ITEMS = 1000
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -67,6 +70,19 @@ async def read_body(request: Request, limit: int) -> Any:
     if not raw:
         return None
     return decode_json(raw) if request_is_json(request) else decode_msgpack(raw)
+
+
+async def read_items(request: Request, limit: int, refusal: str, one: bool = False) -> list[dict[str, Any]]:
+    """A body of message-like objects (one, or a list unless `one`), base64 data from JSON made bytes;
+    anything else is refused with `refusal`."""
+    body = await read_body(request, limit)
+    items = body if isinstance(body, list) and not one else [body]
+    if not items or not all(isinstance(item, dict) for item in items):
+        raise bad_request(refusal)
+    if request_is_json(request):
+        for item in items:
+            decode_base64_data(item)
+    return items
 
 
 def _too_large(limit: int) -> AblyError:
@@ -142,6 +158,18 @@ def _with_header_client_id(request: Request, credentials: Credentials) -> Creden
 def require(credentials: Credentials, operation: str, name: str) -> None:
     if operation not in operations_on(credentials.capability, name):
         raise capability_denied(operation, name)
+
+
+def page_limit(request: Request) -> int:
+    """A paginated request's `limit`: 100 unless asked, at most Ably's 1,000."""
+    return int_param(request, "limit", 100, 1, MAX_PAGE_ITEMS)
+
+
+def direction_param(request: Request) -> str:
+    direction = request.query_params.get("direction", "backwards")
+    if direction not in ("backwards", "forwards"):
+        raise bad_request("direction must be backwards or forwards")
+    return direction
 
 
 def int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
