@@ -16,15 +16,15 @@ from starlette.routing import Route
 from ably_local.apps import Apps
 from ably_local.channels import validate_channel_name
 from ably_local.errors import AblyError, bad_request
-from ably_local.protocol import decode_base64_data, to_json_item
+from ably_local.protocol import to_json_item
 from ably_local.rest.publishing import publish_over_rest
 from ably_local.rest.wire import (
     answer,
     authenticate,
+    decode_json_data,
     endpoint,
     error_headers,
-    read_body,
-    request_is_json,
+    read_objects,
     require,
     wants_msgpack,
 )
@@ -38,11 +38,9 @@ def batch_routes(apps: Apps) -> list[Route]:
     async def batch_publish(request: Request) -> Response:
         service, credentials = authenticate(apps, request)
         limits = service.limits
-        body = await read_body(request, limits.max_frame_size)
-        specs = body if isinstance(body, list) else [body]
-        if not specs or not all(isinstance(spec, dict) for spec in specs):
-            raise bad_request("A batch publish is a BatchPublishSpec or a list of them")
-        parsed = [_spec(spec, request_is_json(request)) for spec in specs]
+        refusal = "A batch publish is a BatchPublishSpec or a list of them"
+        specs = await read_objects(request, limits.max_frame_size, refusal)
+        parsed = [_spec(spec, request) for spec in specs]
         publishes = sum(len(channels) for channels, _ in parsed)
         if publishes > limits.batch_items_per_request:
             raise bad_request(f"A batch may publish to at most {limits.batch_items_per_request} channels")
@@ -86,7 +84,7 @@ def batch_routes(apps: Apps) -> list[Route]:
     ]
 
 
-def _spec(spec: dict[str, Any], json_body: bool) -> tuple[list[str], list[dict[str, Any]]]:
+def _spec(spec: dict[str, Any], request: Request) -> tuple[list[str], list[dict[str, Any]]]:
     """A BatchPublishSpec's channels and messages; `channels` may also be one name, `messages` one message."""
     channels = spec.get("channels")
     if isinstance(channels, str):
@@ -98,9 +96,7 @@ def _spec(spec: dict[str, Any], json_body: bool) -> tuple[list[str], list[dict[s
         raise bad_request("A BatchPublishSpec needs channels: a non-empty list of channel names")
     if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
         raise bad_request("A BatchPublishSpec needs messages: a non-empty list of message objects")
-    if json_body:
-        for message in messages:
-            decode_base64_data(message)
+    decode_json_data(request, messages)
     return channels, messages
 
 

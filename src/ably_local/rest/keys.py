@@ -5,8 +5,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ably_local.apps import Apps
-from ably_local.errors import bad_request
-from ably_local.rest.wire import answer, endpoint, read_body
+from ably_local.rest.wire import answer, endpoint, read_objects
 
 
 def key_routes(apps: Apps) -> list[Route]:
@@ -16,9 +15,8 @@ def key_routes(apps: Apps) -> list[Route]:
     async def request_token(request: Request) -> Response:
         key_name = request.path_params["key_name"]
         service = apps.for_key_name(key_name)
-        body = await read_body(request, service.limits.max_frame_size)
-        if not isinstance(body, dict):
-            raise bad_request("Token request body must be an object")
+        refusal = "Token request body must be an object"
+        [body] = await read_objects(request, service.limits.max_frame_size, refusal, one=True)
         details = service.authority.request_token(key_name, body)
         return answer(request, details.to_wire())
 

@@ -15,7 +15,7 @@ from starlette.routing import Route
 from ably_local.apps import Apps
 from ably_local.errors import AblyError, bad_request
 from ably_local.rest.batch import batch_answer
-from ably_local.rest.wire import authenticate, endpoint, read_body
+from ably_local.rest.wire import authenticate, endpoint, read_objects
 from ably_local.revocation import MAX_ISSUED_BEFORE_AGE_MS, REAUTH_MARGIN_MS
 
 
@@ -29,9 +29,8 @@ def revocation_routes(apps: Apps) -> list[Route]:
             raise AblyError(40133, 401, "Tokens can only be revoked with the key that issued them")
         if not service.authority.keys[key_name].revocable_tokens:
             raise AblyError(40163, 401, "Token revocation is not enabled for this key")
-        body = await read_body(request, service.limits.max_frame_size)
-        if not isinstance(body, dict):
-            raise bad_request("The body must be an object with targets")
+        refusal = "The body must be an object with targets"
+        [body] = await read_objects(request, service.limits.max_frame_size, refusal, one=True)
         targets = body.get("targets")
         if not isinstance(targets, list) or not targets or not all(isinstance(t, str) for t in targets):
             raise bad_request("targets must be a non-empty list of strings such as clientId:alice")

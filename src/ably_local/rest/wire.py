@@ -72,17 +72,28 @@ async def read_body(request: Request, limit: int) -> Any:
     return decode_json(raw) if request_is_json(request) else decode_msgpack(raw)
 
 
-async def read_items(request: Request, limit: int, refusal: str, one: bool = False) -> list[dict[str, Any]]:
-    """A body of message-like objects (one, or a list unless `one`), base64 data from JSON made bytes;
-    anything else is refused with `refusal`."""
+async def read_objects(request: Request, limit: int, refusal: str, one: bool = False) -> list[dict[str, Any]]:
+    """A body of one object, or (unless `one`) a non-empty list of them; anything else is refused with
+    `refusal`."""
     body = await read_body(request, limit)
-    items = body if isinstance(body, list) and not one else [body]
-    if not items or not all(isinstance(item, dict) for item in items):
+    objects = body if isinstance(body, list) and not one else [body]
+    if not objects or not all(isinstance(item, dict) for item in objects):
         raise bad_request(refusal)
+    return objects
+
+
+async def read_items(request: Request, limit: int, refusal: str, one: bool = False) -> list[dict[str, Any]]:
+    """A body of message-like objects, as `read_objects` reads it, with base64 data from JSON made bytes."""
+    items = await read_objects(request, limit, refusal, one)
+    decode_json_data(request, items)
+    return items
+
+
+def decode_json_data(request: Request, items: list[dict[str, Any]]) -> None:
+    """Binary data arrives from JSON clients as base64; inside the service it is bytes."""
     if request_is_json(request):
         for item in items:
             decode_base64_data(item)
-    return items
 
 
 def _too_large(limit: int) -> AblyError:
