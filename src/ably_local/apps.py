@@ -8,13 +8,12 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
-from ably_local.auth import MAX_TTL_MS, ApiKey, Authority, Clock, now_ms
+from ably_local.auth import ApiKey, Authority, Clock, now_ms
 from ably_local.config import ServiceConfig
 from ably_local.connection import Connection
 from ably_local.errors import AblyError, unauthorized
 from ably_local.jwt import key_name_of_jwt
 from ably_local.realtime import RealtimeService
-from ably_local.revocation import Revocations
 
 
 class Apps:
@@ -26,12 +25,7 @@ class Apps:
     def add(self, app_id: str, keys: Iterable[ApiKey], **settings: Any) -> RealtimeService:
         """A new app with these keys; `settings` override the service config for it alone."""
         config = dataclasses.replace(self.config, **settings)
-        authority = Authority(
-            keys,
-            clock=self.clock,
-            max_tokens=config.limits.tokens_per_app,
-            revocations=Revocations.within(config.limits, MAX_TTL_MS),
-        )
+        authority = Authority(keys, clock=self.clock, limits=config.limits)
         service = self.services[app_id] = RealtimeService(authority, config, clock=self.clock)
         return service
 

@@ -114,13 +114,13 @@ class Authority:
         self,
         keys: Iterable[ApiKey],
         clock: Clock = now_ms,
-        max_tokens: int = 100_000,
-        revocations: Revocations | None = None,
+        limits: Limits | None = None,
     ) -> None:
+        limits = limits or Limits()
         self.keys = {key.name: key for key in keys}
         self.clock = clock
-        self.max_tokens = max_tokens
-        self.revocations = revocations or Revocations.within(Limits(), MAX_TTL_MS)
+        self.max_tokens = limits.tokens_per_app
+        self.revocations = Revocations.within(limits, MAX_TTL_MS)
         self._tokens: dict[str, TokenDetails] = {}
         self._nonces: dict[tuple[str, str], int] = {}
 

@@ -59,10 +59,10 @@ def parse_capability(text: str) -> Capability:
 def resource_matches(pattern: str, name: str) -> bool:
     """`*` stands for whole `:` segments and a trailing `*` for any number; `foo*` is literal. A qualified
     name (`[filter=...]chat`) matches only a qualified pattern: `[*]` for any qualifier, or the same one."""
-    if pattern.startswith("[") and "]" in pattern:
-        qualifier, _, rest = pattern[1:].partition("]")
+    pattern_qualifier, pattern_rest = _qualifier(pattern)
+    if pattern_qualifier is not None:
         name_qualifier, name_rest = _qualifier(name)
-        return qualifier in ("*", name_qualifier) and resource_matches(rest, name_rest)
+        return pattern_qualifier in ("*", name_qualifier) and resource_matches(pattern_rest, name_rest)
     if pattern == "*":
         return not name.startswith("[")
     if "*" not in pattern:

@@ -86,10 +86,6 @@ def _rewind(text: str) -> Rewind:
     return Rewind(milliseconds=int(match["amount"]) * _UNIT_MS[match["unit"]])
 
 
-def mode_names(modes: int) -> list[str]:
-    return [name for name, flag in MODE_FLAGS.items() if modes & flag]
-
-
 def _is_scalar(value: object) -> bool:
     return isinstance(value, str | int | float) and not isinstance(value, bool)
 

@@ -112,12 +112,17 @@ class ChannelTable:
     def get(self, name: str) -> Channel | None:
         return self.channels.get(name)
 
+    def is_mutable(self, name: str) -> bool:
+        """Whether the channel's messages may be updated, deleted, appended to and annotated."""
+        derived = split_qualified(name)
+        return _namespace(derived[1] if derived is not None else name) in self.config.mutable_namespaces
+
     def channel(self, name: str) -> Channel:
         channel = self.channels.get(name)
         if channel is None:
             derived = split_qualified(name)
             base = derived[1] if derived is not None else name
-            namespace = base.partition(":")[0] if ":" in base else None
+            namespace = _namespace(base)
             limits = self.config.limits
             channel = self.channels[name] = Channel(
                 name,
@@ -148,3 +153,7 @@ class ChannelTable:
                 following.discard(name)
                 if not following:
                     del self.followers[channel.source]
+
+
+def _namespace(name: str) -> str | None:
+    return name.partition(":")[0] if ":" in name else None

@@ -33,14 +33,22 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
+FILTER_QUALIFIER = "[filter="
+
+
+def is_filtered(name: str) -> bool:
+    """Whether a (valid) channel name is a derived channel, `[filter=...]base`."""
+    return name.startswith(FILTER_QUALIFIER)
+
+
 def split_qualified(name: str) -> tuple[str, str] | None:
     """`[filter=...]base` into (expression, base); None for a name without a filter qualifier."""
-    if not name.startswith("[filter="):
+    if not is_filtered(name):
         return None
     end = name.find("]")
     if end < 0 or end == len(name) - 1:
         raise invalid_channel(f"Malformed channel qualifier in {name!r}")
-    encoded = name[len("[filter=") : end]
+    encoded = name[len(FILTER_QUALIFIER) : end]
     padded = encoded + "=" * (-len(encoded) % 4)
     try:
         raw = base64.b64decode(padded, validate=True) if "-" not in padded and "_" not in padded else b""

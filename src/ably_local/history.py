@@ -13,7 +13,14 @@ from typing import Any
 
 from ably_local.deltas import DeltaVersion
 from ably_local.limits import EVENT_OVERHEAD_BYTES, ITEM_OVERHEAD_BYTES, Limits
-from ably_local.protocol import JSON, ProtocolMessage, encode_frame, to_json_item
+from ably_local.protocol import JSON, Action, ProtocolMessage, encode_frame, to_json_item
+
+# The field of a protocol message that carries an event's items, by the event's action.
+ITEMS_FIELD: dict[int, str] = {
+    Action.MESSAGE: "messages",
+    Action.PRESENCE: "presence",
+    Action.ANNOTATION: "annotations",
+}
 
 
 @dataclass(eq=False)
@@ -25,7 +32,6 @@ class Event:
     connection_id: str
     timestamp: int
     size: int
-    items_field: str
     # The same messages as deltas against the channel's previous message, for delta subscribers.
     delta: DeltaVersion | None = None
     _frames: dict[str, str | bytes] = field(default_factory=dict)
@@ -35,14 +41,14 @@ class Event:
 
     def __post_init__(self) -> None:
         self.action = self.message["action"]
-        self.items = self.message[self.items_field]
+        self.items = self.message[ITEMS_FIELD[self.action]]
 
     def frame(self, fmt: str) -> str | bytes:
         frame = self._frames.get(fmt)
         if frame is None:
             message = self.message
             if fmt == JSON:
-                message = {**message, self.items_field: [to_json_item(item) for item in self.items]}
+                message = {**message, ITEMS_FIELD[self.action]: [to_json_item(item) for item in self.items]}
             frame = self._frames[fmt] = encode_frame(message, fmt)
         return frame
 
@@ -66,9 +72,6 @@ class ChannelLog:
         if not self.start <= position <= self.end:
             return None
         return (event for event in self.events if event.position >= position)
-
-    def newest(self, count: int) -> list[Event]:
-        return list(self.events)[-count:] if count > 0 else []
 
     def _drop_oldest(self) -> Event:
         event = self.events.popleft()
@@ -103,8 +106,7 @@ class History:
         size: int,
     ) -> Event:
         """Append an event; its channelSerial is the position just after it."""
-        items_field = next(name for name in ("messages", "presence", "annotations") if name in message)
-        event = Event(self.next_position, message, connection_id, timestamp, size, items_field)
+        event = Event(self.next_position, message, connection_id, timestamp, size)
         self.next_position += 1
         log.end = self.next_position
         message["channelSerial"] = position_text(log.end)

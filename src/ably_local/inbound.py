@@ -10,7 +10,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ably_local.errors import bad_request
+from ably_local.errors import bad_request, message_too_large
 
 # msgpack carries integers in 64 bits: signed down to -2**63, unsigned up to 2**64 - 1.
 _INT_RANGE = range(-(2**63), 2**64)
@@ -134,6 +134,14 @@ def message_size(item: Mapping[str, Any]) -> int:
             size += len(value)
         else:
             size += len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+    return size
+
+
+def checked_size(items: list[Item], limit: int) -> int:
+    """The items' size by Ably's count; over `limit` is refused with 40009."""
+    size = sum(message_size(item) for item in items)
+    if size > limit:
+        raise message_too_large(size, limit)
     return size
 
 

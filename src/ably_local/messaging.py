@@ -12,12 +12,12 @@ from ably_local.auth import Clock, Credentials
 from ably_local.capability import operations_on
 from ably_local.channels import Channel, ChannelTable
 from ably_local.deltas import DeltaVersion
-from ably_local.errors import AblyError, bad_request, capability_denied, invalid_client_id, message_too_large
+from ably_local.errors import AblyError, bad_request, capability_denied, invalid_client_id
 from ably_local.fanout import Delivery
-from ably_local.filters import accepts
+from ably_local.filters import accepts, is_filtered
 from ably_local.history import Event
 from ably_local.idempotency import Published, RecentPublishes, idempotency_key
-from ably_local.inbound import annotation_from, message_from, message_size
+from ably_local.inbound import annotation_from, checked_size, message_from, message_size
 from ably_local.limits import Limits
 from ably_local.mutations import (
     MUTATIONS,
@@ -52,9 +52,7 @@ class Messaging:
                 40034, 400, f"Too many messages in one publish (limit {limits.max_messages_per_publish})"
             )
         items = [message_from(item, limits.max_nesting_depth) for item in raw]
-        size = sum(message_size(item) for item in items)
-        if size > limits.max_message_size:
-            raise message_too_large(size, limits.max_message_size)
+        checked_size(items, limits.max_message_size)
         for item in items:
             client_id = item.get("clientId")
             if client_id is not None and not credentials.may_act_as(client_id):
@@ -71,28 +69,29 @@ class Messaging:
     ) -> Published:
         """Publish, unless the same client-supplied ids were published on this channel within the
         idempotency window: then acknowledge with the first publish's result and deliver nothing."""
-        if self.table.channel(name).source is not None:
+        if is_filtered(name):  # checked by name, so that refusing it creates no channel
             raise AblyError(40010, 400, f"A filtered channel only receives; publish to its source: {name!r}")
         key = idempotency_key(items)
         now = self.clock()
         if key is not None and (earlier := self.recent_publishes.get(name, key, now)) is not None:
             return earlier
-        event = self.publish(name, items, connection_id, msg_serial, client_id)
+        event = self._publish(self.table.channel(name), items, connection_id, msg_serial, client_id, now)
         published = Published(event.message["id"], tuple(item["serial"] for item in event.items))
         if key is not None:
             self.recent_publishes.remember(name, key, published, now)
         return published
 
-    def publish(
+    def _publish(
         self,
-        name: str,
+        channel: Channel,
         items: list[dict[str, Any]],
         connection_id: str,
         msg_serial: int | str,
-        client_id: str | None = None,
+        client_id: str | None,
+        timestamp: int,
     ) -> Event:
         """Stamp, record and fan out checked messages (from a realtime connection or the REST API)."""
-        timestamp = self.clock()
+        name = channel.name
         message_id = f"{connection_id}:{msg_serial}"
         size = 0
         position = self.table.history.next_position
@@ -114,9 +113,8 @@ class Messaging:
             "timestamp": timestamp,
             "messages": items,
         }
-        channel = self.table.channel(name)
         event = self.table.history.record(name, channel.log, outgoing, connection_id, timestamp, size)
-        if channel.last_message is not None:
+        if channel.last_message is not None and channel.delta_subscribers:  # read only by this delivery
             event.delta = DeltaVersion(channel.last_message, outgoing)
         channel.last_message = items[-1]
         if channel.messages is not None:
@@ -131,20 +129,26 @@ class Messaging:
         self._deliver(channel, event)
         for derived in self.table.derived_from(channel.name):
             test = derived.accepts
-            accepted = [item for item in event.items if test is not None and accepts(test, item)]
-            if derived.attached and accepted:
+            if not derived.attached or test is None:
+                continue
+            accepted = [item for item in event.items if accepts(test, item)]
+            if accepted:
                 view = {**event.message, "channel": derived.name, "messages": accepted}
                 self._deliver(
                     derived,
-                    Event(event.position, view, event.connection_id, event.timestamp, 0, "messages"),
+                    Event(event.position, view, event.connection_id, event.timestamp, 0),
                     counted=False,
                 )
 
     def message_store(self, name: str) -> MessageStore:
-        store = self.table.channel(name).messages
-        if store is None:
+        """The channel's published messages by serial. Found, never made: a channel that does not exist
+        has no messages (any serial asked for is a 40400), and a refusal must not leave a channel behind."""
+        if not self.table.is_mutable(name):
             raise NOT_ENABLED
-        return store
+        channel = self.table.get(name)
+        if channel is None or channel.messages is None:
+            return MessageStore()
+        return channel.messages
 
     def mutate(self, name: str, change: dict[str, Any], credentials: Credentials) -> str:
         """Apply one update, delete or append to a published message; returns the new version's serial."""
@@ -191,16 +195,13 @@ class Messaging:
         raw: list[dict[str, Any]],
         credentials: Credentials,
         connection_id: str,
-        client_id: str | None,
     ) -> list[str]:
         """Record annotations on published messages, fan them out, then each message's new summary."""
         if "annotation-publish" not in operations_on(credentials.capability, name):
             raise capability_denied("annotation-publish", name)
         store = self.message_store(name)
         annotations = [annotation_from(item, self.limits.max_nesting_depth) for item in raw]
-        size = sum(message_size(item) for item in annotations)
-        if size > self.limits.max_message_size:
-            raise message_too_large(size, self.limits.max_message_size)
+        size = checked_size(annotations, self.limits.max_message_size)
         records = [store.get(item.get("messageSerial")) for item in annotations]
         for item in annotations:
             if item.get("clientId") is not None and not credentials.may_act_as(item["clientId"]):
@@ -208,6 +209,7 @@ class Messaging:
         channel = self.table.channel(name)
         timestamp = self.clock()
         position = self.table.history.next_position
+        client_id = credentials.own_client_id
         for index, item in enumerate(annotations):
             if client_id is not None:
                 item.setdefault("clientId", client_id)
@@ -265,7 +267,6 @@ class Messaging:
                 record.latest.get("connectionId", ""),
                 record.latest["timestamp"],
                 0,
-                "messages",
             )
             for record in channel.messages.records.values()
         ]

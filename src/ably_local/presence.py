@@ -12,9 +12,10 @@ from typing import Any
 from ably_local.auth import WILDCARD_CLIENT_ID, Clock
 from ably_local.channels import Channel, ChannelTable
 from ably_local.connection import Connection
-from ably_local.errors import AblyError, bad_request, capability_denied, invalid_client_id, message_too_large
+from ably_local.errors import AblyError, bad_request, capability_denied, invalid_client_id
 from ably_local.fanout import Delivery
-from ably_local.inbound import items_of, message_size, presence_from
+from ably_local.filters import is_filtered
+from ably_local.inbound import checked_size, items_of, message_size, presence_from
 from ably_local.limits import Limits
 from ably_local.protocol import Action, Flag, PresenceAction, ProtocolMessage
 
@@ -44,14 +45,12 @@ class Presence:
             raise capability_denied("presence", name)
         if name not in connection.attached:
             raise AblyError(90001, 400, f"Presence needs the channel attached first: {name!r}")
-        if self.table.channel(name).source is not None:
+        if is_filtered(name):
             raise AblyError(40010, 400, f"A filtered channel has no presence: {name!r}")
         self._require_mode(connection, name, Flag.PRESENCE, "presence")
         depth = self.limits.max_nesting_depth
         items = [presence_from(item, depth) for item in items_of(message, "presence")]
-        size = sum(message_size(item) for item in items)
-        if size > self.limits.max_message_size:
-            raise message_too_large(size, self.limits.max_message_size)
+        checked_size(items, self.limits.max_message_size)
         for item in items:
             if item["action"] not in (PresenceAction.ENTER, PresenceAction.LEAVE, PresenceAction.UPDATE):
                 raise bad_request("Presence action must be enter, leave or update")

@@ -18,6 +18,7 @@ from ably_local.config import ServiceConfig
 from ably_local.connection import Connection, noop
 from ably_local.errors import AblyError, bad_request, capability_denied, invalid_client_id
 from ably_local.fanout import Delivery, wants
+from ably_local.filters import is_filtered
 from ably_local.history import Event
 from ably_local.inbound import items_of, optional_int, optional_text
 from ably_local.messaging import Messaging
@@ -276,11 +277,9 @@ class RealtimeService:
             and len(connection.attached) >= self.limits.channels_per_connection
         ):
             raise AblyError(90010, 400, f"Too many channels (limit {self.limits.channels_per_connection})")
-        modes = granted & (request.modes or DEFAULT_MODES)
-        if name.startswith("["):
-            modes &= Flag.SUBSCRIBE  # a filtered channel only receives messages
-            if not modes:
-                raise capability_denied("subscribe", name)
+        modes = _attachment_modes(name, granted, request.modes)
+        if not modes and is_filtered(name):
+            raise capability_denied("subscribe", name)
         channel = self.table.channel(name)
         channel.attached[connection.id] = modes
         connection.attached[name] = request.modes
@@ -298,8 +297,7 @@ class RealtimeService:
             replay = self._rewound(channel, request.rewind)
             if replay:
                 flags |= Flag.HAS_BACKLOG
-        members = channel.presence.members.values() if modes & Flag.PRESENCE_SUBSCRIBE else ()
-        present = [to_json_item(member) if connection.fmt == JSON else member for member in members]
+        present = list(channel.presence.members.values()) if modes & Flag.PRESENCE_SUBSCRIBE else []
         if present:
             flags |= Flag.HAS_PRESENCE
         attached: ProtocolMessage = {
@@ -322,10 +320,7 @@ class RealtimeService:
         else:
             channel.delta_subscribers.pop(connection.id, None)
         if present:
-            sync_id = secrets.token_hex(4)
-            connection.send(
-                {"action": Action.SYNC, "channel": name, "channelSerial": f"{sync_id}:", "presence": present}
-            )
+            _send_sync(connection, name, present)
 
     def _rewound(self, channel: Channel, rewind: Rewind) -> list[Event]:
         messages = self.messaging.history_of(channel.name)
@@ -341,13 +336,7 @@ class RealtimeService:
         modes = channel.attached.get(connection.id) if channel is not None else None
         if channel is None or modes is None:
             raise AblyError(90001, 400, f"Channel {name!r} is not attached")
-        present = [member for member in channel.presence.members.values()]
-        if connection.fmt == JSON:
-            present = [to_json_item(member) for member in present]
-        sync_id = secrets.token_hex(4)
-        connection.send(
-            {"action": Action.SYNC, "channel": name, "channelSerial": f"{sync_id}:", "presence": present}
-        )
+        _send_sync(connection, name, list(channel.presence.members.values()))
 
     def _detach_message(self, connection: Connection, name: str, message: ProtocolMessage) -> None:
         self._detach(connection, name)
@@ -385,9 +374,8 @@ class RealtimeService:
 
     def _annotate(self, connection: Connection, name: str, message: ProtocolMessage) -> list[str]:
         self._require_mode(connection, name, Flag.ANNOTATION_PUBLISH, "annotation_publish")
-        credentials = connection.credentials
         return self.messaging.annotate(
-            name, items_of(message, "annotations"), credentials, connection.id, credentials.own_client_id
+            name, items_of(message, "annotations"), connection.credentials, connection.id
         )
 
     # --- presence ------------------------------------------------------------------------------------
@@ -420,8 +408,7 @@ class RealtimeService:
             channel = self.table.get(name)
             if channel is None or connection.id not in channel.attached:
                 continue
-            granted = _granted_modes(connection.operations_on(name))
-            modes = granted & (requested or DEFAULT_MODES)
+            modes = _attachment_modes(name, _granted_modes(connection.operations_on(name)), requested)
             if not modes:
                 self._detach(connection, name)
                 error = capability_denied("attach", name)
@@ -511,6 +498,21 @@ class RealtimeService:
         if channel is None:
             return None
         return channel.metrics({cid: self.connections[cid].attached.get(name, 0) for cid in channel.attached})
+
+
+def _send_sync(connection: Connection, name: str, members: list[dict[str, Any]]) -> None:
+    """The whole presence set in one SYNC (an empty cursor after the colon: nothing follows)."""
+    if connection.fmt == JSON:
+        members = [to_json_item(member) for member in members]
+    serial = f"{secrets.token_hex(4)}:"
+    connection.send({"action": Action.SYNC, "channel": name, "channelSerial": serial, "presence": members})
+
+
+def _attachment_modes(name: str, granted: int, requested: int) -> int:
+    """What an attachment may do: what was asked for (the default modes if nothing was) within what the
+    capability grants; a filtered channel only receives messages."""
+    modes = granted & (requested or DEFAULT_MODES)
+    return modes & Flag.SUBSCRIBE if is_filtered(name) else modes
 
 
 def _granted_modes(operations: frozenset[str]) -> int:

@@ -38,13 +38,13 @@ Entries = dict[str, float]
 
 def interval_start(ms: int, unit: str) -> int:
     """The first millisecond of the `unit` interval holding `ms` (UTC)."""
-    moment = datetime.fromtimestamp(ms / 1000, UTC)
     if unit == "minute":
         return ms - ms % MINUTE_MS
     if unit == "hour":
         return ms - ms % (60 * MINUTE_MS)
     if unit == "day":
         return ms - ms % (24 * 60 * MINUTE_MS)
+    moment = datetime.fromtimestamp(ms / 1000, UTC)
     return calendar.timegm((moment.year, moment.month, 1, 0, 0, 0)) * 1000
 
 

@@ -7,7 +7,7 @@ import pytest
 from ably_local.channels import validate_channel_name
 from ably_local.errors import AblyError
 from ably_local.filters import accepts, compile_filter, split_qualified
-from ably_local.protocol import Action
+from ably_local.protocol import Action, Flag
 from tests.realtime.core import Core, drain
 
 
@@ -74,3 +74,38 @@ def test_derived_channels_follow_their_source_and_are_released() -> None:
     core.send(client, {"action": Action.DETACH, "channel": derived_name})
     assert derived_name not in core.service.table.channels
     assert core.service.table.followers == {}
+
+
+A_FILTER = base64.b64encode(b"name == 'a'").decode()
+
+
+def test_refusals_leave_no_channel_behind() -> None:
+    """A client naming channels it may not publish or annotate on cannot grow the service with them."""
+    core = Core(mutable_namespaces=frozenset({"mutable"}))
+    client = core.connect(access_token=core.token("f", '{"[*]*":["*"],"*":["*"]}'))
+    drain(client)
+    derived = f"[filter={A_FILTER}]room"
+    refusals = [
+        (Action.MESSAGE, derived, {"messages": [{"name": "a"}]}, 40010),
+        (Action.ANNOTATION, "plain", {"annotations": [{"messageSerial": "x", "type": "t"}]}, 93002),
+        (Action.ANNOTATION, "mutable:room", {"annotations": [{"messageSerial": "x", "type": "t"}]}, 40400),
+    ]
+    for serial, (action, name, body, code) in enumerate(refusals):
+        core.send(client, {"action": action, "channel": name, "msgSerial": serial, **body})
+        [nack] = drain(client)
+        assert (nack["action"], nack["error"]["code"]) == (Action.NACK, code)
+    assert core.service.table.channels == {}
+    assert core.service.table.followers == {}
+
+
+def test_renewed_credentials_keep_a_filtered_attachment_subscribe_only() -> None:
+    core = Core()
+    capability = '{"[*]*":["*"],"*":["*"]}'
+    client = core.connect(access_token=core.token("f", capability))
+    drain(client)
+    derived = f"[filter={A_FILTER}]room"
+    [attached] = core.attach(client, derived)
+    assert attached["flags"] & ~Flag.RESUMED == Flag.SUBSCRIBE
+    core.send(client, {"action": Action.AUTH, "auth": {"accessToken": core.token("f", capability)}})
+    assert Action.ATTACHED not in [frame["action"] for frame in drain(client)]
+    assert core.service.table.channels[derived].attached[client.id] == Flag.SUBSCRIBE

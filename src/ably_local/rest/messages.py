@@ -44,7 +44,7 @@ def message_routes(apps: Apps) -> list[Route]:
         raw = await read_items(request, limit, "Send an annotation object or a list of them")
         for item in raw:
             item["messageSerial"] = serial
-        serials = service.messaging.annotate(name, raw, credentials, "rest", credentials.own_client_id)
+        serials = service.messaging.annotate(name, raw, credentials, "rest")
         return answer(request, {"serials": serials}, 201)
 
     return [
