@@ -10,7 +10,6 @@ import logging
 from ably_local.channels import Channel
 from ably_local.connection import Connection
 from ably_local.history import Event
-from ably_local.limits import EVENT_OVERHEAD_BYTES, ITEM_OVERHEAD_BYTES
 from ably_local.protocol import Action, Flag
 from ably_local.stats import AppStats
 
@@ -47,8 +46,7 @@ class Delivery:
             return
         kind = "presence" if event.action == Action.PRESENCE else "messages"
         rest = event.connection_id not in connections
-        size = event.size - EVENT_OVERHEAD_BYTES - ITEM_OVERHEAD_BYTES * len(event.items)
-        self.stats.count(event.timestamp, kind, len(event.items), size, delivered, rest)
+        self.stats.count(event.timestamp, kind, len(event.items), event.size, delivered, rest)
 
 
 def wants(connection: Connection, modes: int, event: Event) -> bool:

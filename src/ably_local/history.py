@@ -31,6 +31,7 @@ class Event:
     message: ProtocolMessage
     connection_id: str
     timestamp: int
+    # Ably's count of its messages' size (what stats report); history also charges bookkeeping on top.
     size: int
     # The same messages as deltas against the channel's previous message, for delta subscribers.
     delta: DeltaVersion | None = None
@@ -53,6 +54,11 @@ class Event:
         return frame
 
 
+def held_bytes(event: Event) -> int:
+    """What keeping an event costs: its messages' size and the bookkeeping Python keeps for it."""
+    return event.size + EVENT_OVERHEAD_BYTES + ITEM_OVERHEAD_BYTES * len(event.items)
+
+
 def position_text(position: int) -> str:
     return f"{position:016d}"
 
@@ -73,11 +79,13 @@ class ChannelLog:
             return None
         return (event for event in self.events if event.position >= position)
 
-    def _drop_oldest(self) -> Event:
+    def _drop_oldest(self) -> int:
+        """Drop the oldest event; returns the bytes it held."""
         event = self.events.popleft()
-        self.bytes -= event.size
+        held = held_bytes(event)
+        self.bytes -= held
         self.start = event.position + 1
-        return event
+        return held
 
 
 class History:
@@ -110,17 +118,17 @@ class History:
         self.next_position += 1
         log.end = self.next_position
         message["channelSerial"] = position_text(log.end)
-        event.size += EVENT_OVERHEAD_BYTES + ITEM_OVERHEAD_BYTES * len(event.items)
+        held = held_bytes(event)
         log.events.append(event)
-        log.bytes += event.size
-        self.bytes += event.size
+        log.bytes += held
+        self.bytes += held
         self._queues[log.persisted].append((name, log, event))
         limits = self.limits
         while log.events and (
             len(log.events) > limits.history_events_per_channel
             or log.bytes > limits.history_bytes_per_channel
         ):
-            self.bytes -= log._drop_oldest().size
+            self.bytes -= log._drop_oldest()
             self._stale[log.persisted] += 1
         while self.bytes > limits.history_bytes_total:
             self._evict_oldest()
@@ -147,7 +155,7 @@ class History:
         if not _kept(log, event):
             self._stale[persisted] -= 1
             return
-        self.bytes -= log._drop_oldest().size
+        self.bytes -= log._drop_oldest()
         if not log.events:
             self._on_emptied(name)
 
