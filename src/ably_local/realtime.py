@@ -102,9 +102,10 @@ class RealtimeService:
         return connection
 
     def _credentials(self, params: Mapping[str, str]) -> Credentials:
-        if key := params.get("key"):
+        key, token = presented_credentials(params)
+        if key:
             return self.authority.basic(key)
-        if token := params.get("access_token") or params.get("accessToken"):
+        if token:
             return self.authority.token(token)
         raise AblyError(40101, 401, "No authentication information: connect with key or access_token")
 
@@ -498,6 +499,11 @@ class RealtimeService:
         if channel is None:
             return None
         return channel.metrics({cid: self.connections[cid].attached.get(name, 0) for cid in channel.attached})
+
+
+def presented_credentials(params: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """The key and the token a connection's query presents; a key is used first when both are there."""
+    return params.get("key") or None, params.get("access_token") or params.get("accessToken") or None
 
 
 def _send_sync(connection: Connection, name: str, members: list[dict[str, Any]]) -> None:

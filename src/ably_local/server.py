@@ -20,7 +20,7 @@ from ably_local.apps import Apps
 from ably_local.auth import ApiKey
 from ably_local.config import ServiceConfig
 from ably_local.connection import Connection
-from ably_local.realtime import RealtimeService
+from ably_local.realtime import RealtimeService, presented_credentials
 from ably_local.rest import rest_routes
 from ably_local.rest.sandbox import sandbox_routes
 from ably_local.websocket import Gateway
@@ -78,9 +78,10 @@ class LocalAbly:
 
     def open(self, params: dict[str, str]) -> tuple[RealtimeService, Connection]:
         """Open a realtime connection on the app the credentials belong to."""
-        if key := params.get("key"):
+        key, token = presented_credentials(params)
+        if key:
             service = self.apps.for_key(key)
-        elif token := params.get("access_token") or params.get("accessToken"):
+        elif token:
             service = self.apps.for_token(token)
         else:
             service = self.service  # which refuses it with Ably's "no credentials" error
