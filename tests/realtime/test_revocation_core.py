@@ -1,10 +1,6 @@
 """Token revocation without sockets: which tokens are refused with 40141, from when, and live disconnects."""
 
-import base64
-import hashlib
-import hmac
 import json
-from typing import Any
 
 import pytest
 
@@ -16,8 +12,10 @@ from ably_local.protocol import Action
 from ably_local.realtime import RealtimeService
 from ably_local.revocation import REAUTH_MARGIN_MS, Revocations
 from tests.realtime.core import FakeClock, drain
+from tests.realtime.wire import Key, signed_jwt
 
 KEY = ApiKey("revApp.revKey", "revocableSecret_0123456789", ALL, revocable_tokens=True)
+JWT_KEY = Key(KEY.name, KEY.secret)
 
 
 class Revocable:
@@ -34,15 +32,6 @@ class Revocable:
         self.authority.revocations.revoke(
             KEY.name, target, now if issued_before is None else issued_before, applies_at or now, now
         )
-
-
-def jwt(claims: dict[str, Any], key: ApiKey = KEY) -> str:
-    def part(value: dict[str, Any]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
-
-    signed = f"{part({'alg': 'HS256', 'typ': 'JWT', 'kid': key.name})}.{part(claims)}"
-    signature = hmac.new(key.secret.encode(), signed.encode(), hashlib.sha256).digest()
-    return f"{signed}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
 
 
 def refusal(authority: Authority, token: str) -> int | None:
@@ -66,11 +55,12 @@ def test_tokens_issued_before_the_revocation_are_refused_and_later_ones_are_not(
 def test_jwts_are_revoked_by_client_id_or_revocation_key_using_their_iat() -> None:
     core = Revocable()
     now_s = core.clock.now // 1000
-    old = jwt(
-        {"iat": now_s - 60, "exp": now_s + 600, "x-ably-clientId": "carol", "x-ably-revocation-key": "g1"}
+    old = signed_jwt(
+        JWT_KEY,
+        {"iat": now_s - 60, "exp": now_s + 600, "x-ably-clientId": "carol", "x-ably-revocation-key": "g1"},
     )
-    fresh = jwt({"iat": now_s + 1, "exp": now_s + 600, "x-ably-revocation-key": "g1"})
-    no_iat = jwt({"exp": now_s + 600, "x-ably-revocation-key": "g1"})
+    fresh = signed_jwt(JWT_KEY, {"iat": now_s + 1, "exp": now_s + 600, "x-ably-revocation-key": "g1"})
+    no_iat = signed_jwt(JWT_KEY, {"exp": now_s + 600, "x-ably-revocation-key": "g1"})
     core.revoke("revocationKey:g1")
     assert refusal(core.authority, old) == 40141
     assert refusal(core.authority, no_iat) == 40141, "a JWT of unknown age counts as issued before"
