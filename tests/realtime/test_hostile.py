@@ -30,7 +30,7 @@ from websockets.exceptions import ConnectionClosed
 from ably_local.limits import MiB
 from tests.realtime.hostile_service import HOSTILE_LIMITS
 from tests.realtime.wire import Action, Format, Key, WireClient, realtime_url, signed_token_request
-from tests.realtime.witness import Witness, assert_error, open_witness
+from tests.realtime.witness import Witness, assert_error, assert_http_error, open_witness
 
 ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "hostileApp.rootKey:hostileSecretThatStaysLocal_0123456789"
@@ -180,13 +180,6 @@ async def token(**fields: Any) -> str:
     return value
 
 
-def assert_ably_http_error(response: httpx.Response, code: int, status: int) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["x-ably-errorcode"] == str(code)
-    assert response.json()["error"]["code"] == code
-    assert KEY.secret not in response.text
-
-
 async def history(channel: str) -> list[dict[str, Any]]:
     async with httpx.AsyncClient(base_url=f"http://{HOST}:{PORT}", headers=basic_auth()) as http:
         response = await http.get(f"/channels/{channel}/messages")
@@ -203,7 +196,7 @@ async def test_a_huge_rest_body_is_refused_before_it_is_kept(witness: Witness) -
     body = json.dumps([{"name": "x", "data": "y" * 1000}] * 20_000).encode()  # about 20 MB
     async with httpx.AsyncClient(base_url=f"http://{HOST}:{PORT}", headers=basic_auth()) as http:
         declared = await http.post(f"/channels/{channel}/messages", content=body)
-        assert_ably_http_error(declared, 40009, 413)
+        assert_http_error(declared, 40009, 413, secret=KEY.secret)
 
         async def chunks() -> AsyncIterator[bytes]:
             for start in range(0, len(body), 1 << 20):
@@ -214,7 +207,7 @@ async def test_a_huge_rest_body_is_refused_before_it_is_kept(witness: Witness) -
         except httpx.TransportError:
             pass  # the service may stop reading mid-upload; what matters is that nothing was kept
         else:
-            assert_ably_http_error(streamed, 40009, 413)
+            assert_http_error(streamed, 40009, 413, secret=KEY.secret)
     assert await history(channel) == []
 
 
@@ -223,7 +216,7 @@ async def test_many_tiny_messages_in_one_publish_are_refused(witness: Witness) -
     too_many: list[dict[str, str]] = [{}] * (HOSTILE_LIMITS.max_messages_per_publish + 1)
     async with httpx.AsyncClient(base_url=f"http://{HOST}:{PORT}", headers=basic_auth()) as http:
         refused = await http.post(f"/channels/{channel}/messages", json=too_many)
-    assert_ably_http_error(refused, 40034, 400)
+    assert_http_error(refused, 40034, 400, secret=KEY.secret)
     client = await connected(key=API_KEY)
     serial = await client.publish(channel, *too_many)
     nack = await client.expect(Action.NACK, msgSerial=serial)
@@ -243,7 +236,7 @@ async def test_object_data_counts_toward_max_message_size(witness: Witness, fmt:
     assert (await client.expect(Action.NACK, msgSerial=serial))["error"]["code"] == 40009
     async with httpx.AsyncClient(base_url=f"http://{HOST}:{PORT}", headers=basic_auth()) as http:
         refused = await http.post(f"/channels/{channel}/messages", json={"name": "big", "data": big})
-    assert_ably_http_error(refused, 40009, 400)
+    assert_http_error(refused, 40009, 400, secret=KEY.secret)
     assert await history(channel) == []
 
 
@@ -373,7 +366,7 @@ async def test_messages_no_wire_format_can_carry_are_refused(witness: Witness, m
             content=message.encode(),
             headers={"Content-Type": "application/json"},
         )
-        assert_ably_http_error(refused, 40000, 400)
+        assert_http_error(refused, 40000, 400, secret=KEY.secret)
         packed = await http.get(f"/channels/{channel}/messages", headers={"Accept": "application/x-msgpack"})
         assert packed.status_code == 200
 
@@ -516,4 +509,4 @@ async def test_wrong_token_requests_get_400(witness: Witness, body: bytes) -> No
         response = await http.post(
             f"/keys/{KEY.name}/requestToken", content=body, headers={"Content-Type": "application/json"}
         )
-    assert_ably_http_error(response, 40000, 400)
+    assert_http_error(response, 40000, 400, secret=KEY.secret)

@@ -6,6 +6,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
+
 from tests.realtime.wire import Action, WireClient
 
 
@@ -45,6 +47,16 @@ async def open_witness(json_url: str, msgpack_url: str) -> AsyncIterator[Witness
 
 
 def assert_error(message: dict[str, Any], action: Action, code: int, status: int) -> None:
+    """An Ably error in a protocol message: its action, code and status."""
     assert message["action"] == action, message
     assert message["error"]["code"] == code, message
     assert message["error"]["statusCode"] == status, message
+
+
+def assert_http_error(response: httpx.Response, code: int, status: int, secret: str | None = None) -> None:
+    """An Ably error in an HTTP answer: its status, X-Ably-Errorcode and body code (and not the secret)."""
+    assert response.status_code == status, response.text
+    assert response.headers["x-ably-errorcode"] == str(code)
+    assert response.json()["error"]["code"] == code
+    if secret is not None:
+        assert secret not in response.text
