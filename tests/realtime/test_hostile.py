@@ -29,7 +29,7 @@ from websockets.exceptions import ConnectionClosed
 
 from ably_local.limits import MiB
 from tests.realtime.hostile_service import HOSTILE_LIMITS
-from tests.realtime.wire import Action, Format, Key, WireClient, realtime_url, signed_token_request
+from tests.realtime.wire import Action, Format, Key, WireClient, fetch_token, open_connected, realtime_url
 from tests.realtime.witness import Witness, assert_error, assert_http_error, open_witness
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -163,9 +163,7 @@ async def witness(
 
 
 async def connected(fmt: Format = "json", **params: str) -> WireClient:
-    client = await WireClient.open(url(fmt, **params), fmt)
-    await client.connected()
-    return client
+    return await open_connected(url(fmt, **params), fmt)
 
 
 def basic_auth() -> dict[str, str]:
@@ -173,11 +171,7 @@ def basic_auth() -> dict[str, str]:
 
 
 async def token(**fields: Any) -> str:
-    async with httpx.AsyncClient(base_url=f"http://{HOST}:{PORT}") as http:
-        response = await http.post(f"/keys/{KEY.name}/requestToken", json=signed_token_request(KEY, **fields))
-    assert response.status_code == 200, response.text
-    value: str = response.json()["token"]
-    return value
+    return await fetch_token(f"http://{HOST}:{PORT}", KEY, **fields)
 
 
 async def history(channel: str) -> list[dict[str, Any]]:

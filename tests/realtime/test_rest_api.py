@@ -17,7 +17,7 @@ import msgpack
 import pytest
 
 from ably_local.testing import running_service
-from tests.realtime.wire import Action, Flag, Key, WireClient, realtime_url, signed_token_request
+from tests.realtime.wire import Action, Flag, Key, WireClient, fetch_token, open_connected, realtime_url
 from tests.realtime.witness import assert_http_error
 
 API_KEY = "restApi.rootKey:restApiSecretThatStaysLocal_0123456789"
@@ -45,20 +45,11 @@ class App:
         return httpx.AsyncClient(base_url=self.sandbox.http_url, headers=self.basic(index, **headers))
 
     async def token(self, index: int = 0, **fields: Any) -> str:
-        key = Key.parse(self.keys[index])
-        async with httpx.AsyncClient(base_url=self.sandbox.http_url) as http:
-            response = await http.post(
-                f"/keys/{key.name}/requestToken", json=signed_token_request(key, **fields)
-            )
-        assert response.status_code == 200, response.text
-        token: str = response.json()["token"]
-        return token
+        return await fetch_token(self.sandbox.http_url, Key.parse(self.keys[index]), **fields)
 
     async def realtime(self, **params: str) -> WireClient:
         params = params or {"key": self.keys[0]}
-        client = await WireClient.open(realtime_url(self.sandbox.host, self.sandbox.port, "json", **params))
-        await client.connected()
-        return client
+        return await open_connected(realtime_url(self.sandbox.host, self.sandbox.port, "json", **params))
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.realtime.wire import Action, WireClient
+from tests.realtime.wire import Action, WireClient, open_connected
 
 
 @dataclass
@@ -31,10 +31,8 @@ class Witness:
 @asynccontextmanager
 async def open_witness(json_url: str, msgpack_url: str) -> AsyncIterator[Witness]:
     """A witness served before and after the block."""
-    publisher = await WireClient.open(json_url)
-    subscriber = await WireClient.open(msgpack_url, "msgpack")
-    await publisher.connected()
-    await subscriber.connected()
+    publisher = await open_connected(json_url)
+    subscriber = await open_connected(msgpack_url, "msgpack")
     channel = f"witness:{uuid.uuid4().hex}"
     attached = await subscriber.attach(channel)
     assert attached["action"] == Action.ATTACHED
