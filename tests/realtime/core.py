@@ -29,19 +29,20 @@ class FakeClock:
 
 
 class Core:
-    """A service, its authority and the clock they share."""
+    """A service, its authority (with one key) and the clock they share."""
 
-    def __init__(self, **config: Any) -> None:
+    def __init__(self, key: ApiKey = KEY, **config: Any) -> None:
+        self.key = key
         self.clock = FakeClock()
-        self.authority = Authority([KEY], clock=self.clock)
+        self.authority = Authority([key], clock=self.clock)
         self.service = RealtimeService(self.authority, ServiceConfig(**config), clock=self.clock)
 
     def token(self, client_id: str | None, capability: str = '{"*":["*"]}', ttl: int = 3_600_000) -> str:
-        return self.authority.issue(KEY, client_id, parse_capability(capability), ttl).token
+        return self.authority.issue(self.key, client_id, parse_capability(capability), ttl).token
 
     def connect(self, fmt: str = "json", **params: str) -> Connection:
         if "access_token" not in params:
-            params.setdefault("key", KEY.value)
+            params.setdefault("key", self.key.value)
         return self.service.open({"v": "6", "format": fmt, **params})
 
     def send(self, connection: Connection, message: dict[str, Any]) -> bool:

@@ -5,10 +5,6 @@ Like test_ably_python.py, the service listens on port 80 of its own loopback add
 """
 
 import asyncio
-import base64
-import hashlib
-import hmac
-import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -22,6 +18,7 @@ from ably.types.message import Message, MessageAction
 from ably_local.server import LocalAbly
 from ably_local.testing import running_service
 from tests.realtime.test_ably_python import HOST, TIMEOUT_S, realtime, receive, subscribe
+from tests.realtime.wire import Key, signed_jwt
 
 API_KEY = "pyChannels.sdkKey:pyChannelsSecretThatStaysLocal_0123456789"
 
@@ -114,21 +111,11 @@ async def test_update_delete_and_append_reach_subscribers(service: LocalAbly) ->
         assert latest.action == MessageAction.MESSAGE_DELETE
 
 
-def signed_jwt(claims: dict[str, Any]) -> str:
-    key_name, secret = API_KEY.split(":")
-
-    def part(value: dict[str, Any]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
-
-    signing = f"{part({'typ': 'JWT', 'alg': 'HS256', 'kid': key_name})}.{part(claims)}"
-    mac = hmac.new(secret.encode(), signing.encode(), hashlib.sha256).digest()
-    return f"{signing}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
-
-
 async def test_a_jwt_carries_its_client_id_and_capability(service: LocalAbly) -> None:
     now = int(time.time())
     token = signed_jwt(
-        {"iat": now, "exp": now + 60, "x-ably-clientId": "jwt-py", "x-ably-capability": '{"jwt:*":["*"]}'}
+        Key.parse(API_KEY),
+        {"iat": now, "exp": now + 60, "x-ably-clientId": "jwt-py", "x-ably-capability": '{"jwt:*":["*"]}'},
     )
     async with realtime(token=token) as client:
         assert client.auth.client_id == "jwt-py"

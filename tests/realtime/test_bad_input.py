@@ -15,8 +15,19 @@ import httpx
 import pytest
 
 from ably_local.testing import running_service
-from tests.realtime.wire import Action, Flag, Format, Key, WireClient, realtime_url, signed_token_request
-from tests.realtime.witness import Witness, assert_error, open_witness
+from tests.realtime.wire import (
+    Action,
+    Flag,
+    Format,
+    Key,
+    WireClient,
+    fetch_token,
+    open_connected,
+    realtime_url,
+    request_token,
+    signed_token_request,
+)
+from tests.realtime.witness import Witness, assert_error, assert_http_error, open_witness
 
 API_KEY = "badInput.rootKey:badInputSecretThatStaysLocal_0123456789"
 KEY = Key.parse(API_KEY)
@@ -47,21 +58,11 @@ async def witness(endpoint: Endpoint) -> AsyncIterator[Witness]:
 
 
 async def connected_client(endpoint: Endpoint, fmt: Format = "json", **params: str) -> WireClient:
-    client = await WireClient.open(endpoint.url(fmt, **params), fmt)
-    await client.connected()
-    return client
-
-
-async def request_token(endpoint: Endpoint, token_request: dict[str, Any]) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=endpoint.http_url) as http:
-        return await http.post(f"/keys/{token_request['keyName']}/requestToken", json=token_request)
+    return await open_connected(endpoint.url(fmt, **params), fmt)
 
 
 async def token(endpoint: Endpoint, **fields: Any) -> str:
-    response = await request_token(endpoint, signed_token_request(KEY, **fields))
-    assert response.status_code == 200, response.text
-    value: str = response.json()["token"]
-    return value
+    return await fetch_token(endpoint.http_url, KEY, **fields)
 
 
 async def refused_at_connect(endpoint: Endpoint, code: int, status: int, **params: str) -> None:
@@ -69,13 +70,6 @@ async def refused_at_connect(endpoint: Endpoint, code: int, status: int, **param
     client = await WireClient.open(endpoint.url("json", **params))
     assert_error(await client.recv(), Action.ERROR, code, status)
     assert await client.closed_by_server()
-
-
-def assert_http_error(response: httpx.Response, code: int, status: int) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["x-ably-errorcode"] == str(code)
-    assert response.json()["error"]["code"] == code
-    assert KEY.secret not in response.text
 
 
 # --- frames the service cannot read ----------------------------------------------------------------------
@@ -191,16 +185,16 @@ async def test_accepted_protocol_versions(endpoint: Endpoint) -> None:
 
 async def test_bad_mac_is_refused(endpoint: Endpoint, witness: Witness) -> None:
     forged = signed_token_request(Key(KEY.name, "a-secret-the-service-does-not-know"), client_id="mallory")
-    assert_http_error(await request_token(endpoint, forged), 40101, 401)
+    assert_http_error(await request_token(endpoint.http_url, forged), 40101, 401, secret=KEY.secret)
     tampered = {**signed_token_request(KEY, client_id="alice"), "clientId": "mallory"}
-    assert_http_error(await request_token(endpoint, tampered), 40101, 401)
+    assert_http_error(await request_token(endpoint.http_url, tampered), 40101, 401, secret=KEY.secret)
     await witness.still_served()
 
 
 async def test_replayed_nonce_is_refused(endpoint: Endpoint, witness: Witness) -> None:
     token_request = signed_token_request(KEY, client_id="alice")
-    assert (await request_token(endpoint, token_request)).status_code == 200
-    assert_http_error(await request_token(endpoint, token_request), 40105, 401)
+    assert (await request_token(endpoint.http_url, token_request)).status_code == 200
+    assert_http_error(await request_token(endpoint.http_url, token_request), 40105, 401, secret=KEY.secret)
     await witness.still_served()
 
 
@@ -209,19 +203,19 @@ async def test_timestamp_outside_the_window_is_refused(
     endpoint: Endpoint, witness: Witness, skew_ms: int
 ) -> None:
     stale = signed_token_request(KEY, client_id="alice", timestamp=int(time.time() * 1000) + skew_ms)
-    assert_http_error(await request_token(endpoint, stale), 40104, 401)
+    assert_http_error(await request_token(endpoint.http_url, stale), 40104, 401, secret=KEY.secret)
     await witness.still_served()
 
 
 async def test_token_request_for_an_unknown_key_is_refused(endpoint: Endpoint, witness: Witness) -> None:
     unknown = signed_token_request(Key("badInput.otherKey", KEY.secret))
-    assert_http_error(await request_token(endpoint, unknown), 40130, 401)
+    assert_http_error(await request_token(endpoint.http_url, unknown), 40130, 401, secret=KEY.secret)
     await witness.still_served()
 
 
 async def test_malformed_capability_is_refused(endpoint: Endpoint) -> None:
     malformed = signed_token_request(KEY, capability="not json")
-    assert_http_error(await request_token(endpoint, malformed), 40000, 400)
+    assert_http_error(await request_token(endpoint.http_url, malformed), 40000, 400, secret=KEY.secret)
 
 
 # --- identity and capabilities on a live connection --------------------------------------------------------
@@ -325,7 +319,7 @@ async def test_rest_refuses_bad_credentials(
 ) -> None:
     async with httpx.AsyncClient(base_url=endpoint.http_url) as http:
         response = await http.get("/channels/chat:rest/messages", headers=headers)
-    assert_http_error(response, code, 401)
+    assert_http_error(response, code, 401, secret=KEY.secret)
     await witness.still_served()
 
 
@@ -334,15 +328,15 @@ async def test_rest_refuses_capability_and_malformed_bodies(endpoint: Endpoint, 
     bearer = {"Authorization": f"Bearer {await token(endpoint, client_id='r', capability=capability)}"}
     async with httpx.AsyncClient(base_url=endpoint.http_url, headers=bearer) as http:
         refused = await http.post("/channels/chat:rest/messages", json={"name": "x", "data": "y"})
-        assert_http_error(refused, 40160, 401)
+        assert_http_error(refused, 40160, 401, secret=KEY.secret)
         no_history = await http.get("/channels/chat:rest/messages")
-        assert_http_error(no_history, 40160, 401)
+        assert_http_error(no_history, 40160, 401, secret=KEY.secret)
         elsewhere = await http.get("/channels/private:rest/presence")
-        assert_http_error(elsewhere, 40160, 401)
+        assert_http_error(elsewhere, 40160, 401, secret=KEY.secret)
     root = {"Authorization": "Basic " + base64.b64encode(API_KEY.encode()).decode()}
     async with httpx.AsyncClient(base_url=endpoint.http_url, headers=root) as http:
         garbage = await http.post(
             "/channels/chat:rest/messages", content=b"{not json", headers={"Content-Type": "application/json"}
         )
-        assert_http_error(garbage, 40000, 400)
+        assert_http_error(garbage, 40000, 400, secret=KEY.secret)
     await witness.still_served()

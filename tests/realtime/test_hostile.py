@@ -29,8 +29,8 @@ from websockets.exceptions import ConnectionClosed
 
 from ably_local.limits import MiB
 from tests.realtime.hostile_service import HOSTILE_LIMITS
-from tests.realtime.wire import Action, Format, Key, WireClient, realtime_url, signed_token_request
-from tests.realtime.witness import Witness, assert_error, open_witness
+from tests.realtime.wire import Action, Format, Key, WireClient, fetch_token, open_connected, realtime_url
+from tests.realtime.witness import Witness, assert_error, assert_http_error, open_witness
 
 ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "hostileApp.rootKey:hostileSecretThatStaysLocal_0123456789"
@@ -163,9 +163,7 @@ async def witness(
 
 
 async def connected(fmt: Format = "json", **params: str) -> WireClient:
-    client = await WireClient.open(url(fmt, **params), fmt)
-    await client.connected()
-    return client
+    return await open_connected(url(fmt, **params), fmt)
 
 
 def basic_auth() -> dict[str, str]:
@@ -173,18 +171,7 @@ def basic_auth() -> dict[str, str]:
 
 
 async def token(**fields: Any) -> str:
-    async with httpx.AsyncClient(base_url=f"http://{HOST}:{PORT}") as http:
-        response = await http.post(f"/keys/{KEY.name}/requestToken", json=signed_token_request(KEY, **fields))
-    assert response.status_code == 200, response.text
-    value: str = response.json()["token"]
-    return value
-
-
-def assert_ably_http_error(response: httpx.Response, code: int, status: int) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["x-ably-errorcode"] == str(code)
-    assert response.json()["error"]["code"] == code
-    assert KEY.secret not in response.text
+    return await fetch_token(f"http://{HOST}:{PORT}", KEY, **fields)
 
 
 async def history(channel: str) -> list[dict[str, Any]]:
@@ -203,7 +190,7 @@ async def test_a_huge_rest_body_is_refused_before_it_is_kept(witness: Witness) -
     body = json.dumps([{"name": "x", "data": "y" * 1000}] * 20_000).encode()  # about 20 MB
     async with httpx.AsyncClient(base_url=f"http://{HOST}:{PORT}", headers=basic_auth()) as http:
         declared = await http.post(f"/channels/{channel}/messages", content=body)
-        assert_ably_http_error(declared, 40009, 413)
+        assert_http_error(declared, 40009, 413, secret=KEY.secret)
 
         async def chunks() -> AsyncIterator[bytes]:
             for start in range(0, len(body), 1 << 20):
@@ -214,7 +201,7 @@ async def test_a_huge_rest_body_is_refused_before_it_is_kept(witness: Witness) -
         except httpx.TransportError:
             pass  # the service may stop reading mid-upload; what matters is that nothing was kept
         else:
-            assert_ably_http_error(streamed, 40009, 413)
+            assert_http_error(streamed, 40009, 413, secret=KEY.secret)
     assert await history(channel) == []
 
 
@@ -223,7 +210,7 @@ async def test_many_tiny_messages_in_one_publish_are_refused(witness: Witness) -
     too_many: list[dict[str, str]] = [{}] * (HOSTILE_LIMITS.max_messages_per_publish + 1)
     async with httpx.AsyncClient(base_url=f"http://{HOST}:{PORT}", headers=basic_auth()) as http:
         refused = await http.post(f"/channels/{channel}/messages", json=too_many)
-    assert_ably_http_error(refused, 40034, 400)
+    assert_http_error(refused, 40034, 400, secret=KEY.secret)
     client = await connected(key=API_KEY)
     serial = await client.publish(channel, *too_many)
     nack = await client.expect(Action.NACK, msgSerial=serial)
@@ -243,7 +230,7 @@ async def test_object_data_counts_toward_max_message_size(witness: Witness, fmt:
     assert (await client.expect(Action.NACK, msgSerial=serial))["error"]["code"] == 40009
     async with httpx.AsyncClient(base_url=f"http://{HOST}:{PORT}", headers=basic_auth()) as http:
         refused = await http.post(f"/channels/{channel}/messages", json={"name": "big", "data": big})
-    assert_ably_http_error(refused, 40009, 400)
+    assert_http_error(refused, 40009, 400, secret=KEY.secret)
     assert await history(channel) == []
 
 
@@ -373,7 +360,7 @@ async def test_messages_no_wire_format_can_carry_are_refused(witness: Witness, m
             content=message.encode(),
             headers={"Content-Type": "application/json"},
         )
-        assert_ably_http_error(refused, 40000, 400)
+        assert_http_error(refused, 40000, 400, secret=KEY.secret)
         packed = await http.get(f"/channels/{channel}/messages", headers={"Accept": "application/x-msgpack"})
         assert packed.status_code == 200
 
@@ -516,4 +503,4 @@ async def test_wrong_token_requests_get_400(witness: Witness, body: bytes) -> No
         response = await http.post(
             f"/keys/{KEY.name}/requestToken", content=body, headers={"Content-Type": "application/json"}
         )
-    assert_ably_http_error(response, 40000, 400)
+    assert_http_error(response, 40000, 400, secret=KEY.secret)

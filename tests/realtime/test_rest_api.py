@@ -17,7 +17,8 @@ import msgpack
 import pytest
 
 from ably_local.testing import running_service
-from tests.realtime.wire import Action, Flag, Key, WireClient, realtime_url, signed_token_request
+from tests.realtime.wire import Action, Flag, Key, WireClient, fetch_token, open_connected, realtime_url
+from tests.realtime.witness import assert_http_error
 
 API_KEY = "restApi.rootKey:restApiSecretThatStaysLocal_0123456789"
 NEW = {"X-Ably-Version": "6"}
@@ -44,20 +45,11 @@ class App:
         return httpx.AsyncClient(base_url=self.sandbox.http_url, headers=self.basic(index, **headers))
 
     async def token(self, index: int = 0, **fields: Any) -> str:
-        key = Key.parse(self.keys[index])
-        async with httpx.AsyncClient(base_url=self.sandbox.http_url) as http:
-            response = await http.post(
-                f"/keys/{key.name}/requestToken", json=signed_token_request(key, **fields)
-            )
-        assert response.status_code == 200, response.text
-        token: str = response.json()["token"]
-        return token
+        return await fetch_token(self.sandbox.http_url, Key.parse(self.keys[index]), **fields)
 
     async def realtime(self, **params: str) -> WireClient:
         params = params or {"key": self.keys[0]}
-        client = await WireClient.open(realtime_url(self.sandbox.host, self.sandbox.port, "json", **params))
-        await client.connected()
-        return client
+        return await open_connected(realtime_url(self.sandbox.host, self.sandbox.port, "json", **params))
 
 
 @pytest.fixture(scope="module")
@@ -80,12 +72,6 @@ async def app(sandbox: Sandbox) -> App:
         response = await http.post("/apps", json=spec)
     assert response.status_code == 201, response.text
     return App(sandbox, [key["keyStr"] for key in response.json()["keys"]])
-
-
-def assert_error(response: httpx.Response, code: int, status: int) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["x-ably-errorcode"] == str(code)
-    assert response.json()["error"]["code"] == code
 
 
 # --- stats ---------------------------------------------------------------------------------------------
@@ -145,24 +131,26 @@ async def test_stats_serves_posted_fixtures_per_unit_with_page_links(app: App) -
 )
 async def test_stats_refuses_bad_parameters_with_40000(app: App, params: dict[str, str]) -> None:
     async with app.http() as http:
-        assert_error(await http.get("/stats", params=params), 40000, 400)
+        assert_http_error(await http.get("/stats", params=params), 40000, 400)
 
 
 async def test_stats_needs_the_stats_capability_and_fixtures_need_the_key(app: App) -> None:
     bearer = {"Authorization": f"Bearer {await app.token(3)}"}
     async with httpx.AsyncClient(base_url=app.sandbox.http_url, headers=bearer) as http:
-        assert_error(await http.get("/stats"), 40160, 401)
-        assert_error(await http.post("/stats", json=[]), 40162, 401)
+        assert_http_error(await http.get("/stats"), 40160, 401)
+        assert_http_error(await http.post("/stats", json=[]), 40162, 401)
     async with app.http() as http:
-        assert_error(await http.post("/stats", json=[{"intervalId": "2023-05-06"}]), 40000, 400)
-        assert_error(await http.post("/stats", json={"intervalId": "2023-05-06:01:02", "x": "y"}), 40000, 400)
+        assert_http_error(await http.post("/stats", json=[{"intervalId": "2023-05-06"}]), 40000, 400)
+        assert_http_error(
+            await http.post("/stats", json={"intervalId": "2023-05-06:01:02", "x": "y"}), 40000, 400
+        )
         assert (await http.get("/stats")).json() == []
 
 
 def test_stats_fixtures_are_a_sandbox_feature(local_ably: Any) -> None:
     basic = "Basic " + base64.b64encode(local_ably.api_key.encode()).decode()
     response = httpx.post(f"{local_ably.http_url}/stats", json=[], headers={"Authorization": basic})
-    assert_error(response, 40400, 404)
+    assert_http_error(response, 40400, 404)
 
 
 # --- batch publish and batch presence -------------------------------------------------------------------
@@ -209,7 +197,7 @@ async def test_batch_publish_for_older_clients_is_an_array_or_40020(app: App) ->
         mixed = await http.post(
             "/messages", json={"channels": ["allowed", "denied"], "messages": [{"data": "x"}]}
         )
-    assert_error(mixed, 40020, 400)
+    assert_http_error(mixed, 40020, 400)
     assert [result["channel"] for result in mixed.json()["batchResponse"]] == ["allowed", "denied"]
     assert mixed.json()["batchResponse"][1]["error"]["code"] == 40160
 
@@ -226,7 +214,7 @@ async def test_batch_publish_for_older_clients_is_an_array_or_40020(app: App) ->
 )
 async def test_malformed_batch_publishes_are_refused_whole(app: App, body: Any) -> None:
     async with app.http(0, **NEW) as http:
-        assert_error(await http.post("/messages", json=body), 40000, 400)
+        assert_http_error(await http.post("/messages", json=body), 40000, 400)
         assert (await http.get("/channels/a/messages")).json() == []
 
 
@@ -252,7 +240,7 @@ async def test_batch_presence_answers_per_channel(app: App) -> None:
             as_msgpack = await http.get(
                 "/presence", params={"channels": "allowed"}, headers={"Accept": "application/x-msgpack"}
             )
-            assert_error(await http.get("/presence"), 40000, 400)
+            assert_http_error(await http.get("/presence"), 40000, 400)
     finally:
         await member.close()
     assert (result["successCount"], result["failureCount"]) == (1, 2)
@@ -263,7 +251,7 @@ async def test_batch_presence_answers_per_channel(app: App) -> None:
     assert denied["error"]["code"] == 40160
     assert "presence" not in denied
     assert empty["error"]["code"] == 40160
-    assert_error(legacy, 40020, 400)
+    assert_http_error(legacy, 40020, 400)
     [packed] = msgpack.unpackb(as_msgpack.content)["results"]
     assert packed["presence"][0]["data"] == b"hi"
 
@@ -298,7 +286,7 @@ async def test_revoking_a_client_id_disconnects_its_connections_and_refuses_its_
     await bystander.close()
     async with httpx.AsyncClient(base_url=app.sandbox.http_url) as http:
         refused = await http.get("/channels/chat/messages", headers={"Authorization": f"Bearer {token}"})
-    assert_error(refused, 40141, 401)
+    assert_http_error(refused, 40141, 401)
     renewed = await app.realtime(access_token=await app.token(1, client_id="mallory"))
     await renewed.close()
 
@@ -327,18 +315,18 @@ async def test_revocation_with_a_margin_applies_thirty_seconds_later(app: App) -
 async def test_revocation_refusals(app: App, key_index: int, body: Any, code: int, status: int) -> None:
     key_name = app.keys[key_index].split(":")[0]
     async with app.http(key_index, **NEW) as http:
-        assert_error(await http.post(f"/keys/{key_name}/revokeTokens", json=body), code, status)
+        assert_http_error(await http.post(f"/keys/{key_name}/revokeTokens", json=body), code, status)
 
 
 async def test_revocation_needs_basic_auth_with_the_issuing_key(app: App) -> None:
     revocable = app.keys[1].split(":")[0]
     bearer = {"Authorization": f"Bearer {await app.token(1)}"}
     async with httpx.AsyncClient(base_url=app.sandbox.http_url, headers=bearer) as http:
-        assert_error(
+        assert_http_error(
             await http.post(f"/keys/{revocable}/revokeTokens", json={"targets": ["clientId:x"]}), 40162, 401
         )
     async with app.http(0) as http:
-        assert_error(
+        assert_http_error(
             await http.post(f"/keys/{revocable}/revokeTokens", json={"targets": ["clientId:x"]}), 40133, 401
         )
 
@@ -385,12 +373,12 @@ async def test_channel_status_counts_attachments_by_their_modes(app: App) -> Non
     }
     assert slashed.json()["channelId"] == "a/b"
     assert slashed.json()["status"]["occupancy"]["metrics"]["connections"] == 0
-    assert_error(unknown, 40400, 404)
+    assert_http_error(unknown, 40400, 404)
 
 
 async def test_channel_status_needs_channel_metadata(app: App) -> None:
     async with app.http(2) as http:
-        assert_error(await http.get("/channels/allowed"), 40160, 401)
+        assert_http_error(await http.get("/channels/allowed"), 40160, 401)
 
 
 # --- publishing on behalf of a connection, and idempotent publishing -----------------------------------
@@ -428,9 +416,9 @@ async def test_a_rest_publish_with_a_connection_key_is_that_connections(app: App
     assert message["connectionId"] == hello["connectionId"]
     assert message["clientId"] == "walter"
     assert "connectionKey" not in message
-    assert_error(unknown, 40006, 400)
-    assert_error(not_text, 40000, 400)
-    assert_error(mixed, 40006, 400)
+    assert_http_error(unknown, 40006, 400)
+    assert_http_error(not_text, 40000, 400)
+    assert_http_error(mixed, 40006, 400)
 
 
 async def test_rest_publishes_with_the_same_ids_are_delivered_once(app: App) -> None:
@@ -449,4 +437,4 @@ async def test_rest_publishes_with_the_same_ids_are_delivered_once(app: App) -> 
         inconsistent = await http.post(f"/channels/{name}/messages", json=[{"id": "k:0"}, {"id": "q:1"}])
     assert answers[0] == answers[1] == answers[2]
     assert [m["id"] for m in history] == ["k:1", "k:0"]
-    assert_error(inconsistent, 40000, 400)
+    assert_http_error(inconsistent, 40000, 400)

@@ -1,48 +1,30 @@
 """Token revocation without sockets: which tokens are refused with 40141, from when, and live disconnects."""
 
-import base64
-import hashlib
-import hmac
-import json
-from typing import Any
-
 import pytest
 
 from ably_local.auth import MAX_TTL_MS, ApiKey, Authority
 from ably_local.capability import ALL
-from ably_local.config import ServiceConfig
 from ably_local.errors import AblyError
 from ably_local.protocol import Action
-from ably_local.realtime import RealtimeService
 from ably_local.revocation import REAUTH_MARGIN_MS, Revocations
-from tests.realtime.core import FakeClock, drain
+from tests.realtime.core import Core, drain
+from tests.realtime.wire import Key, signed_jwt
 
 KEY = ApiKey("revApp.revKey", "revocableSecret_0123456789", ALL, revocable_tokens=True)
+JWT_KEY = Key(KEY.name, KEY.secret)
 
 
-class Revocable:
+class Revocable(Core):
+    """A Core whose key's tokens can be revoked."""
+
     def __init__(self) -> None:
-        self.clock = FakeClock()
-        self.authority = Authority([KEY], clock=self.clock)
-        self.service = RealtimeService(self.authority, ServiceConfig(), clock=self.clock)
-
-    def token(self, client_id: str | None) -> str:
-        return self.authority.issue(KEY, client_id, ALL).token
+        super().__init__(KEY)
 
     def revoke(self, target: str, *, issued_before: int | None = None, applies_at: int | None = None) -> None:
         now = self.clock.now
         self.authority.revocations.revoke(
             KEY.name, target, now if issued_before is None else issued_before, applies_at or now, now
         )
-
-
-def jwt(claims: dict[str, Any], key: ApiKey = KEY) -> str:
-    def part(value: dict[str, Any]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
-
-    signed = f"{part({'alg': 'HS256', 'typ': 'JWT', 'kid': key.name})}.{part(claims)}"
-    signature = hmac.new(key.secret.encode(), signed.encode(), hashlib.sha256).digest()
-    return f"{signed}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
 
 
 def refusal(authority: Authority, token: str) -> int | None:
@@ -66,11 +48,12 @@ def test_tokens_issued_before_the_revocation_are_refused_and_later_ones_are_not(
 def test_jwts_are_revoked_by_client_id_or_revocation_key_using_their_iat() -> None:
     core = Revocable()
     now_s = core.clock.now // 1000
-    old = jwt(
-        {"iat": now_s - 60, "exp": now_s + 600, "x-ably-clientId": "carol", "x-ably-revocation-key": "g1"}
+    old = signed_jwt(
+        JWT_KEY,
+        {"iat": now_s - 60, "exp": now_s + 600, "x-ably-clientId": "carol", "x-ably-revocation-key": "g1"},
     )
-    fresh = jwt({"iat": now_s + 1, "exp": now_s + 600, "x-ably-revocation-key": "g1"})
-    no_iat = jwt({"exp": now_s + 600, "x-ably-revocation-key": "g1"})
+    fresh = signed_jwt(JWT_KEY, {"iat": now_s + 1, "exp": now_s + 600, "x-ably-revocation-key": "g1"})
+    no_iat = signed_jwt(JWT_KEY, {"exp": now_s + 600, "x-ably-revocation-key": "g1"})
     core.revoke("revocationKey:g1")
     assert refusal(core.authority, old) == 40141
     assert refusal(core.authority, no_iat) == 40141, "a JWT of unknown age counts as issued before"
@@ -81,7 +64,7 @@ def test_jwts_are_revoked_by_client_id_or_revocation_key_using_their_iat() -> No
 def test_a_postponed_revocation_applies_at_its_time_and_disconnects_on_tick() -> None:
     core = Revocable()
     token = core.token("dave")
-    connection = core.service.open({"v": "6", "format": "json", "access_token": token})
+    connection = core.connect(access_token=token)
     drain(connection)
     core.clock.advance(10)
     core.revoke("clientId:dave", applies_at=core.clock.now + REAUTH_MARGIN_MS)
@@ -95,15 +78,15 @@ def test_a_postponed_revocation_applies_at_its_time_and_disconnects_on_tick() ->
     assert disconnected["error"]["code"] == 40141
     assert connection.closing
     with pytest.raises(AblyError) as refused:
-        core.service.open({"v": "6", "format": "json", "access_token": token, "resume": connection.key})
+        core.connect(access_token=token, resume=connection.key)
     assert refused.value.code == 40141
 
 
 def test_only_connections_with_matching_tokens_are_disconnected() -> None:
     core = Revocable()
-    victim = core.service.open({"v": "6", "format": "json", "access_token": core.token("eve")})
-    bystander = core.service.open({"v": "6", "format": "json", "access_token": core.token("frank")})
-    keyed = core.service.open({"v": "6", "format": "json", "key": KEY.value, "clientId": "eve"})
+    victim = core.connect(access_token=core.token("eve"))
+    bystander = core.connect(access_token=core.token("frank"))
+    keyed = core.connect(clientId="eve")
     core.clock.advance(10)
     core.revoke("clientId:eve")
     assert core.service.drop_revoked() == [victim]
@@ -114,12 +97,12 @@ def test_only_connections_with_matching_tokens_are_disconnected() -> None:
 
 def test_renewing_with_a_revoked_token_is_refused_on_the_live_connection() -> None:
     core = Revocable()
-    connection = core.service.open({"v": "6", "format": "json", "access_token": core.token("gina")})
+    connection = core.connect(access_token=core.token("gina"))
     old = core.token("gina")
     core.clock.advance(10)
     core.revoke("clientId:gina")
     drain(connection)
-    core.service.receive(connection, json.dumps({"action": Action.AUTH, "auth": {"accessToken": old}}))
+    core.send(connection, {"action": Action.AUTH, "auth": {"accessToken": old}})
     [error] = drain(connection)
     assert (error["action"], error["error"]["code"]) == (Action.ERROR, 40141)
 

@@ -1,7 +1,8 @@
 """A bare Ably realtime protocol client over one WebSocket, for tests that must send what no SDK would.
 
 It speaks the protocol exactly as the wire facts describe (actions, JSON text frames or msgpack binary
-frames) and nothing more: no retries, no queueing, no hidden heartbeats.
+frames) and nothing more: no retries, no queueing, no hidden heartbeats. Beside it, the credentials such a
+client connects with: signed TokenRequests exchanged for tokens over REST, and Ably JWTs.
 """
 
 import asyncio
@@ -17,6 +18,7 @@ from enum import IntEnum
 from typing import Any, Literal
 from urllib.parse import urlencode
 
+import httpx
 import msgpack
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -165,6 +167,13 @@ class WireClient:
         await self.websocket.close()
 
 
+async def open_connected(url: str, fmt: Format = "json") -> WireClient:
+    """A raw client the service has answered with CONNECTED."""
+    client = await WireClient.open(url, fmt)
+    await client.connected()
+    return client
+
+
 def _matches(message: Mapping[str, Any], action: Action, match: Mapping[str, Any]) -> bool:
     return message.get("action") == action and all(message.get(k) == v for k, v in match.items())
 
@@ -205,3 +214,29 @@ def signed_token_request(
     mac = hmac.new(key.secret.encode(), text.encode(), hashlib.sha256).digest()
     fields["mac"] = base64.b64encode(mac).decode()
     return {name: value for name, value in fields.items() if value is not None}
+
+
+async def request_token(http_url: str, token_request: Mapping[str, Any]) -> httpx.Response:
+    """The service's answer to a TokenRequest posted to /keys/{keyName}/requestToken, as the SDKs post it."""
+    async with httpx.AsyncClient(base_url=http_url) as http:
+        return await http.post(f"/keys/{token_request['keyName']}/requestToken", json=token_request)
+
+
+async def fetch_token(http_url: str, key: Key, **fields: Any) -> str:
+    """A token the service issues for a TokenRequest signed with the key (fields: signed_token_request's)."""
+    response = await request_token(http_url, signed_token_request(key, **fields))
+    assert response.status_code == 200, response.text
+    token: str = response.json()["token"]
+    return token
+
+
+def _base64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def signed_jwt(key: Key, claims: Mapping[str, Any]) -> str:
+    """An Ably JWT: HS256 with the key's secret, the key's name as its kid."""
+    header = {"typ": "JWT", "alg": "HS256", "kid": key.name}
+    signing = f"{_base64url(json.dumps(header).encode())}.{_base64url(json.dumps(claims).encode())}"
+    mac = hmac.new(key.secret.encode(), signing.encode(), hashlib.sha256).digest()
+    return f"{signing}.{_base64url(mac)}"

@@ -6,7 +6,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from tests.realtime.wire import Action, WireClient
+import httpx
+
+from tests.realtime.wire import Action, WireClient, open_connected
 
 
 @dataclass
@@ -29,10 +31,8 @@ class Witness:
 @asynccontextmanager
 async def open_witness(json_url: str, msgpack_url: str) -> AsyncIterator[Witness]:
     """A witness served before and after the block."""
-    publisher = await WireClient.open(json_url)
-    subscriber = await WireClient.open(msgpack_url, "msgpack")
-    await publisher.connected()
-    await subscriber.connected()
+    publisher = await open_connected(json_url)
+    subscriber = await open_connected(msgpack_url, "msgpack")
     channel = f"witness:{uuid.uuid4().hex}"
     attached = await subscriber.attach(channel)
     assert attached["action"] == Action.ATTACHED
@@ -45,6 +45,16 @@ async def open_witness(json_url: str, msgpack_url: str) -> AsyncIterator[Witness
 
 
 def assert_error(message: dict[str, Any], action: Action, code: int, status: int) -> None:
+    """An Ably error in a protocol message: its action, code and status."""
     assert message["action"] == action, message
     assert message["error"]["code"] == code, message
     assert message["error"]["statusCode"] == status, message
+
+
+def assert_http_error(response: httpx.Response, code: int, status: int, secret: str | None = None) -> None:
+    """An Ably error in an HTTP answer: its status, X-Ably-Errorcode and body code (and not the secret)."""
+    assert response.status_code == status, response.text
+    assert response.headers["x-ably-errorcode"] == str(code)
+    assert response.json()["error"]["code"] == code
+    if secret is not None:
+        assert secret not in response.text
