@@ -132,7 +132,7 @@ def _log(
     """The request's one log line: ERROR when the function is at fault (5xx), INFO otherwise."""
     status = response["statusCode"]
     line = {
-        "request_id": _request_id(event, request, context),
+        "request_id": _request_id(event, context),
         "method": request.method if request is not None else None,
         "client_id": None,
         **details,
@@ -142,13 +142,11 @@ def _log(
     (logger.error if status >= 500 else logger.info)(LOG_MESSAGE, extra=line)
 
 
-def _request_id(event: object, request: HttpRequest | None, context: object) -> object:
+def _request_id(event: object, context: object) -> object:
     """Lambda's request id (context), else the front door's (API Gateway / Function URL event)."""
     request_id = getattr(context, "aws_request_id", None)
     if request_id is None and isinstance(context, Mapping):
         request_id = context.get("awsRequestId")
-    if request_id is None and request is not None:
-        request_id = request.request_id
     if request_id is None and isinstance(event, Mapping):
         request_context = event.get("requestContext")
         if isinstance(request_context, Mapping) and isinstance(request_context.get("requestId"), str):
