@@ -14,7 +14,6 @@ from ably_token_request.responses import (
     ALLOWED_METHODS,
     Response,
     check_origin,
-    cors_headers,
     error_response,
     json_response,
     preflight_response,
@@ -44,30 +43,33 @@ class TokenFunction:
     def __call__(self, event: object, context: object) -> Response:
         started = perf_counter()
         request: HttpRequest | None = None
+        cors: dict[str, str] = {}  # for every answer, refusals too, once the Origin is known to be allowed
         details: dict[str, Any]
         try:
             request = parse_event(event)
-            check_origin(request, self.settings.allowed_origins)
-            response, details = self._answer(request, context)
+            cors = check_origin(request, self.settings.allowed_origins)
+            response, details = self._answer(request, cors, context)
         except FunctionError as error:
-            response = self._refuse(error, request)
+            response = error_response(error, cors)
             details = {"outcome": error.__class__.__name__}
             if error.status >= 500:
                 details["error"] = error.message
         except Exception as error:
-            response = self._refuse(INTERNAL_ERROR, request)
+            response = error_response(INTERNAL_ERROR, cors)
             details = {"outcome": "InternalError", "exception": self._scrubbed(error)}
         _log(self.logger, event, request, context, response, started, details)
         return response
 
-    def _answer(self, request: HttpRequest, context: object) -> tuple[Response, dict[str, Any]]:
+    def _answer(
+        self, request: HttpRequest, cors: dict[str, str], context: object
+    ) -> tuple[Response, dict[str, Any]]:
         if request.method == "OPTIONS":
-            return preflight_response(request, self.settings.allowed_origins), {"outcome": "preflight"}
+            return preflight_response(cors), {"outcome": "preflight"}
         if _is_warmup(request):
             # The page sends it while a visitor types a name: this instance starts and reads its key now,
             # so joining meets a warm one. 204, no body: nothing is signed, no token can be minted.
             self._key = self.read_key()
-            headers = {"Cache-Control": "no-store", **cors_headers(request, self.settings.allowed_origins)}
+            headers = {"Cache-Control": "no-store", **cors}
             return {"statusCode": 204, "headers": headers, "body": "", "isBase64Encoded": False}, {
                 "outcome": "warmup"
             }
@@ -82,13 +84,7 @@ class TokenFunction:
         )
         self._key = self.read_key()
         token_request = self.signer.sign(self._key, client_id)
-        headers = cors_headers(request, self.settings.allowed_origins)
-        return json_response(200, token_request, headers), {"outcome": "issued", "client_id": client_id}
-
-    def _refuse(self, error: FunctionError, request: HttpRequest | None) -> Response:
-        if request is None:
-            return error_response(error)
-        return error_response(error, cors_headers(request, self.settings.allowed_origins))
+        return json_response(200, token_request, cors), {"outcome": "issued", "client_id": client_id}
 
     def _scrubbed(self, error: Exception) -> str:
         """The traceback for the log, with the key's name and secret taken out of it."""
