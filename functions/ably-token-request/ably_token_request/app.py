@@ -16,6 +16,7 @@ from ably_token_request.responses import (
     check_origin,
     error_response,
     json_response,
+    no_content,
     preflight_response,
 )
 from ably_token_request.settings import Settings
@@ -69,10 +70,7 @@ class TokenFunction:
             # The page sends it while a visitor types a name: this instance starts and reads its key now,
             # so joining meets a warm one. 204, no body: nothing is signed, no token can be minted.
             self._key = self.read_key()
-            headers = {"Cache-Control": "no-store", **cors}
-            return {"statusCode": 204, "headers": headers, "body": "", "isBase64Encoded": False}, {
-                "outcome": "warmup"
-            }
+            return no_content({"Cache-Control": "no-store", **cors}), {"outcome": "warmup"}
         if request.method not in ("GET", "POST"):
             raise MethodNotAllowed(
                 f"Use GET or POST, not {request.method}.", headers={"Allow": ALLOWED_METHODS}

@@ -64,7 +64,12 @@ def preflight_response(cors: Mapping[str, str]) -> Response:
         "Access-Control-Max-Age": PREFLIGHT_MAX_AGE,
         "Allow": ALLOWED_METHODS,
     }
-    return {"statusCode": 204, "headers": headers, "body": "", "isBase64Encoded": False}
+    return no_content(headers)
+
+
+def no_content(headers: Mapping[str, str]) -> Response:
+    """204, no body: a preflight's answer and a warm-up's."""
+    return {"statusCode": 204, "headers": dict(headers), "body": "", "isBase64Encoded": False}
 
 
 def _is_allowed(origin: str, request: HttpRequest, allowed_origins: frozenset[str]) -> bool:
