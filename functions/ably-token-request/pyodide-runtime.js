@@ -154,4 +154,4 @@ function lambdaContext(context) {
   return { awsRequestId: awsRequestId ?? null, clientContext: clientContext ?? null };
 }
 
-module.exports = { BUNDLE_DIR, FUNCTION_DIR, SNAPSHOT_WARMUP, WASM_FLAGS, defineBridge, loadPythonRuntime, startFunction };
+module.exports = { BUNDLE_DIR, FUNCTION_DIR, SNAPSHOT_WARMUP, defineBridge, loadPythonRuntime, startFunction };

@@ -2,8 +2,10 @@
 
 A web page on another site can point its own host name at 127.0.0.1 and then call the dev server from the
 browser as same-origin, minting tokens with the key in `.env`. Such requests carry the attacker's name in
-`Host`, so anything but a loopback name (or the `--host` the server was started with) is refused: 421 for
-HTTP, a refused handshake (403) for WebSockets.
+`Host`, so anything but a loopback name (or the `--host` the server was started with) is refused with 421.
+WebSocket handshakes never reach this app as such: uvicorn hands them to the realtime service's own
+protocol (`server_config`), which refuses them (403) by this same rule, `allows`, given to it in
+`create_app`; without the local service an upgrade request is plain HTTP here.
 """
 
 import ipaddress
@@ -50,7 +52,7 @@ class LoopbackHostOnly:
         return name == self.configured_host or is_loopback_name(name)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
+        if scope["type"] != "http":  # lifespan; WebSockets go to the realtime service's protocol instead
             await self.app(scope, receive, send)
             return
         host = Headers(scope=scope).get("host")
@@ -58,9 +60,6 @@ class LoopbackHostOnly:
             await self.app(scope, receive, send)
             return
         self._report(host)
-        if scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 1008})
-            return
         response = PlainTextResponse(
             "This dev server answers only requests for localhost, 127.0.0.1 or the --host it was started "
             "with (a guard against DNS rebinding). Open it by that address.",

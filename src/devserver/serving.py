@@ -58,10 +58,11 @@ class GuardedH11Protocol(H11Protocol):
         super().connection_lost(exc)
 
     def _head_too_large(self, data: bytes) -> bool:
-        end = (self._head_tail + data).find(HEAD_END)
+        seen = self._head_tail + data
+        end = seen.find(HEAD_END)
         size = self._head_bytes + (len(data) if end < 0 else end - len(self._head_tail) + len(HEAD_END))
         self._head_bytes = size if end < 0 else 0
-        self._head_tail = (self._head_tail + data)[-3:] if end < 0 else b""
+        self._head_tail = seen[-3:] if end < 0 else b""
         return size > self.max_head_bytes
 
     def _await_next_head(self) -> None:

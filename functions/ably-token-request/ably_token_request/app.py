@@ -14,9 +14,9 @@ from ably_token_request.responses import (
     ALLOWED_METHODS,
     Response,
     check_origin,
-    cors_headers,
     error_response,
     json_response,
+    no_content,
     preflight_response,
 )
 from ably_token_request.settings import Settings
@@ -44,33 +44,33 @@ class TokenFunction:
     def __call__(self, event: object, context: object) -> Response:
         started = perf_counter()
         request: HttpRequest | None = None
+        cors: dict[str, str] = {}  # for every answer, refusals too, once the Origin is known to be allowed
         details: dict[str, Any]
         try:
             request = parse_event(event)
-            check_origin(request, self.settings.allowed_origins)
-            response, details = self._answer(request, context)
+            cors = check_origin(request, self.settings.allowed_origins)
+            response, details = self._answer(request, cors, context)
         except FunctionError as error:
-            response = self._refuse(error, request)
+            response = error_response(error, cors)
             details = {"outcome": error.__class__.__name__}
             if error.status >= 500:
                 details["error"] = error.message
         except Exception as error:
-            response = self._refuse(INTERNAL_ERROR, request)
+            response = error_response(INTERNAL_ERROR, cors)
             details = {"outcome": "InternalError", "exception": self._scrubbed(error)}
         _log(self.logger, event, request, context, response, started, details)
         return response
 
-    def _answer(self, request: HttpRequest, context: object) -> tuple[Response, dict[str, Any]]:
+    def _answer(
+        self, request: HttpRequest, cors: dict[str, str], context: object
+    ) -> tuple[Response, dict[str, Any]]:
         if request.method == "OPTIONS":
-            return preflight_response(request, self.settings.allowed_origins), {"outcome": "preflight"}
+            return preflight_response(cors), {"outcome": "preflight"}
         if _is_warmup(request):
             # The page sends it while a visitor types a name: this instance starts and reads its key now,
             # so joining meets a warm one. 204, no body: nothing is signed, no token can be minted.
             self._key = self.read_key()
-            headers = {"Cache-Control": "no-store", **cors_headers(request, self.settings.allowed_origins)}
-            return {"statusCode": 204, "headers": headers, "body": "", "isBase64Encoded": False}, {
-                "outcome": "warmup"
-            }
+            return no_content({"Cache-Control": "no-store", **cors}), {"outcome": "warmup"}
         if request.method not in ("GET", "POST"):
             raise MethodNotAllowed(
                 f"Use GET or POST, not {request.method}.", headers={"Allow": ALLOWED_METHODS}
@@ -82,13 +82,7 @@ class TokenFunction:
         )
         self._key = self.read_key()
         token_request = self.signer.sign(self._key, client_id)
-        headers = cors_headers(request, self.settings.allowed_origins)
-        return json_response(200, token_request, headers), {"outcome": "issued", "client_id": client_id}
-
-    def _refuse(self, error: FunctionError, request: HttpRequest | None) -> Response:
-        if request is None:
-            return error_response(error)
-        return error_response(error, cors_headers(request, self.settings.allowed_origins))
+        return json_response(200, token_request, cors), {"outcome": "issued", "client_id": client_id}
 
     def _scrubbed(self, error: Exception) -> str:
         """The traceback for the log, with the key's name and secret taken out of it."""
@@ -132,7 +126,7 @@ def _log(
     """The request's one log line: ERROR when the function is at fault (5xx), INFO otherwise."""
     status = response["statusCode"]
     line = {
-        "request_id": _request_id(event, request, context),
+        "request_id": _request_id(event, context),
         "method": request.method if request is not None else None,
         "client_id": None,
         **details,
@@ -142,13 +136,11 @@ def _log(
     (logger.error if status >= 500 else logger.info)(LOG_MESSAGE, extra=line)
 
 
-def _request_id(event: object, request: HttpRequest | None, context: object) -> object:
+def _request_id(event: object, context: object) -> object:
     """Lambda's request id (context), else the front door's (API Gateway / Function URL event)."""
     request_id = getattr(context, "aws_request_id", None)
     if request_id is None and isinstance(context, Mapping):
         request_id = context.get("awsRequestId")
-    if request_id is None and request is not None:
-        request_id = request.request_id
     if request_id is None and isinstance(event, Mapping):
         request_context = event.get("requestContext")
         if isinstance(request_context, Mapping) and isinstance(request_context.get("requestId"), str):

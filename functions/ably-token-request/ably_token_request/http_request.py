@@ -27,7 +27,6 @@ class HttpRequest:
     headers: Mapping[str, str]
     query: Mapping[str, list[str]]
     body: bytes
-    request_id: str | None
 
     @property
     def origin(self) -> str | None:
@@ -46,13 +45,11 @@ def parse_event(event: object) -> HttpRequest:
     method = event.get("httpMethod") or http.get("method")
     if not isinstance(method, str) or not _METHOD_PATTERN.fullmatch(method):
         raise BadRequest("The event has no valid HTTP method.")
-    request_id = context.get("requestId")
     return HttpRequest(
         method=method.upper(),
         headers=_headers(event),
         query=_query(event),
         body=_body(event),
-        request_id=request_id if isinstance(request_id, str) else None,
     )
 
 

@@ -58,9 +58,9 @@ def powertools_logger(
     return Logger(service=service, level=level, logger_formatter=JsonLineFormatter(), logger_handler=handler)
 
 
-def fallback_logger(service: str = SERVICE) -> logging.Logger:
+def fallback_logger() -> logging.Logger:
     """The same JSON lines without Powertools, for when Powertools refuses its environment."""
-    logger = logging.getLogger(f"{service}.fallback")
+    logger = logging.getLogger(f"{SERVICE}.fallback")
     if not logger.handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(JsonLineFormatter())

@@ -36,11 +36,19 @@ def error_response(error: FunctionError, headers: Mapping[str, str] | None = Non
     return json_response(error.status, body, extra)
 
 
-def cors_headers(request: HttpRequest, allowed_origins: frozenset[str]) -> dict[str, str]:
-    """CORS headers for an allowed cross-site origin; none for same-origin or unknown callers."""
+def check_origin(request: HttpRequest, allowed_origins: frozenset[str]) -> dict[str, str]:
+    """The CORS headers for the request's answers; a browser request from another site that
+    ABLY_ALLOWED_ORIGINS does not list is refused.
+
+    Browsers send Origin on cross-site requests (and on same-origin POSTs); a same-origin page, with or
+    without it, and a caller that sends none (curl, ably-python) are not refused. An allowed Origin gets
+    CORS headers; a request without one gets none.
+    """
     origin = request.origin
-    if origin is None or not _is_allowed(origin, request, allowed_origins):
+    if origin is None:
         return {}
+    if not _is_allowed(origin, request, allowed_origins):
+        raise OriginNotAllowed("This origin may not call the token function; add it to ABLY_ALLOWED_ORIGINS.")
     return {
         "Access-Control-Allow-Origin": origin,
         "Access-Control-Expose-Headers": "x-ably-errorcode",
@@ -48,25 +56,20 @@ def cors_headers(request: HttpRequest, allowed_origins: frozenset[str]) -> dict[
     }
 
 
-def check_origin(request: HttpRequest, allowed_origins: frozenset[str]) -> None:
-    """Refuse a browser request from another site that ABLY_ALLOWED_ORIGINS does not list.
-
-    Browsers send Origin on cross-site requests (and on same-origin POSTs); a same-origin page, with or
-    without it, and a caller that sends none (curl, ably-python) are not refused.
-    """
-    if request.origin is not None and not _is_allowed(request.origin, request, allowed_origins):
-        raise OriginNotAllowed("This origin may not call the token function; add it to ABLY_ALLOWED_ORIGINS.")
-
-
-def preflight_response(request: HttpRequest, allowed_origins: frozenset[str]) -> Response:
-    headers = cors_headers(request, allowed_origins)
-    headers |= {
+def preflight_response(cors: Mapping[str, str]) -> Response:
+    headers = {
+        **cors,
         "Access-Control-Allow-Methods": ALLOWED_METHODS,
         "Access-Control-Allow-Headers": ALLOWED_HEADERS,
         "Access-Control-Max-Age": PREFLIGHT_MAX_AGE,
         "Allow": ALLOWED_METHODS,
     }
-    return {"statusCode": 204, "headers": headers, "body": "", "isBase64Encoded": False}
+    return no_content(headers)
+
+
+def no_content(headers: Mapping[str, str]) -> Response:
+    """204, no body: a preflight's answer and a warm-up's."""
+    return {"statusCode": 204, "headers": dict(headers), "body": "", "isBase64Encoded": False}
 
 
 def _is_allowed(origin: str, request: HttpRequest, allowed_origins: frozenset[str]) -> bool:
