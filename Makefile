@@ -6,7 +6,7 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-# The runtime packages (pyproject's dependencies), then the test tools (its `test` extra) on top.
+# The runtime packages (pyproject's dependencies); with the test tools (its `test` extra) for the tests.
 PY_READY := $(VENV)/.installed-runtime
 PY_TEST_READY := $(VENV)/.installed-test
 ARGS ?=
@@ -78,11 +78,13 @@ $(PY_READY): pyproject.toml | $(PY)
 	@$(PIP) install --quiet --no-compile -e .
 	@touch $@
 
-# pip itself too: the Netlify build test runs `python -m pip wheel` with .venv's python.
-$(PY_TEST_READY): $(PY_READY)
-	@echo "==> Adding the test tools to .venv (first test run only)"
+# One install of the project with its test extra, not the runtime install and then this one (each resolves
+# and builds the project): it holds the runtime packages too, so it stamps those done and a later `make dev`
+# installs nothing. pip itself too: the Netlify build test runs `python -m pip wheel` with .venv's python.
+$(PY_TEST_READY): pyproject.toml | $(PY)
+	@echo "==> Installing the Python packages with the test tools into .venv (first test run only)"
 	@$(PIP) install --quiet -e '.[test]' pip
-	@touch $@
+	@touch $(PY_READY) $@
 
 node: $(NODE_TOOLCHAIN)
 
