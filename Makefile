@@ -22,7 +22,7 @@ NODE_HOME := $(CURDIR)/.node
 NODE_TOOLCHAIN := $(NODE_HOME)/.installed-$(NODE_VERSION)
 export PATH := $(NODE_HOME)/node_modules/node-linux-$(NODE_ARCH)/bin:$(PATH)
 
-.PHONY: dev test test-fast lint format build bench chromium node
+.PHONY: dev test test-fast lint format build bench chromium
 
 # The Python and npm installs of a first run go side by side (-j2): they wait on different registries.
 dev:
@@ -85,8 +85,6 @@ $(PY_TEST_READY): pyproject.toml | $(PY)
 	@echo "==> Installing the Python packages with the test tools into .venv (first test run only)"
 	@$(PIP) install --quiet -e '.[test]' pip
 	@touch $(PY_READY) $@
-
-node: $(NODE_TOOLCHAIN)
 
 $(NODE_TOOLCHAIN):
 	@echo "==> Installing Node $(NODE_VERSION) from npm into .node/ (first run only)"
