@@ -6,7 +6,7 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-# The runtime packages (pyproject's dependencies), then the test tools (its `test` extra) on top.
+# The runtime packages (pyproject's dependencies); with the test tools (its `test` extra) for the tests.
 PY_READY := $(VENV)/.installed-runtime
 PY_TEST_READY := $(VENV)/.installed-test
 ARGS ?=
@@ -22,7 +22,7 @@ NODE_HOME := $(CURDIR)/.node
 NODE_TOOLCHAIN := $(NODE_HOME)/.installed-$(NODE_VERSION)
 export PATH := $(NODE_HOME)/node_modules/node-linux-$(NODE_ARCH)/bin:$(PATH)
 
-.PHONY: dev test test-fast lint format build bench chromium node
+.PHONY: dev test test-fast lint format build bench chromium
 
 # The Python and npm installs of a first run go side by side (-j2): they wait on different registries.
 dev:
@@ -78,13 +78,13 @@ $(PY_READY): pyproject.toml | $(PY)
 	@$(PIP) install --quiet --no-compile -e .
 	@touch $@
 
-# pip itself too: the Netlify build test runs `python -m pip wheel` with .venv's python.
-$(PY_TEST_READY): $(PY_READY)
-	@echo "==> Adding the test tools to .venv (first test run only)"
+# One install of the project with its test extra, not the runtime install and then this one (each resolves
+# and builds the project): it holds the runtime packages too, so it stamps those done and a later `make dev`
+# installs nothing. pip itself too: the Netlify build test runs `python -m pip wheel` with .venv's python.
+$(PY_TEST_READY): pyproject.toml | $(PY)
+	@echo "==> Installing the Python packages with the test tools into .venv (first test run only)"
 	@$(PIP) install --quiet -e '.[test]' pip
-	@touch $@
-
-node: $(NODE_TOOLCHAIN)
+	@touch $(PY_READY) $@
 
 $(NODE_TOOLCHAIN):
 	@echo "==> Installing Node $(NODE_VERSION) from npm into .node/ (first run only)"

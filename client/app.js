@@ -5,7 +5,7 @@ import * as Ably from 'ably';
 
 import { ChatLog } from './chat-log.js';
 import { Members } from './members.js';
-import { MAX_NAME_LENGTH, nameProblem, rememberName, rememberedName } from './names.js';
+import { nameProblem, nameTooLong, rememberName, rememberedName } from './names.js';
 import { explain, offlineProblem } from './problems.js';
 import { TokenTracker, authCallback, warmUp } from './token.js';
 
@@ -231,7 +231,7 @@ function setUpJoinForm() {
     const name = nameInput.value.trim();
     const problem = nameProblem(name);
     // Too long is said while typing (nothing is cut silently); the rest once Join was tried.
-    if (checked || !problem || [...name].length > MAX_NAME_LENGTH) {
+    if (checked || !problem || nameTooLong(name)) {
       showFieldError(nameInput, errorElement, problem);
     }
   });

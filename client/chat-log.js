@@ -32,6 +32,12 @@ function el(tag, className, text) {
   return node;
 }
 
+/** Sets a <time> element to `time`: machine-readable in dateTime, hour and minute in its text. */
+function setTime(stamp, time) {
+  stamp.dateTime = time.toISOString();
+  stamp.textContent = timeFormat.format(time);
+}
+
 export function messageText(data) {
   if (data && typeof data === 'object' && 'text' in data) return String(data.text);
   return typeof data === 'string' ? data : JSON.stringify(data);
@@ -105,13 +111,13 @@ export class ChatLog {
   addMessage(message, own) {
     if (message.id && this.seen.has(message.id)) return;
     if (message.id) this.seen.add(message.id);
+    const sent = new Date(message.timestamp || Date.now());
     const pending = message.id && this.pending.get(message.id);
     if (pending) {
       this.pending.delete(message.id);
-      this.confirm(pending, new Date(message.timestamp || Date.now()));
+      this.confirm(pending, sent);
       return;
     }
-    const sent = new Date(message.timestamp || Date.now());
     this.append(this.bubble(message.clientId, messageText(message.data), sent, own));
   }
 
@@ -144,11 +150,7 @@ export class ChatLog {
   confirm(item, time) {
     delete item.dataset.status;
     item.querySelector('.state').textContent = '';
-    if (time) {
-      const stamp = item.querySelector('time');
-      stamp.dateTime = time.toISOString();
-      stamp.textContent = timeFormat.format(time);
-    }
+    if (time) setTime(item.querySelector('time'), time);
   }
 
   /** "bob joined" and the like: part of the conversation's record, never grouped with messages. */
@@ -156,8 +158,8 @@ export class ChatLog {
     const now = new Date();
     this.dividerFor(now);
     const item = el('li', 'notice');
-    const time = el('time', null, timeFormat.format(now));
-    time.dateTime = now.toISOString();
+    const time = el('time');
+    setTime(time, now);
     item.append(el('span', 'notice-text', text), ' · ', time);
     this.append(item, { counts });
   }
@@ -174,8 +176,8 @@ export class ChatLog {
     item.dataset.clientId = clientId || '';
     item.dataset.time = String(time.getTime());
     const meta = el('p', continues ? 'meta visually-hidden' : 'meta');
-    const stamp = el('time', null, timeFormat.format(time));
-    stamp.dateTime = time.toISOString();
+    const stamp = el('time');
+    setTime(stamp, time);
     stamp.title = time.toLocaleString();
     meta.append(el('span', 'sender', own ? 'You' : clientId || 'anonymous'), ' ', stamp);
     item.append(meta, el('p', 'text', text), el('p', 'state'));

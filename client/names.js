@@ -1,16 +1,20 @@
 // The visitor's name: checked before connecting (the token function would refuse it later, less kindly)
 // and remembered on this device, so a reload needs one keypress to rejoin.
-export const MAX_NAME_LENGTH = 64;
+const MAX_NAME_LENGTH = 64;
 const STORAGE_KEY = 'serverless-websockets.name';
 const CONTROL_CHARACTERS = /[\p{Cc}\p{Cs}]/u;
+
+/** Whether `name` has more characters (code points, not UTF-16 units) than a name may. */
+export function nameTooLong(name) {
+  return [...name].length > MAX_NAME_LENGTH;
+}
 
 /** Why `name` (already trimmed) cannot be used, or null when it can. */
 export function nameProblem(name) {
   if (!name) return 'Enter a name to join.';
   if (name === '*') return '“*” cannot be a name: Ably reads it as “any client”. Choose another.';
-  const length = [...name].length;
-  if (length > MAX_NAME_LENGTH) {
-    return `Use at most ${MAX_NAME_LENGTH} characters; this name has ${length}.`;
+  if (nameTooLong(name)) {
+    return `Use at most ${MAX_NAME_LENGTH} characters; this name has ${[...name].length}.`;
   }
   if (CONTROL_CHARACTERS.test(name)) return 'Names cannot contain control characters.';
   return null;
