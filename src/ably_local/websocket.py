@@ -1,10 +1,11 @@
-"""The realtime WebSocket: python-websockets' sans-I/O protocol on an asyncio transport, one per client.
+"""The realtime WebSocket on an asyncio transport, one per client.
 
 uvicorn serves HTTP (the REST API through Starlette) and hands every WebSocket upgrade to `RealtimeSocket`
-through its `ws` protocol setting. Frames go straight to the sans-I/O service; what the service queues for a
-connection is written in one go at the end of the event loop's turn, and a frame every subscriber gets is
-serialised once for all of them. A client that stops reading fills its transport, then its outbox, and is
-let go when the outbox passes its bound.
+through its `ws` protocol setting. python-websockets' sans-I/O protocol answers the opening handshake; the
+frames after it are read and written by `frames` and go straight to the sans-I/O service. What the service
+queues for a connection is written in one go at the end of the event loop's turn, and a frame every
+subscriber gets is framed once for all of them. A client that stops reading fills its transport, then its
+outbox, and is let go when the outbox passes its bound.
 """
 
 import asyncio
@@ -14,13 +15,26 @@ from functools import partial
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
-from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
-from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from ably_local.connection import Connection
 from ably_local.errors import AblyError
+from ably_local.frames import (
+    BINARY,
+    CLOSE,
+    GOING_AWAY,
+    INVALID_DATA,
+    NORMAL_CLOSURE,
+    PING,
+    PONG,
+    PROTOCOL_ERROR,
+    TEXT,
+    FrameError,
+    FrameReader,
+    close_frame,
+    frame,
+)
 from ably_local.protocol import FORMATS, JSON, Action, encode_frame
 from ably_local.realtime import RealtimeService
 
@@ -30,7 +44,6 @@ log = logging.getLogger("ably_local")
 CLOSE_TIMEOUT_S = 2.0
 # Bytes the transport may buffer for a client before writes pause and frames wait in the outbox.
 TRANSPORT_HIGH_WATER = 256 * 1024
-_DATA = (Opcode.TEXT, Opcode.BINARY, Opcode.CONT)
 
 
 class Opener(Protocol):
@@ -80,14 +93,15 @@ class RealtimeSocket(asyncio.Protocol):
     def __init__(self, gateway: Gateway, **uvicorn: Any) -> None:
         self.gateway = gateway
         self.server_state = uvicorn.get("server_state")
-        self.protocol = ServerProtocol(max_size=gateway.opener.max_frame_size)
+        # The opening handshake's protocol; once it is answered, `frames` reads what the client sends.
+        self.handshake: ServerProtocol | None = ServerProtocol()
+        self.frames: FrameReader | None = None
+        self.close_sent = False
         self.transport: asyncio.Transport | None = None
         self.service: RealtimeService | None = None
         self.connection: Connection | None = None
         self.generation = -1
         self.writable = True
-        self.parts: list[bytes] = []
-        self.text = False
 
     # --- asyncio.Protocol ------------------------------------------------------------------------
 
@@ -114,31 +128,46 @@ class RealtimeSocket(asyncio.Protocol):
             self.gateway.wake(self)
 
     def data_received(self, data: bytes) -> None:
-        self.protocol.receive_data(data)
-        for event in self.protocol.events_received():
-            if isinstance(event, Request):
-                self._handshake(event)
-            elif isinstance(event, Frame) and event.opcode in _DATA:
-                self._frame(event)
-        self._send_protocol_output()
+        if self.frames is None:
+            self._handshake_data(data)
+            return
+        try:
+            for opcode, payload in self.frames.feed(data):
+                self._received(opcode, payload)
+        except FrameError as error:
+            self._close(error.code)
 
     def shutdown(self) -> None:
         """uvicorn is stopping: say so (1001) and let the socket go without waiting for the client."""
-        if self.protocol.state is State.OPEN:
-            self.protocol.send_close(1001)
-            self._send_protocol_output()
+        self._close(GOING_AWAY)
         if self.transport is not None:
             self.transport.close()
-        self._drop_later()
 
     # --- handshake and frames --------------------------------------------------------------------
 
-    def _handshake(self, request: Request) -> None:
-        response = self.gateway.opener.refusal(request) or self.protocol.accept(request)
-        self.protocol.send_response(response)
-        self._send_protocol_output()
+    def _handshake_data(self, data: bytes) -> None:
+        handshake = self.handshake
+        if handshake is None:
+            return  # refused: nothing more is read
+        handshake.receive_data(data)
+        events = handshake.events_received()
+        if events and isinstance(events[0], Request):
+            self._handshake(handshake, events[0], sent_early=len(events) > 1)
+        else:
+            self._send_handshake_output(handshake)
+
+    def _handshake(self, handshake: ServerProtocol, request: Request, sent_early: bool) -> None:
+        response = self.gateway.opener.refusal(request) or handshake.accept(request)
+        handshake.send_response(response)
+        self._send_handshake_output(handshake)
         if response.status_code != 101:
+            self.handshake = None
             self._drop_later()
+            return
+        self.handshake = None
+        self.frames = FrameReader(self.gateway.opener.max_frame_size)
+        if sent_early:  # RFC 6455 4.1: a client waits for the server's answer before it sends frames
+            self._close(PROTOCOL_ERROR)
             return
         params = dict(parse_qsl(urlsplit(request.path).query))
         try:
@@ -148,28 +177,32 @@ class RealtimeSocket(asyncio.Protocol):
             refusal = encode_frame(
                 {"action": Action.ERROR, "error": error.to_wire()}, fmt if fmt in FORMATS else JSON
             )
-            self._write_now(refusal)
-            self._close(1000)
+            self._write(_framed(refusal))
+            self._close(NORMAL_CLOSURE)
             return
         self.generation = self.connection.generation
         self.connection.wake = partial(self.gateway.wake, self)
         self.gateway.wake(self)  # CONNECTED is already in the outbox
 
-    def _frame(self, frame: Frame) -> None:
-        if frame.opcode is not Opcode.CONT:
-            self.text = frame.opcode is Opcode.TEXT
-        self.parts.append(bytes(frame.data))
-        if not frame.fin:
-            return
-        data = self.parts[0] if len(self.parts) == 1 else b"".join(self.parts)
-        self.parts = []
+    def _received(self, opcode: int, payload: bytes) -> None:
+        if opcode == CLOSE:  # the client's closing handshake, or its answer to ours: either way, done
+            if not self.close_sent:
+                self._close(NORMAL_CLOSURE)
+            if self.transport is not None:
+                self.transport.close()
+        elif opcode == PING:
+            self._write(frame(PONG, payload))
+        elif opcode != PONG and not self.close_sent:
+            self._message(opcode, payload)
+
+    def _message(self, opcode: int, data: bytes) -> None:
         if not self._current or self.service is None or self.connection is None:
             return
-        if self.text:
+        if opcode == TEXT:
             try:
                 payload: str | bytes = data.decode()
             except UnicodeDecodeError:
-                self.protocol.fail(1007, "text frame is not UTF-8")
+                self._close(INVALID_DATA)
                 return
         else:
             payload = data
@@ -184,12 +217,12 @@ class RealtimeSocket(asyncio.Protocol):
     # --- writing ---------------------------------------------------------------------------------------
 
     def flush(self, wires: dict[int, tuple[str | bytes, bytes]]) -> None:
-        """Write what the connection has queued, each frame serialised once per flush for every socket."""
+        """Write what the connection has queued, each frame made once per flush for every socket."""
         connection, transport = self.connection, self.transport
         if connection is None or transport is None or transport.is_closing():
             return
         if not self._current:
-            self._close(1000)
+            self._close(NORMAL_CLOSURE)
             return
         if not self.writable and not connection.overflowed:
             return  # the client is behind; frames wait in the outbox, which has its own bound
@@ -197,37 +230,36 @@ class RealtimeSocket(asyncio.Protocol):
         for payload in connection.take_outbox():
             cached = wires.get(id(payload))
             if cached is None:
-                cached = wires[id(payload)] = (payload, _serialise(payload))
+                cached = wires[id(payload)] = (payload, _framed(payload))
             chunks.append(cached[1])
         transport.write(b"".join(chunks))
         if connection.overflowed and self.service is not None:
             self.service.transport_lost(connection)
             self._drop_later()
         elif connection.closing:
-            self._close(1000)
+            self._close(NORMAL_CLOSURE)
 
-    def _write_now(self, payload: str | bytes) -> None:
+    def _write(self, data: bytes) -> None:
         if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(_serialise(payload))
+            self.transport.write(data)
 
     def _close(self, code: int) -> None:
-        if self.protocol.state is State.OPEN:
-            self.protocol.send_close(code)
-            self._send_protocol_output()
+        """Start the closing handshake (once); the client's CLOSE, or the timeout, ends the connection."""
+        if self.frames is not None and not self.close_sent:
+            self._write(close_frame(code))
+            self.close_sent = True
         self._drop_later()
 
-    def _send_protocol_output(self) -> None:
+    def _send_handshake_output(self, handshake: ServerProtocol) -> None:
         transport = self.transport
         if transport is None or transport.is_closing():
             return
-        for data in self.protocol.data_to_send():
+        for data in handshake.data_to_send():
             if data:
                 transport.write(data)
             else:  # the protocol's end of stream: the server closes the TCP connection
                 transport.close()
                 return
-        if self.protocol.state is State.CLOSED:
-            transport.close()
 
     def _drop_later(self) -> None:
         """Give a closing handshake and the last writes a moment, then let the socket go regardless."""
@@ -237,7 +269,8 @@ class RealtimeSocket(asyncio.Protocol):
                 asyncio.get_running_loop().call_later(CLOSE_TIMEOUT_S, transport.abort)
 
 
-def _serialise(payload: str | bytes) -> bytes:
+def _framed(payload: str | bytes) -> bytes:
+    """A protocol message's frame: JSON travels in text frames, msgpack in binary ones."""
     if isinstance(payload, str):
-        return Frame(Opcode.TEXT, payload.encode()).serialize(mask=False)
-    return Frame(Opcode.BINARY, payload).serialize(mask=False)
+        return frame(TEXT, payload.encode())
+    return frame(BINARY, payload)
