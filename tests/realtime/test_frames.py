@@ -1,5 +1,6 @@
 """The frame reader and writer without sockets, against websockets' own framing as the reference."""
 
+import itertools
 from collections.abc import Generator
 
 import pytest
@@ -70,7 +71,7 @@ def test_a_stream_cut_anywhere_reads_the_same(cuts: list[int]) -> None:
     reader = FrameReader(LIMIT)
     received: list[tuple[int, bytes]] = []
     bounds = [0, *sorted(cuts), len(data)]
-    for start, end in zip(bounds, bounds[1:], strict=False):
+    for start, end in itertools.pairwise(bounds):
         received += reader.feed(data[start:end])
     assert received == EXPECTED
 
@@ -139,4 +140,5 @@ def test_written_frames_read_back_in_websockets(length: int) -> None:
 
 def test_close_frame_carries_its_code() -> None:
     back = parsed(close_frame(1009))
-    assert back.opcode is Opcode.CLOSE and back.data == (1009).to_bytes(2, "big")
+    assert back.opcode is Opcode.CLOSE
+    assert back.data == (1009).to_bytes(2, "big")
