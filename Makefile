@@ -10,6 +10,10 @@ PY := $(VENV)/bin/python
 PY_READY := $(VENV)/.installed-runtime
 PY_TEST_READY := $(VENV)/.installed-test
 ARGS ?=
+# The local service's sans-I/O core, which setup.py compiles with mypyc in place (the .so files beside it).
+CORE_SOURCES := setup.py $(wildcard src/ably_local/*.py)
+CORE_BUILD := src/*__mypyc*.so src/ably_local/*.so
+CORE_COMPILED := $(VENV)/.compiled-core
 NODE_READY := node_modules/.installed
 # Netlify's CLI and bundler, kept apart from the client build's dependencies (tests/deploy drives them).
 NETLIFY_TOOLS_READY := tools/netlify/node_modules/.installed
@@ -29,11 +33,11 @@ dev:
 	@$(MAKE) --no-print-directory --silent -j2 $(PY_READY) build
 	@$(PY) -m devserver $(ARGS)
 
-test: lint $(NODE_READY) $(NETLIFY_TOOLS_READY) build chromium
+test: lint $(CORE_COMPILED) $(NODE_READY) $(NETLIFY_TOOLS_READY) build chromium
 	$(PY) -m pytest
 
 # Everything but the bounded load tests (marked slow), for a quick local loop.
-test-fast: lint $(NODE_READY) $(NETLIFY_TOOLS_READY) build chromium
+test-fast: lint $(CORE_COMPILED) $(NODE_READY) $(NETLIFY_TOOLS_READY) build chromium
 	$(PY) -m pytest -m "not slow"
 
 lint: $(PY_TEST_READY)
@@ -53,7 +57,7 @@ dist/app.js: $(NODE_READY) package-lock.json scripts/build-client.mjs $(shell fi
 	@npm run --silent build
 
 # The token-function bench runs moto's server for the SSM row, so it needs the test tools too.
-bench: $(PY_TEST_READY) $(NODE_READY)
+bench: $(CORE_COMPILED) $(NODE_READY)
 	$(PY) bench/token_function.py
 	$(PY) bench/realtime_fanout.py
 	$(PY) bench/publish_instructions.py
@@ -73,9 +77,13 @@ $(PY):
 PIP = $(if $(wildcard $(VENV)/bin/pip),$(PY) -m pip,$(PYTHON) -m pip --python $(PY))
 
 # --no-compile: bytecode is written for what is imported, at first import, instead of for every file.
-$(PY_READY): pyproject.toml | $(PY)
-	@echo "==> Installing the runtime Python packages into .venv (first run only)"
-	@$(PIP) install --quiet --no-compile -e .
+# `make dev` never waits for the core's compile: it runs the compiled core when `make test` or `make bench`
+# built one from the current sources, and the plain Python otherwise (a core source edited since then
+# brings this rule back, which removes the outdated build).
+$(PY_READY): pyproject.toml $(CORE_SOURCES) | $(PY)
+	@echo "==> Installing the runtime Python packages into .venv"
+	@rm -f $(CORE_BUILD)
+	@ABLY_LOCAL_PURE_PYTHON=1 $(PIP) install --quiet --no-compile -e .
 	@touch $@
 
 # One install of the project with its test extra, not the runtime install and then this one (each resolves
@@ -83,7 +91,13 @@ $(PY_READY): pyproject.toml | $(PY)
 # installs nothing. pip itself too: the Netlify build test runs `python -m pip wheel` with .venv's python.
 $(PY_TEST_READY): pyproject.toml | $(PY)
 	@echo "==> Installing the Python packages with the test tools into .venv (first test run only)"
-	@$(PIP) install --quiet -e '.[test]' pip
+	@ABLY_LOCAL_PURE_PYTHON=1 $(PIP) install --quiet -e '.[test]' pip
+	@touch $(PY_READY) $@
+
+# The tests and the benchmarks run the core as users who install the package get it: compiled (setup.py).
+$(CORE_COMPILED): $(CORE_SOURCES) $(PY_TEST_READY)
+	@echo "==> Compiling the local service's core with mypyc (about 2 minutes; again when its sources change)"
+	@$(PIP) install --quiet --no-compile --no-deps -e .
 	@touch $(PY_READY) $@
 
 $(NODE_TOOLCHAIN):

@@ -12,7 +12,8 @@ from moto import mock_aws
 from ably_local import LocalAbly
 from ably_local.testing import running_service
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "artifacts"
 # The token function configures itself when imported, as Lambda does, and test modules import it at
 # collection for `create_function` (each test builds its own function from an explicit environment). With
 # no key around, that import would log "token function misconfigured" at ERROR level, which reads like a
@@ -21,7 +22,24 @@ IMPORT_TIME_KEY = "collection.import:keyUsedOnlyWhileTheTestsImportTheHandler"
 _session_started = time.time()
 
 
+def outdated_compiled_modules(package: Path) -> list[str]:
+    """Modules edited (or deleted) since setup.py compiled them: Python imports the .so, not the edit."""
+    outdated = []
+    for built in package.glob("*.so"):
+        source = built.with_name(built.name.split(".", 1)[0] + ".py")
+        if not source.exists() or source.stat().st_mtime > built.stat().st_mtime:
+            outdated.append(source.name)
+    return sorted(outdated)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    if outdated := outdated_compiled_modules(ROOT / "src" / "ably_local"):
+        pytest.exit(
+            f"src/ably_local: {', '.join(outdated)} changed after the core was compiled, so the tests "
+            "would run the old build. `make test` (or `make test-fast`) compiles it again; to test the plain "
+            "Python instead, delete src/ably_local/*.so and set ABLY_LOCAL_PURE_PYTHON=1.",
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )
     preset = "ABLY_API_KEY" in os.environ
     os.environ.setdefault("ABLY_API_KEY", IMPORT_TIME_KEY)
     try:

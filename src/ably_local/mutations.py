@@ -9,7 +9,7 @@ Records live only as long as the message is still in the channel's history.
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from ably_local.errors import AblyError, bad_request
 
@@ -17,11 +17,11 @@ Item = dict[str, Any]
 
 
 class MessageAction:
-    CREATE = 0
-    UPDATE = 1
-    DELETE = 2
-    SUMMARY = 4
-    APPEND = 5
+    CREATE: Final = 0
+    UPDATE: Final = 1
+    DELETE: Final = 2
+    SUMMARY: Final = 4
+    APPEND: Final = 5
 
 
 MUTATIONS = frozenset({MessageAction.UPDATE, MessageAction.DELETE, MessageAction.APPEND})

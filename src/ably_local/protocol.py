@@ -7,7 +7,7 @@ the service; a JSON client sees it base64-encoded with `base64` appended to its 
 import base64
 import json
 from enum import IntEnum
-from typing import Any
+from typing import Any, Final
 
 import msgpack
 import orjson
@@ -45,20 +45,20 @@ class Action(IntEnum):
 
 
 class Flag:
-    HAS_PRESENCE = 1 << 0
-    HAS_BACKLOG = 1 << 1
-    RESUMED = 1 << 2
-    ATTACH_RESUME = 1 << 5
-    TRANSIENT = 1 << 4
-    PRESENCE = 1 << 16
-    PUBLISH = 1 << 17
-    SUBSCRIBE = 1 << 18
-    PRESENCE_SUBSCRIBE = 1 << 19
-    ANNOTATION_PUBLISH = 1 << 21
-    ANNOTATION_SUBSCRIBE = 1 << 22
-    OBJECT_SUBSCRIBE = 1 << 24
-    OBJECT_PUBLISH = 1 << 25
-    MODES = (
+    HAS_PRESENCE: Final = 1 << 0
+    HAS_BACKLOG: Final = 1 << 1
+    RESUMED: Final = 1 << 2
+    ATTACH_RESUME: Final = 1 << 5
+    TRANSIENT: Final = 1 << 4
+    PRESENCE: Final = 1 << 16
+    PUBLISH: Final = 1 << 17
+    SUBSCRIBE: Final = 1 << 18
+    PRESENCE_SUBSCRIBE: Final = 1 << 19
+    ANNOTATION_PUBLISH: Final = 1 << 21
+    ANNOTATION_SUBSCRIBE: Final = 1 << 22
+    OBJECT_SUBSCRIBE: Final = 1 << 24
+    OBJECT_PUBLISH: Final = 1 << 25
+    MODES: Final = (
         PRESENCE
         | PUBLISH
         | SUBSCRIBE
