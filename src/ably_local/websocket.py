@@ -97,6 +97,8 @@ class RealtimeSocket(asyncio.Protocol):
         self.handshake: ServerProtocol | None = ServerProtocol()
         self.frames: FrameReader | None = None
         self.close_sent = False
+        # A PING not yet answered because the client is not reading: only the latest is (RFC 6455 5.5.3).
+        self.unanswered_ping: bytes | None = None
         self.transport: asyncio.Transport | None = None
         self.service: RealtimeService | None = None
         self.connection: Connection | None = None
@@ -124,6 +126,9 @@ class RealtimeSocket(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.writable = True
+        if self.unanswered_ping is not None:
+            self._write(frame(PONG, self.unanswered_ping))
+            self.unanswered_ping = None
         if self.connection is not None:
             self.gateway.wake(self)
 
@@ -191,7 +196,10 @@ class RealtimeSocket(asyncio.Protocol):
             if self.transport is not None:
                 self.transport.close()
         elif opcode == PING:
-            self._write(frame(PONG, payload))
+            if self.writable:
+                self._write(frame(PONG, payload))
+            else:  # a client that sends PINGs and reads nothing must not grow the transport's buffer
+                self.unanswered_ping = payload
         elif opcode != PONG and not self.close_sent:
             self._message(opcode, payload)
 

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -26,6 +27,7 @@ from ably import AblyRealtime
 from ably.types.connectionstate import ConnectionState
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
 
 from ably_local.limits import MiB
 from tests.realtime.hostile_service import HOSTILE_LIMITS
@@ -306,6 +308,26 @@ async def test_a_subscriber_that_never_reads_is_let_go(hostile: HostileService, 
     for frame in seen:
         if frame["action"] == Action.DISCONNECTED:
             assert frame["error"]["code"] == 80020
+
+
+async def test_a_client_that_pings_and_never_reads_cannot_grow_memory(witness: Witness) -> None:
+    # Every PING wants a PONG; a client that reads none must not make the service keep them all. The flood
+    # is past the memory allowance, so kept PONGs would fail the witness's memory check.
+    reader, writer = await asyncio.open_connection(HOST, PORT)
+    where = urlsplit(url(key=API_KEY))
+    target = f"{where.path}?{where.query}"
+    writer.write(
+        f"GET {target} HTTP/1.1\r\nHost: {HOST}:{PORT}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
+    ping = Frame(Opcode.PING, b"p" * 125).serialize(mask=True)
+    pings = ping * 1_000
+    flood = MEMORY_ALLOWANCE + 16 * MiB
+    for _ in range(flood // len(pings)):
+        writer.write(pings)
+        await writer.drain()
+    writer.close()
 
 
 async def frames_until_closed(client: ClientConnection) -> list[dict[str, Any]]:
