@@ -126,7 +126,7 @@ class RealtimeSocket(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.writable = True
-        if self.unanswered_ping is not None:
+        if self.unanswered_ping is not None and not self.close_sent:
             self._write(frame(PONG, self.unanswered_ping))
             self.unanswered_ping = None
         if self.connection is not None:
@@ -195,12 +195,14 @@ class RealtimeSocket(asyncio.Protocol):
                 self._close(NORMAL_CLOSURE)
             if self.transport is not None:
                 self.transport.close()
+        elif self.close_sent:
+            return  # once the service has sent its CLOSE, only the client's CLOSE is read
         elif opcode == PING:
             if self.writable:
                 self._write(frame(PONG, payload))
             else:  # a client that sends PINGs and reads nothing must not grow the transport's buffer
                 self.unanswered_ping = payload
-        elif opcode != PONG and not self.close_sent:
+        elif opcode != PONG:
             self._message(opcode, payload)
 
     def _message(self, opcode: int, data: bytes) -> None:
