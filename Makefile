@@ -81,7 +81,7 @@ PIP = $(if $(wildcard $(VENV)/bin/pip),$(PY) -m pip,$(PYTHON) -m pip --python $(
 # built one from the current sources, and the plain Python otherwise (a core source edited since then
 # brings this rule back, which removes the outdated build).
 $(PY_READY): pyproject.toml $(CORE_SOURCES) | $(PY)
-	@echo "==> Installing the runtime Python packages into .venv"
+	@echo "==> Installing the runtime Python packages into .venv (first run only)"
 	@rm -f $(CORE_BUILD)
 	@ABLY_LOCAL_PURE_PYTHON=1 $(PIP) install --quiet --no-compile -e .
 	@touch $@
