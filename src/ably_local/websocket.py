@@ -140,7 +140,7 @@ class RealtimeSocket(asyncio.Protocol):
             for opcode, payload in self.frames.feed(data):
                 self._received(opcode, payload)
         except FrameError as error:
-            self._close(error.code)
+            self._fail(error.code)
 
     def shutdown(self) -> None:
         """uvicorn is stopping: say so (1001) and let the socket go without waiting for the client."""
@@ -153,7 +153,7 @@ class RealtimeSocket(asyncio.Protocol):
     def _handshake_data(self, data: bytes) -> None:
         handshake = self.handshake
         if handshake is None:
-            return  # refused: nothing more is read
+            return  # a refused handshake, or a client that broke the framing: nothing more is read
         handshake.receive_data(data)
         events = handshake.events_received()
         if events and isinstance(events[0], Request):
@@ -212,7 +212,7 @@ class RealtimeSocket(asyncio.Protocol):
             try:
                 payload: str | bytes = data.decode()
             except UnicodeDecodeError:
-                self._close(INVALID_DATA)
+                self._fail(INVALID_DATA)
                 return
         else:
             payload = data
@@ -259,6 +259,13 @@ class RealtimeSocket(asyncio.Protocol):
             self._write(close_frame(code))
             self.close_sent = True
         self._drop_later()
+
+    def _fail(self, code: int) -> None:
+        """The client broke the protocol: say why, close the TCP connection (RFC 6455 7.1.7), read no more."""
+        self._close(code)
+        self.frames = None
+        if self.transport is not None:
+            self.transport.close()
 
     def _send_handshake_output(self, handshake: ServerProtocol) -> None:
         transport = self.transport
