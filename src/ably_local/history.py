@@ -8,7 +8,6 @@ and evicting the oldest events costs nothing per channel.
 
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from ably_local.deltas import DeltaVersion
@@ -23,26 +22,27 @@ ITEMS_FIELD: dict[int, str] = {
 }
 
 
-@dataclass(eq=False)
 class Event:
-    """One published message set or presence change, encoded lazily once per wire format."""
+    """One published message set or presence change, encoded lazily once per wire format.
 
-    position: int
-    message: ProtocolMessage
-    connection_id: str
-    timestamp: int
-    # Ably's count of its messages' size (what stats report); history also charges bookkeeping on top.
-    size: int
-    # The same messages as deltas against the channel's previous message, for delta subscribers.
-    delta: DeltaVersion | None = None
-    _frames: dict[str, str | bytes] = field(default_factory=dict)
-    # Read on every delivery, so kept as plain fields rather than looked up in `message` each time.
-    action: int = field(init=False)
-    items: list[dict[str, Any]] = field(init=False)
+    A plain class rather than a dataclass: one is made per publish, and mypyc compiles this __init__,
+    where a dataclass's generated one would run as Python."""
 
-    def __post_init__(self) -> None:
-        self.action = self.message["action"]
-        self.items = self.message[ITEMS_FIELD[self.action]]
+    def __init__(
+        self, position: int, message: ProtocolMessage, connection_id: str, timestamp: int, size: int
+    ) -> None:
+        self.position = position
+        self.message = message
+        self.connection_id = connection_id
+        self.timestamp = timestamp
+        # Ably's count of its messages' size (what stats report); history also charges bookkeeping on top.
+        self.size = size
+        # The same messages as deltas against the channel's previous message, for delta subscribers.
+        self.delta: DeltaVersion | None = None
+        self._frames: dict[str, str | bytes] = {}
+        # Read on every delivery, so kept as plain fields rather than looked up in `message` each time.
+        self.action: int = message["action"]
+        self.items: list[dict[str, Any]] = message[ITEMS_FIELD[self.action]]
 
     def frame(self, fmt: str) -> str | bytes:
         frame = self._frames.get(fmt)

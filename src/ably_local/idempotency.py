@@ -7,8 +7,7 @@ together share one idempotency key, so their ids must be `<base>:0`, `<base>:1`,
 """
 
 from collections import OrderedDict
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ably_local.errors import bad_request
 
@@ -16,8 +15,7 @@ from ably_local.errors import bad_request
 ENTRY_OVERHEAD_BYTES = 256
 
 
-@dataclass(frozen=True)
-class Published:
+class Published(NamedTuple):
     """What a publisher is told: the publish's message id prefix and each message's serial."""
 
     message_id: str
