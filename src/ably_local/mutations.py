@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ably_local.errors import AblyError, bad_request
+from ably_local.history import position_text
 
 Item = dict[str, Any]
 
@@ -36,7 +37,7 @@ NOT_ENABLED = AblyError(
 
 def message_serial(position: int, index: int) -> str:
     """Ordered as text, like Ably's serials: a later position or index sorts after."""
-    return f"{str(position).zfill(16)}:{str(index).zfill(4)}"  # zfill: a fifth of a format spec's cost
+    return f"{position_text(position)}:{str(index).zfill(4)}"
 
 
 @dataclass
