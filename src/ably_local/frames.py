@@ -34,12 +34,15 @@ _MAX_CONTROL_PAYLOAD: Final = 125
 
 
 class FrameError(Exception):
-    """The client broke the framing rules: the connection closes with this code."""
+    """The client broke the framing rules: the connection closes with this code.
+
+    `received` holds what the same bytes completed before the fault, which the client sent in good order."""
 
     def __init__(self, code: int, reason: str) -> None:
         super().__init__(reason)
         self.code = code
         self.reason = reason
+        self.received: list[tuple[int, bytes]] = []
 
 
 class FrameReader:
@@ -66,6 +69,15 @@ class FrameReader:
         else:
             buffer = data
         received: list[tuple[int, bytes]] = []
+        try:
+            self._read(buffer, received)
+        except FrameError as error:
+            error.received = received
+            raise
+        return received
+
+    def _read(self, buffer: bytes, received: list[tuple[int, bytes]]) -> None:
+        """Each complete frame of the buffer into `received`; what is left waits in `_pending`."""
         start, end = 0, len(buffer)
         while True:
             available = end - start
@@ -102,7 +114,6 @@ class FrameReader:
         if start < end:
             self._pending = bytearray(buffer[start:])
             self._wanted = wanted
-        return received
 
     def _check_size(self, opcode: int, fin: bool, length: int) -> None:
         """Refused from the header, before the payload is waited for."""

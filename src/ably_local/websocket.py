@@ -137,10 +137,13 @@ class RealtimeSocket(asyncio.Protocol):
             self._handshake_data(data)
             return
         try:
-            for opcode, payload in self.frames.feed(data):
-                self._received(opcode, payload)
+            received, fault = self.frames.feed(data), None
         except FrameError as error:
-            self._fail(error.code)
+            received, fault = error.received, error
+        for opcode, payload in received:
+            self._received(opcode, payload)
+        if fault is not None:
+            self._fail(fault.code)
 
     def shutdown(self) -> None:
         """uvicorn is stopping: say so (1001) and let the socket go without waiting for the client."""
@@ -236,26 +239,32 @@ class RealtimeSocket(asyncio.Protocol):
             return
         if not self.writable and not connection.overflowed:
             return  # the client is behind; frames wait in the outbox, which has its own bound
-        chunks = []
-        for payload in connection.take_outbox():
-            cached = wires.get(id(payload))
-            if cached is None:
-                cached = wires[id(payload)] = (payload, _framed(payload))
-            chunks.append(cached[1])
-        transport.write(b"".join(chunks))
+        self._write_outbox(connection, wires)
         if connection.overflowed and self.service is not None:
             self.service.transport_lost(connection)
             self._drop_later()
         elif connection.closing:
             self._close(NORMAL_CLOSURE)
 
+    def _write_outbox(self, connection: Connection, wires: dict[int, tuple[str | bytes, bytes]]) -> None:
+        chunks = []
+        for payload in connection.take_outbox():
+            cached = wires.get(id(payload))
+            if cached is None:
+                cached = wires[id(payload)] = (payload, _framed(payload))
+            chunks.append(cached[1])
+        self._write(b"".join(chunks))
+
     def _write(self, data: bytes) -> None:
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
 
     def _close(self, code: int) -> None:
-        """Start the closing handshake (once); the client's CLOSE, or the timeout, ends the connection."""
+        """Start the closing handshake (once); the client's CLOSE, or the timeout, ends the connection.
+        What the connection has queued goes first: nothing may follow a CLOSE."""
         if self.frames is not None and not self.close_sent:
+            if self.connection is not None and self._current:
+                self._write_outbox(self.connection, {})
             self._write(close_frame(code))
             self.close_sent = True
         self._drop_later()

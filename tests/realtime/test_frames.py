@@ -102,6 +102,12 @@ def test_framing_errors_close_with_1002(frames: list[bytes], why: str) -> None:
     assert why in error.reason
 
 
+def test_messages_before_a_framing_error_are_kept() -> None:
+    error = refused(client_frame(Opcode.TEXT, b"sent in good order"), client_frame(Opcode.CONT, b"orphan"))
+    assert error.code == PROTOCOL_ERROR
+    assert error.received == [(TEXT, b"sent in good order")]
+
+
 def test_an_oversized_message_is_refused_from_its_header() -> None:
     header_only = client_frame(Opcode.TEXT, b"x" * (LIMIT + 1))[:14]  # the payload never arrives
     assert refused(header_only).code == MESSAGE_TOO_BIG

@@ -75,6 +75,16 @@ async def test_an_ably_close_ends_with_the_services_closing_handshake(service: L
     assert await closed_with(client) == 1000
 
 
+async def test_what_came_before_a_framing_error_is_still_handled(service: LocalAbly) -> None:
+    client = await open_client(service)
+    heartbeat = f'{{"action":{Action.HEARTBEAT},"id":"before-the-fault"}}'.encode()
+    client.protocol.send_frame(Frame(Opcode.TEXT, heartbeat))
+    client.protocol.send_frame(Frame(Opcode.CONT, b"orphan continuation"))
+    client.send_data()  # both frames in one write, so the service reads them together
+    assert "before-the-fault" in str(await client.recv())
+    assert await closed_with(client) == 1002
+
+
 @pytest.mark.parametrize(
     ("frame", "code"),
     [
