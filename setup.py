@@ -10,20 +10,26 @@ import os
 import shlex
 import shutil
 import sysconfig
+import tomllib
 from pathlib import Path
 from typing import Any
 
 from setuptools import setup
 
 PACKAGE = Path("src/ably_local")
-# mypyc comes with mypy: the version the type checks use (pyproject's test extra).
-MYPYC = "mypy==2.4.1"
 # The modules that touch sockets, HTTP or the process: they gain little and stay plain Python.
 NOT_COMPILED = {"__init__.py", "__main__.py", "listening.py", "server.py", "testing.py", "websocket.py"}
 
 
 def core_modules() -> list[str]:
     return sorted(str(path) for path in PACKAGE.glob("*.py") if path.name not in NOT_COMPILED)
+
+
+def mypyc_requirement() -> str:
+    """mypyc comes with mypy: the mypy the type checks use, pinned once in pyproject's test extra."""
+    with open("pyproject.toml", "rb") as pyproject:
+        test_extra = tomllib.load(pyproject)["project"]["optional-dependencies"]["test"]
+    return next(requirement for requirement in test_extra if requirement.startswith("mypy=="))
 
 
 def can_compile() -> bool:
@@ -40,7 +46,7 @@ def build_options() -> dict[str, Any]:
     try:
         from mypyc.build import mypycify
     except ImportError:  # pip first asks which packages the build needs: mypyc only when it will compile
-        return {"setup_requires": [MYPYC]}
+        return {"setup_requires": [mypyc_requirement()]}
     return {"ext_modules": mypycify(core_modules(), target_dir="build/mypyc")}
 
 
