@@ -1,10 +1,11 @@
 """Attacks on the local service, each followed by proof that everyone else is still served.
 
-The service runs in a process of its own with small limits (tests/realtime/hostile_service.py), on port 80
-of a loopback address so ably-python can reach it. After every attack: a raw JSON publisher and msgpack
-subscriber (the witness), ably-js in Node with JSON and msgpack (tests/realtime/js/probe.mjs) and
-ably-python all still publish, subscribe and enter presence; the service's peak memory stays within what
-its limits allow; and it has logged no traceback.
+The service runs in a process of its own with small limits, behind the dev server as `make dev` runs it
+(tests/realtime/hostile_service.py), on port 80 of a loopback address so ably-python can reach it. After
+every attack: a raw JSON publisher and msgpack subscriber (the witness), ably-js in Node with JSON and
+msgpack (tests/realtime/js/probe.mjs), ably-python, and two new visitors of the chat page in Chromium
+(tests/realtime/page_probe.py) all still publish, subscribe and enter presence; the service's peak memory
+stays within what its limits allow; and it has logged no traceback.
 """
 
 import asyncio
@@ -19,7 +20,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 import pytest
@@ -123,6 +124,40 @@ def probe(hostile: HostileService) -> Iterator[Probe]:
     node.close()
 
 
+class PageProbe:
+    """The chat page in Chromium: one long-lived process answering `check URL NAME` lines."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.realtime.page_probe"],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    async def check(self, channel: str, name: str) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        page = f"http://{HOST}:{PORT}/?channel={quote(channel, safe=':')}"
+        self.process.stdin.write(f"check {page} {name}\n")
+        self.process.stdin.flush()
+        line = await asyncio.wait_for(asyncio.to_thread(self.process.stdout.readline), 6 * TIMEOUT_S)
+        result: dict[str, Any] = json.loads(line)
+        return result
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(TIMEOUT_S)
+
+
+@pytest.fixture(scope="module")
+def page_probe(hostile: HostileService) -> Iterator[PageProbe]:
+    chromium = PageProbe()
+    yield chromium
+    chromium.close()
+
+
 def url(fmt: Format = "json", **params: str) -> str:
     return realtime_url(HOST, PORT, fmt, **params)
 
@@ -147,15 +182,18 @@ async def python_sdk_served(name: str) -> None:
 
 @pytest.fixture
 async def witness(
-    hostile: HostileService, probe: Probe, request: pytest.FixtureRequest
+    hostile: HostileService, probe: Probe, page_probe: PageProbe, request: pytest.FixtureRequest
 ) -> AsyncIterator[Witness]:
-    """Around each attack: the witness before and after, then ably-js, ably-python, memory and the log."""
+    """Around each attack: the witness before and after, then ably-js, ably-python, the page in Chromium,
+    memory and the log."""
     async with open_witness(url(key=API_KEY), url("msgpack", key=API_KEY)) as witness:
         yield witness
     name = f"{request.node.name}-{uuid.uuid4().hex[:8]}".replace("[", "-").replace("]", "")
     result = await probe.check(name)
     assert result["ok"], f"ably-js after {request.node.name}: {result}"
     await python_sdk_served(name)
+    page = await page_probe.check(witness.page_channel or f"chat:page-{uuid.uuid4().hex[:8]}", "visitor")
+    assert page["ok"], f"the chat page after {request.node.name}: {page}"
     peak = hostile.memory("VmHWM")
     assert peak - hostile.idle_rss < MEMORY_ALLOWANCE, (
         f"peak memory {peak / MiB:.0f} MiB, idle {hostile.idle_rss / MiB:.0f} MiB, "
@@ -189,7 +227,8 @@ async def history(channel: str) -> list[dict[str, Any]]:
 
 async def test_a_huge_rest_body_is_refused_before_it_is_kept(witness: Witness) -> None:
     channel = f"flood:{uuid.uuid4().hex}"
-    body = json.dumps([{"name": "x", "data": "y" * 1000}] * 20_000).encode()  # about 20 MB
+    # About 4 MB: eight times the service's body limit, within the dev server's own (6 MiB), which it reaches.
+    body = json.dumps([{"name": "x", "data": "y" * 1000}] * 4_000).encode()
     async with httpx.AsyncClient(base_url=f"http://{HOST}:{PORT}", headers=basic_auth()) as http:
         declared = await http.post(f"/channels/{channel}/messages", content=body)
         assert_http_error(declared, 40009, 413, secret=KEY.secret)
@@ -310,9 +349,8 @@ async def test_a_subscriber_that_never_reads_is_let_go(hostile: HostileService, 
             assert frame["error"]["code"] == 80020
 
 
-async def test_a_client_that_pings_and_never_reads_cannot_grow_memory(witness: Witness) -> None:
-    # Every PING wants a PONG; a client that reads none must not make the service keep them all. The flood
-    # is past the memory allowance, so kept PONGs would fail the witness's memory check.
+async def open_raw_websocket() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A WebSocket opened by hand, for frames no client library would send."""
     reader, writer = await asyncio.open_connection(HOST, PORT)
     where = urlsplit(url(key=API_KEY))
     target = f"{where.path}?{where.query}"
@@ -321,6 +359,13 @@ async def test_a_client_that_pings_and_never_reads_cannot_grow_memory(witness: W
         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
     )
     assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
+    return reader, writer
+
+
+async def test_a_client_that_pings_and_never_reads_cannot_grow_memory(witness: Witness) -> None:
+    # Every PING wants a PONG; a client that reads none must not make the service keep them all. The flood
+    # is past the memory allowance, so kept PONGs would fail the witness's memory check.
+    _, writer = await open_raw_websocket()
     ping = Frame(Opcode.PING, b"p" * 125).serialize(mask=True)
     pings = ping * 1_000
     flood = MEMORY_ALLOWANCE + 16 * MiB
