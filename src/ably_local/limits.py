@@ -18,6 +18,9 @@ class Limits:
     max_messages_per_publish: int = 1_000
     # One inbound WebSocket frame or REST request body; advertised to clients as maxFrameSize.
     max_frame_size: int = 512 * KiB
+    # Fragments one inbound WebSocket message may arrive in: each is kept until the message ends, so tiny
+    # ones must not be endless however few bytes they carry; beyond, the socket is closed with 1009.
+    max_frame_fragments: int = 1_024
     # Nesting of objects and arrays inside a frame or body; deeper is refused with 40000.
     max_nesting_depth: int = 32
     # Channel history: per channel in events (a publish or presence change) and bytes, and for the service.

@@ -35,6 +35,7 @@ from ably_local.frames import (
     close_frame,
     frame,
 )
+from ably_local.limits import Limits
 from ably_local.protocol import FORMATS, JSON, Action, encode_frame
 from ably_local.realtime import RealtimeService
 
@@ -50,7 +51,7 @@ class Opener(Protocol):
     """What the socket needs from the server: the service for a client's credentials, and its limits."""
 
     @property
-    def max_frame_size(self) -> int: ...
+    def limits(self) -> Limits: ...
 
     def open(self, params: dict[str, str]) -> tuple[RealtimeService, Connection]: ...
 
@@ -173,7 +174,8 @@ class RealtimeSocket(asyncio.Protocol):
             self._drop_later()
             return
         self.handshake = None
-        self.frames = FrameReader(self.gateway.opener.max_frame_size)
+        limits = self.gateway.opener.limits
+        self.frames = FrameReader(limits.max_frame_size, limits.max_frame_fragments)
         if sent_early:  # RFC 6455 4.1: a client waits for the server's answer before it sends frames
             self._close(PROTOCOL_ERROR)
             return

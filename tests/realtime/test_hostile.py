@@ -375,6 +375,23 @@ async def test_a_client_that_pings_and_never_reads_cannot_grow_memory(witness: W
     writer.close()
 
 
+@pytest.mark.parametrize("fragment", [b"", b"x"], ids=["empty", "one-byte"])
+async def test_a_message_in_endless_fragments_is_refused(witness: Witness, fragment: bytes) -> None:
+    # Each fragment is kept until the message ends: tiny ones are within the byte limit long after they cost
+    # more to keep than they carry, so their number is bounded too (1009, as for too many bytes).
+    reader, writer = await open_raw_websocket()
+    # One fragment past the bound, and nothing after it: the service has read everything when it closes.
+    first = Frame(Opcode.TEXT, b"{", fin=False).serialize(mask=True)
+    more = Frame(Opcode.CONT, fragment, fin=False).serialize(mask=True)
+    writer.write(first + more * HOSTILE_LIMITS.max_frame_fragments)
+    await writer.drain()
+    seen = await asyncio.wait_for(reader.read(), TIMEOUT_S)  # until the service closes the TCP connection
+    closing = seen[seen.rfind(b"\x88\x02") :]
+    assert closing[:2] == b"\x88\x02", seen[-64:]
+    assert int.from_bytes(closing[2:4], "big") == 1009
+    writer.close()
+
+
 async def frames_until_closed(client: ClientConnection) -> list[dict[str, Any]]:
     """Every non-MESSAGE frame the client can still read before the service's close reaches it."""
     seen: list[dict[str, Any]] = []
