@@ -23,6 +23,15 @@ class Limits:
     max_frame_fragments: int = 1_024
     # Nesting of objects and arrays inside a frame or body; deeper is refused with 40000.
     max_nesting_depth: int = 32
+    # A channel name in bytes, a [filter=...] qualifier included; 40010 beyond.
+    channel_name_bytes: int = 1_024
+    # A subscription filter ([filter=...]name): its terms (fields, literals and operators: what evaluating it
+    # visits) and its nesting (parentheses, `!` and JSON literals); 40010 beyond. Every message published on
+    # a channel is evaluated by each distinct filter following it, so their terms together are bounded too:
+    # a derived channel whose filter would take them past filter_terms_per_channel is refused with 42910.
+    filter_terms: int = 128
+    filter_nesting_depth: int = 16
+    filter_terms_per_channel: int = 512
     # Channel history: per channel in events (a publish or presence change) and bytes, and for the service.
     history_events_per_channel: int = 10_000
     history_bytes_per_channel: int = 16 * MiB

@@ -12,11 +12,12 @@ from ably_local.auth import Clock, Credentials
 from ably_local.capability import operations_on
 from ably_local.channels import Channel, ChannelTable
 from ably_local.deltas import DeltaVersion
-from ably_local.errors import AblyError, bad_request, capability_denied, invalid_client_id
+from ably_local.errors import AblyError, bad_request, capability_denied
 from ably_local.fanout import Delivery
-from ably_local.filters import accepts, is_filtered
+from ably_local.filters import filter_context, is_filtered
 from ably_local.history import Event
 from ably_local.idempotency import Published, RecentPublishes, idempotency_key
+from ably_local.identity import checked_client_id
 from ably_local.inbound import annotation_from, checked_size, message_from, message_size
 from ably_local.limits import Limits
 from ably_local.mutations import (
@@ -54,9 +55,7 @@ class Messaging:
         items = [message_from(item, limits.max_nesting_depth) for item in raw]
         checked_size(items, limits.max_message_size)
         for item in items:
-            client_id = item.get("clientId")
-            if client_id is not None and not credentials.may_act_as(client_id):
-                raise invalid_client_id(f"Message clientId {client_id!r} does not match the connection's")
+            checked_client_id(credentials, item.get("clientId"), "A message's")
         return items
 
     def publish_once(
@@ -127,11 +126,16 @@ class Messaging:
     def _deliver_with_followers(self, channel: Channel, event: Event) -> None:
         """Deliver to the channel, then to each derived channel the messages its filter accepts."""
         self._deliver(channel, event)
-        for derived in self.table.derived_from(channel.name):
-            test = derived.accepts
+        followers = self.table.derived_from(channel.name)
+        if not followers:
+            return
+        items = event.items
+        contexts = [filter_context(item) for item in items]  # what every filter sees, made once
+        for derived in followers:
+            test = derived.filter
             if not derived.attached or test is None:
                 continue
-            accepted = [item for item in event.items if accepts(test, item)]
+            accepted = [item for item, context in zip(items, contexts, strict=True) if test.accepts(context)]
             if accepted:
                 view = {**event.message, "channel": derived.name, "messages": accepted}
                 self._deliver(
@@ -157,10 +161,14 @@ class Messaging:
             raise bad_request("A change needs action update (1), delete (2) or append (5)")
         record = self.message_store(name).get(change.get("serial"))
         self._require_right(credentials, name, action, record.latest.get("clientId"))
+        operation = change.get("version")
+        named = operation.get("clientId") if isinstance(operation, dict) else None
+        editor = checked_client_id(credentials, named, "A version's") or credentials.own_client_id
         channel = self.table.channel(name)
         timestamp = max(self.clock(), record.latest["timestamp"] + 1)
         version_serial = message_serial(self.table.history.next_position, 0)
-        delivered = apply_mutation(record, change, version_of(change, version_serial, timestamp))
+        version = version_of(change, version_serial, timestamp, editor)
+        delivered = apply_mutation(record, change, version)
         connection_id = str(delivered.get("connectionId", ""))
         outgoing: ProtocolMessage = {
             "action": Action.MESSAGE,
@@ -204,8 +212,7 @@ class Messaging:
         size = checked_size(annotations, self.limits.max_message_size)
         records = [store.get(item.get("messageSerial")) for item in annotations]
         for item in annotations:
-            if item.get("clientId") is not None and not credentials.may_act_as(item["clientId"]):
-                raise invalid_client_id("Annotation clientId does not match the connection's")
+            checked_client_id(credentials, item.get("clientId"), "An annotation's")
         channel = self.table.channel(name)
         timestamp = self.clock()
         position = self.table.history.next_position

@@ -99,12 +99,15 @@ def _joined(before: object, appended: object) -> object:
     raise bad_request("Append needs text or binary data matching the message's")
 
 
-def version_of(change: Item, serial: str, timestamp: int) -> Item:
-    """The version fields: the operation's clientId, description and metadata, if given."""
+def version_of(change: Item, serial: str, timestamp: int, client_id: str | None) -> Item:
+    """The version fields: who made the change (a clientId already checked against the credentials), and
+    the operation's description and metadata, if given."""
     operation = change.get("version")
     version: Item = {"serial": serial, "timestamp": timestamp}
+    if client_id is not None:
+        version["clientId"] = client_id
     if isinstance(operation, dict):
-        for name in ("clientId", "description", "metadata"):
+        for name in ("description", "metadata"):
             if operation.get(name) is not None:
                 version[name] = operation[name]
     return version

@@ -244,7 +244,7 @@ class RealtimeService:
         self, connection: Connection, message: ProtocolMessage, handler: ChannelHandler
     ) -> None:
         try:
-            handler(connection, validate_channel_name(message.get("channel")), message)
+            handler(connection, validate_channel_name(message.get("channel"), self.limits), message)
         except AblyError as error:
             refusal = {"action": Action.ERROR, "channel": message.get("channel"), "error": error.to_wire()}
             connection.send(refusal)
@@ -258,7 +258,7 @@ class RealtimeService:
         try:
             name = message.get("channel")
             if not (isinstance(name, str) and name in self.table.channels):  # a known channel is valid
-                name = validate_channel_name(name)
+                name = validate_channel_name(name, self.limits)
             serials = handler(connection, name, message)
         except AblyError as error:
             nack = {"action": Action.NACK, "msgSerial": serial, "count": 1, "error": error.to_wire()}

@@ -32,11 +32,15 @@ HOSTILE_LIMITS = Limits(
     outbound_buffer_bytes=512 * KiB,
     tokens_per_app=1_000,
 )
+# Where messages may be updated, appended to and annotated.
+MUTABLE_NAMESPACES = frozenset({"mutable"})
 
 
 async def serve(host: str, port: int, key: str) -> None:
     listener = socket.create_server((host, port))
-    realtime = LocalAbly(key, host=host, port=port, sandbox=True, limits=HOSTILE_LIMITS)
+    realtime = LocalAbly(
+        key, host=host, port=port, sandbox=True, limits=HOSTILE_LIMITS, mutable_namespaces=MUTABLE_NAMESPACES
+    )
     os.environ["ABLY_API_KEY"] = realtime.api_key  # what the token function signs the page's tokens with
     app = create_app(DevConfig(ROOT / "dist", ROOT / "functions", realtime, host))
     server = uvicorn.Server(server_config(app, realtime))

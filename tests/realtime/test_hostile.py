@@ -588,3 +588,129 @@ async def test_wrong_token_requests_get_400(witness: Witness, body: bytes) -> No
             f"/keys/{KEY.name}/requestToken", content=body, headers={"Content-Type": "application/json"}
         )
     assert_http_error(response, 40000, 400, secret=KEY.secret)
+
+
+# --- identity and input rules everywhere ------------------------------------------------------------------
+
+
+def filtered(expression: str, base: str = "chat:filtered") -> str:
+    return f"[filter={base64.b64encode(expression.encode()).decode()}]{base}"
+
+
+def rest_path(channel: str, resource: str = "messages") -> str:
+    return f"/channels/{quote(channel, safe='')}/{resource}"
+
+
+MALFORMED_FILTERS = {
+    "negations": filtered("!" * 2000 + "name"),
+    "parentheses": filtered("(" * 1000 + "name" + ")" * 1000),
+    "deep-literal": filtered("name == `" + "[" * 1000 + "]" * 1000 + "`"),
+    "long-conjunction": filtered(" && ".join(["name == 'x'"] * 400)),
+    "nested-qualifiers": "[filter=bmFtZQ]" * 700 + "chat:filtered",  # within the 16 KiB request head
+    "not-utf8": "[filter=" + base64.b64encode(b"name == '\xff'").decode() + "]chat:filtered",
+    "unclosed": "[filter=bmFtZQ==chat:filtered",
+    "nothing-after": "[filter=bmFtZQ==]",
+}
+
+
+@pytest.mark.parametrize("name", MALFORMED_FILTERS.values(), ids=MALFORMED_FILTERS.keys())
+async def test_a_malformed_filter_is_40010_on_realtime_and_rest(witness: Witness, name: str) -> None:
+    client = await connected(key=API_KEY)
+    assert_error(await client.attach(name), Action.ERROR, 40010, 400)
+    async with httpx.AsyncClient(base_url=f"http://{HOST}:{PORT}", headers=basic_auth()) as http:
+        for method, resource in (("GET", "messages"), ("POST", "messages"), ("GET", "presence")):
+            body = {"name": "x", "data": "y"} if method == "POST" else None
+            answer = await http.request(method, rest_path(name, resource), json=body)
+            assert_http_error(answer, 40010, 400, secret=KEY.secret)
+
+
+async def test_a_version_or_annotation_cannot_claim_another_clientid(witness: Witness) -> None:
+    rights = [
+        "publish",
+        "subscribe",
+        "history",
+        "message-update-own",
+        "message-delete-own",
+        "annotation-publish",
+    ]
+    mallory_token = await token(client_id="mallory", capability=json.dumps({"mutable:*": rights}))
+    mallory = await connected(access_token=mallory_token)
+    channel = f"mutable:{uuid.uuid4().hex}"
+    assert (await mallory.attach(channel))["action"] == Action.ATTACHED
+    serial = await mallory.publish(channel, {"name": "post", "data": "mine"})
+    [message_serial] = (await mallory.acked(serial))["res"][0]["serials"]
+    as_alice = {"clientId": "alice", "description": "alice approved this"}
+    for change in (
+        {"action": 1, "serial": message_serial, "data": "edited", "version": as_alice},
+        {"action": 5, "serial": message_serial, "data": " more", "version": as_alice},
+        {"action": 2, "serial": message_serial, "version": as_alice},
+    ):
+        serial = await mallory.publish(channel, change)
+        assert (await mallory.expect(Action.NACK, msgSerial=serial))["error"]["code"] == 40012
+    annotation = {"messageSerial": message_serial, "type": "reaction:distinct.v1", "name": "+1"}
+    await mallory.send(
+        {
+            "action": Action.ANNOTATION,
+            "channel": channel,
+            "msgSerial": 99,
+            "annotations": [{**annotation, "clientId": "alice"}],
+        }
+    )
+    assert (await mallory.expect(Action.NACK, msgSerial=99))["error"]["code"] == 40012
+    bearer = {"Authorization": "Bearer " + base64.b64encode(mallory_token.encode()).decode()}
+    async with httpx.AsyncClient(base_url=f"http://{HOST}:{PORT}", headers=bearer) as http:
+        path = f"{rest_path(channel)}/{quote(message_serial, safe='')}"
+        patched = await http.patch(path, json={"action": 1, "data": "edited", "version": as_alice})
+        assert_http_error(patched, 40012, 400)
+        annotated = await http.post(f"{path}/annotations", json={**annotation, "clientId": "alice"})
+        assert_http_error(annotated, 40012, 400)
+        # Mallory's own edit goes through, and its version names her whoever she is not allowed to be.
+        edited = await http.patch(path, json={"action": 1, "data": "edited"})
+        assert edited.status_code == 200, edited.text
+        versions = (await http.get(f"{path}/versions")).json()
+    assert [version.get("version", {}).get("clientId") for version in versions][1:] == ["mallory"]
+
+
+UNAUTHENTICATED = [
+    ("GET", rest_path(MALFORMED_FILTERS["negations"])),
+    ("POST", rest_path(MALFORMED_FILTERS["nested-qualifiers"])),
+    ("GET", rest_path("chat:x", "presence")),
+    ("GET", rest_path("\x01bad", "presence/history")),
+    ("GET", f"/channels/{quote(MALFORMED_FILTERS['parentheses'], safe='')}"),
+    ("GET", f"{rest_path('mutable:x')}/no-such-serial"),
+    ("PATCH", f"{rest_path('mutable:x')}/no-such-serial"),
+    ("GET", f"{rest_path('mutable:x')}/no-such-serial/versions"),
+    ("POST", f"{rest_path('mutable:x')}/no-such-serial/annotations"),
+    ("POST", "/messages"),
+    ("GET", "/presence?channels=" + ",".join(["x"] * 5000)),
+    ("GET", "/stats?unit=fortnight"),
+    ("POST", "/stats"),
+    ("POST", f"/keys/{KEY.name}/revokeTokens"),
+    ("DELETE", "/apps/someone-elses"),
+    ("GET", "/keys/no.such/resource"),
+]
+
+
+STRANGERS = {
+    "none": {},
+    "wrong-secret": {
+        "Authorization": "Basic " + base64.b64encode(f"{KEY.name}:wrong-secret".encode()).decode()
+    },
+    "unknown-token": {
+        "Authorization": "Bearer " + base64.b64encode(b"hostileApp.notATokenWeIssued").decode()
+    },
+}
+
+
+async def test_rest_checks_credentials_before_anything_else(witness: Witness) -> None:
+    """A stranger learns nothing from any endpoint (not what exists, nor what it would refuse) and costs it
+    nothing past reading the credentials: every answer is the same 401."""
+    answers: dict[str, tuple[int, int]] = {}
+    for who, credentials in STRANGERS.items():
+        async with httpx.AsyncClient(base_url=f"http://{HOST}:{PORT}", headers=credentials) as http:
+            for method, path in UNAUTHENTICATED:
+                answer = await http.request(method, path, content=b"[" * 10_000)
+                answers[f"{who} {method} {path[:60]}"] = (answer.status_code, answer.json()["error"]["code"])
+    refused = {probe: answer for probe, answer in answers.items() if answer[0] != 401}
+    assert refused == {}
+    assert {code for _, code in answers.values()} <= {40101, 40140}

@@ -50,7 +50,7 @@ def batch_routes(apps: Apps) -> list[Route]:
             for name in channels:
                 try:
                     results.append(
-                        publish_over_rest(service, validate_channel_name(name), messages, credentials)
+                        publish_over_rest(service, validate_channel_name(name, limits), messages, credentials)
                     )
                 except AblyError as error:
                     results.append({"channel": name, "error": error.to_wire()})
@@ -69,7 +69,7 @@ def batch_routes(apps: Apps) -> list[Route]:
         results: list[Result] = []
         for name in names:
             try:
-                require(credentials, "subscribe", validate_channel_name(name))
+                require(credentials, "subscribe", validate_channel_name(name, service.limits))
                 members = service.presence.members(name)
                 if not wants_msgpack(request):
                     members = [to_json_item(member) for member in members]

@@ -141,7 +141,7 @@ def _enter_fixtures(service: RealtimeService, channels: list[dict[str, Any]]) ->
     if len(channels) > MAX_FIXTURE_CHANNELS:
         raise bad_request(f"An app spec may have at most {MAX_FIXTURE_CHANNELS} channels")
     for channel_spec in channels:
-        name = validate_channel_name(channel_spec.get("name"))
+        name = validate_channel_name(channel_spec.get("name"), service.limits)
         fixtures = channel_spec.get("presence", [])
         if not isinstance(fixtures, list) or not all(isinstance(item, dict) for item in fixtures):
             raise bad_request("A channel's presence fixtures must be a list of objects")
