@@ -63,9 +63,13 @@ class Limits:
     idempotency_window_ms: int = 2 * 60 * 1000
     idempotency_ids_per_app: int = 100_000
     idempotency_bytes_per_app: int = 16 * MiB
-    # One batch request: channels summed over a batch publish's specs, channels in a batch presence query,
-    # targets in a token revocation; 40000 beyond. The body is bounded by max_frame_size like any other.
+    # One batch request: channels summed over a batch publish's specs or in a batch presence query (90010
+    # beyond), targets in a token revocation (40000 beyond). The body is bounded by max_frame_size like any
+    # other.
     batch_items_per_request: int = 1_000
+    # The messages one batch publish publishes, each counted once per channel its spec sends it to (40034
+    # beyond): the work a request causes, which a small body can multiply by its channels.
+    batch_messages_per_request: int = 1_000
     # Token revocations in force per app, in count and bytes (their targets); 42910 beyond. Each is kept
     # until every token it can match has expired.
     revocations_per_app: int = 10_000

@@ -214,6 +214,15 @@ async def token(**fields: Any) -> str:
     return await fetch_token(f"http://{HOST}:{PORT}", KEY, **fields)
 
 
+async def sandbox_app_key(**key_spec: Any) -> str:
+    """A new sandbox app (POST /apps, as the SDKs' suites make them) with one key of this spec."""
+    async with httpx.AsyncClient(base_url=f"http://{HOST}:{PORT}") as http:
+        created = await http.post("/apps", json={"keys": [key_spec]})
+    assert created.status_code == 201, created.text
+    key: str = created.json()["keys"][0]["keyStr"]
+    return key
+
+
 async def history(channel: str) -> list[dict[str, Any]]:
     async with httpx.AsyncClient(base_url=f"http://{HOST}:{PORT}", headers=basic_auth()) as http:
         response = await http.get(f"/channels/{channel}/messages")
@@ -322,6 +331,62 @@ async def test_presence_past_its_limits_is_refused(witness: Witness) -> None:
     one_more = [{"action": 2, "clientId": "one-too-many"}]
     await client.send({"action": Action.PRESENCE, "channel": channel, "msgSerial": 1, "presence": one_more})
     assert (await client.expect(Action.NACK, msgSerial=1))["error"]["code"] == 91003
+
+
+# --- the work one request causes ------------------------------------------------------------------------
+
+
+async def batch_publish(body: Any) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=f"http://{HOST}:{PORT}", headers=basic_auth(), timeout=30) as http:
+        return await http.post("/messages", json=body, headers={"X-Ably-Version": "3"})
+
+
+async def test_a_batch_publish_is_bounded_in_messages_across_its_channels(witness: Witness) -> None:
+    # Within the channel limit and a fraction of the body limit, one spec asks for 300,000 publishes.
+    prefix = f"batch:{uuid.uuid4().hex}"
+    channels = [f"{prefix}:{n}" for n in range(HOSTILE_LIMITS.batch_items_per_request)]
+    tiny: list[dict[str, str]] = [{}] * 300
+    refused = await batch_publish({"channels": channels, "messages": tiny})
+    assert_http_error(refused, 40034, 400, secret=KEY.secret)
+    # The same spread over many specs, each of them small.
+    spread = [{"channels": channels[at : at + 10], "messages": tiny[:101]} for at in range(0, 1000, 10)]
+    assert_http_error(await batch_publish(spread), 40034, 400, secret=KEY.secret)
+    assert await history(channels[0]) == []
+    assert await history(channels[-1]) == []
+    # More channels than a batch may name: Ably's code for it.
+    too_many = {"channels": [*channels, f"{prefix}:one-more"], "messages": [{}]}
+    assert_http_error(await batch_publish(too_many), 90010, 400, secret=KEY.secret)
+    # Up to the bound, everything is published.
+    limit = HOSTILE_LIMITS.batch_messages_per_request
+    within = await batch_publish({"channels": channels[:10], "messages": [{"data": "x"}] * (limit // 10)})
+    assert within.status_code == 201, within.text
+    assert len(await history(channels[9])) == limit // 10
+
+
+def heavy_filter(variant: int) -> str:
+    """A subscription filter of 118 terms, each distinct by `variant`, that passes every message."""
+    alternatives = " || ".join(f"headers.k{n} == 'v{variant}-{n}'" for n in range(23))
+    return filtered(f"({alternatives}) || name != 'never'", "")
+
+
+async def test_the_filters_following_one_channel_are_bounded_in_their_work(witness: Witness) -> None:
+    # Every message published on a channel is evaluated by each distinct filter following it: a thousand
+    # messages against hundreds of heavy filters held the event loop for seconds.
+    channel = f"chat:filtered-{uuid.uuid4().hex}"
+    app_key = await sandbox_app_key(capability=json.dumps({"[*]*": ["*"]}))
+    subscriber = await connected(key=app_key)
+    answers = [await subscriber.attach(heavy_filter(variant) + channel) for variant in range(40)]
+    attached = [answer for answer in answers if answer["action"] == Action.ATTACHED]
+    assert 0 < len(attached) <= HOSTILE_LIMITS.filter_terms_per_channel // 118
+    for answer in answers[len(attached) :]:
+        assert_error(answer, Action.ERROR, 42910, 429)
+    # Those attached still get what their filters accept.
+    publisher = await connected(key=app_key)
+    serial = await publisher.publish(channel, *[{"name": "m", "data": n} for n in range(100)])
+    await publisher.acked(serial)
+    for _ in attached:
+        delivered = await subscriber.expect(Action.MESSAGE, seconds=TIMEOUT_S)
+        assert len(delivered["messages"]) == 100
 
 
 # --- a client that never reads ------------------------------------------------------------------------
