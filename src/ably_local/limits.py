@@ -49,6 +49,10 @@ class Limits:
     channels_per_connection: int = 1_000
     # Frames waiting for a client that does not read; past this it is disconnected with 80020.
     outbound_buffer_bytes: int = 4 * MiB
+    # What one attach queues at once for its joiner, its replay (rewind or resumed gap) and the first pages
+    # of the presence SYNC; never more than half the outbox's free room. A replay is cut to it, newest kept
+    # (90004 on the ATTACHED); the rest of a SYNC follows as the client reads.
+    attach_burst_bytes: int = 1 * MiB
     # Live tokens per app; requestToken beyond it is refused with 42910.
     tokens_per_app: int = 100_000
     # Apps a sandbox may hold at once (POST /apps); 42910 beyond.

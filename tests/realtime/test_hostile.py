@@ -32,7 +32,16 @@ from websockets.frames import Frame, Opcode
 
 from ably_local.limits import MiB
 from tests.realtime.hostile_service import HOSTILE_LIMITS
-from tests.realtime.wire import Action, Format, Key, WireClient, fetch_token, open_connected, realtime_url
+from tests.realtime.wire import (
+    Action,
+    Flag,
+    Format,
+    Key,
+    WireClient,
+    fetch_token,
+    open_connected,
+    realtime_url,
+)
 from tests.realtime.witness import Witness, assert_error, assert_http_error, open_witness
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -387,6 +396,73 @@ async def test_the_filters_following_one_channel_are_bounded_in_their_work(witne
     for _ in attached:
         delivered = await subscriber.expect(Action.MESSAGE, seconds=TIMEOUT_S)
         assert len(delivered["messages"]) == 100
+
+
+# --- attach-time bursts -----------------------------------------------------------------------------------
+
+# A text Ably counts as 1 byte a character and JSON escapes to 6 (\u0001): legitimate messages that weigh
+# six times as much on a JSON client's wire as they count against maxMessageSize.
+ESCAPED = "\x01"
+
+
+async def visitor(client_id: str, fmt: Format = "json") -> WireClient:
+    """A client with the token any page visitor gets from the token function."""
+    rights = json.dumps({"chat:*": ["presence", "publish", "subscribe"]})
+    return await connected(fmt, access_token=await token(client_id=client_id, capability=rights))
+
+
+async def test_a_rewind_never_drops_its_joiner(witness: Witness) -> None:
+    # Sixty messages of 8 KB each, within every limit, are about 3 MB of JSON: a rewind replaying them all
+    # overflowed every JSON joiner's outbox (80020), the page's visitors included, for as long as history
+    # kept them.
+    channel = f"chat:rewind-{uuid.uuid4().hex}"
+    witness.page_channel = channel
+    mallory = await visitor("mallory")
+    for _ in range(60):
+        serial = await mallory.publish(channel, {"name": "chat", "data": ESCAPED * 8000})
+    await mallory.acked(serial)
+    for rewind in ("50", "2m"):
+        joiner = await connected(key=API_KEY)
+        attached = await joiner.attach(channel, params={"rewind": rewind})
+        assert attached["action"] == Action.ATTACHED, attached
+        assert attached["error"]["code"] == 90004  # fewer than asked for: the newest that fit
+        replayed = [await joiner.expect(Action.MESSAGE) for _ in range(3)]
+        assert all(len(frame["messages"]) == 1 for frame in replayed)
+        serial = await mallory.publish(channel, {"name": "chat", "data": "live"})
+        live = await joiner.expect(Action.MESSAGE, seconds=TIMEOUT_S, channel=channel)
+        while live["messages"][0]["data"] != "live":  # the rest of the replay, then live delivery
+            live = await joiner.expect(Action.MESSAGE, seconds=TIMEOUT_S, channel=channel)
+        await joiner.close()
+
+
+async def test_a_large_presence_set_never_drops_its_joiner(witness: Witness) -> None:
+    # Ninety members of 2.5 KB each are within the presence limits and about 1.4 MB of JSON: in one SYNC
+    # that overflowed every JSON joiner's outbox (80020). It goes out in pages as the joiner reads.
+    channel = f"chat:crowd-{uuid.uuid4().hex}"
+    witness.page_channel = channel
+    holder = await connected("msgpack", key=API_KEY)
+    assert (await holder.attach(channel, flags=Flag.PRESENCE))["action"] == Action.ATTACHED
+    for serial, start in enumerate(range(0, 90, 15)):
+        members = [
+            {"action": 2, "clientId": f"member-{n}", "data": ESCAPED * 2500} for n in range(start, start + 15)
+        ]
+        await holder.send(
+            {"action": Action.PRESENCE, "channel": channel, "msgSerial": serial, "presence": members}
+        )
+        await holder.acked(serial)
+    joiner = await connected(key=API_KEY)
+    attached = await joiner.attach(channel)
+    assert attached["flags"] & Flag.HAS_PRESENCE
+    pages = [await joiner.expect(Action.SYNC, seconds=TIMEOUT_S)]
+    while not pages[-1]["channelSerial"].endswith(":"):
+        pages.append(await joiner.expect(Action.SYNC, seconds=TIMEOUT_S))
+    assert len(pages) > 1
+    assert len({page["channelSerial"].split(":")[0] for page in pages}) == 1
+    present = sorted(member["clientId"] for page in pages for member in page["presence"])
+    assert present == sorted(f"member-{n}" for n in range(90))
+    publisher = await connected(key=API_KEY)
+    await publisher.publish(channel, {"name": "chat", "data": "after the sync"})
+    await joiner.expect(Action.MESSAGE, seconds=TIMEOUT_S, channel=channel)
 
 
 # --- a client that never reads ------------------------------------------------------------------------
