@@ -3,8 +3,9 @@
 // the pure-Python wheels it imports, extracted, and a memory snapshot taken after importing the function's
 // modules. Nothing is fetched at run time.
 //
-// CommonJS on purpose: Netlify's bundler rewrites ES modules it traces into CommonJS but keeps their .mjs names,
-// which Node then refuses to load. Pyodide's own ES modules are loaded by computed path, so they ship untouched.
+// CommonJS, imported by the entry (zip-it-and-ship-it bundles the two into one ES module, with `require` and
+// `__dirname` kept working) and by the build script. Pyodide's own ES modules are loaded by computed path, so
+// they ship untouched.
 const { readFile } = require('node:fs/promises');
 const { dirname, join } = require('node:path');
 const { pathToFileURL } = require('node:url');
@@ -96,6 +97,11 @@ async function loadPythonRuntime({ snapshot, makeSnapshot = false } = {}) {
   const py = await loadPyodide({
     indexURL: `${PYODIDE_DIR}/`,
     env: { HOME: '/home/pyodide' },
+    // Python's output line by line through Node's streams. Pyodide's default writes to the streams' file
+    // descriptors, which a worker thread does not have (netlify functions:serve runs v2 functions in one):
+    // there every log line was lost. The main thread's streams write straight through, as before.
+    stdout: (line) => process.stdout.write(`${line}\n`),
+    stderr: (line) => process.stderr.write(`${line}\n`),
     _makeSnapshot: makeSnapshot,
     ...(snapshot ? { _loadSnapshot: snapshot, createPyodideModule: await sizedForSnapshot(snapshot) } : {}),
   });
@@ -137,7 +143,7 @@ async function startFunction({ useSnapshot = true } = {}) {
   const py = await loadPythonRuntime({ snapshot });
   if (!snapshot) defineBridge(py);
   const invoke = py.pyimport(BRIDGE_MODULE).start(JSON.stringify(functionEnvironment(process.env)));
-  return (event, context) => JSON.parse(invoke(JSON.stringify(event ?? null), JSON.stringify(lambdaContext(context))));
+  return (event, context) => JSON.parse(invoke(JSON.stringify(event ?? null), JSON.stringify(context ?? null)));
 }
 
 /** The function's own settings (ABLY_*, POWERTOOLS_*, AWS_*, DEFAULT_CLIENT_ID); not the host's other
@@ -145,13 +151,6 @@ async function startFunction({ useSnapshot = true } = {}) {
 function functionEnvironment(env) {
   const ours = (name) => /^(ABLY_|POWERTOOLS_|AWS_)/.test(name) || name === 'DEFAULT_CLIENT_ID';
   return Object.fromEntries(Object.entries(env).filter(([name]) => ours(name)));
-}
-
-/** The parts of a Netlify (Lambda-style) context the handler reads: request id and Identity user. */
-function lambdaContext(context) {
-  if (!context) return null;
-  const { awsRequestId, clientContext } = context;
-  return { awsRequestId: awsRequestId ?? null, clientContext: clientContext ?? null };
 }
 
 module.exports = { BUNDLE_DIR, FUNCTION_DIR, SNAPSHOT_WARMUP, defineBridge, loadPythonRuntime, startFunction };

@@ -43,6 +43,23 @@ CASES: dict[str, Call] = {
     "wildcard": (netlify_event(query={"clientId": "*"}), {}),
     "too-long": (netlify_event(query={"clientId": "a" * 129}), {}),
     "identity": (netlify_event(), IDENTITY),
+    "impersonation": (netlify_event(query={"clientId": "not-me"}), IDENTITY),
+    "repeated-query": (netlify_event(query={"clientId": ["one", "two"]}), {}),
+    "base64-form": (
+        netlify_event(
+            "POST",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+            body="clientId=b64-user",
+            base64_body=True,
+        ),
+        {},
+    ),
+    "not-utf8": (
+        netlify_event(
+            "POST", headers={"content-type": "application/json"}, body=b"\xff\xfe{}", base64_body=True
+        ),
+        {},
+    ),
 }
 Responses = dict[str, dict[str, Any]]
 DEEP_JSON = '{"c":' + "[" * 3000 + "]" * 3000 + "}"
@@ -63,21 +80,31 @@ def answers(runtime: str) -> Responses:
 def test_signs_get_form_json_and_identity_requests(answers: Responses) -> None:
     assert signed_body(answers["get"])["clientId"] == "get-user"
     assert signed_body(answers["form"])["clientId"] == "form-user"
+    assert signed_body(answers["base64-form"])["clientId"] == "b64-user"
     assert signed_body(answers["json"])["clientId"] == "json-user"
     assert signed_body(answers["identity"])["clientId"] == "identity-user"
+
+
+def test_the_event_keeps_what_the_handler_checks(answers: Responses) -> None:
+    """Through the v2 entry too: repeated parameters stay apart, bytes stay bytes, Identity stays binding."""
+    assert answers["impersonation"]["statusCode"] == 403
+    assert answers["repeated-query"]["statusCode"] == 400
+    assert "more than once" in json.loads(answers["repeated-query"]["body"])["error"]["message"]
+    assert answers["not-utf8"]["statusCode"] == 400
+    assert "UTF-8" in json.loads(answers["not-utf8"]["body"])["error"]["message"]
 
 
 def test_answers_same_origin_preflight(answers: Responses) -> None:
     preflight = answers["preflight"]
     assert preflight["statusCode"] == 204
-    assert preflight["headers"]["Access-Control-Allow-Origin"] == ORIGIN
-    assert "GET" in preflight["headers"]["Access-Control-Allow-Methods"]
+    assert preflight["headers"]["access-control-allow-origin"] == ORIGIN
+    assert "GET" in preflight["headers"]["access-control-allow-methods"]
 
 
 def test_refuses_other_methods_and_bad_client_ids(answers: Responses) -> None:
     not_allowed = answers["put"]
     assert not_allowed["statusCode"] == 405
-    assert not_allowed["headers"]["Allow"] == "GET, POST, OPTIONS"
+    assert not_allowed["headers"]["allow"] == "GET, POST, OPTIONS"
     for refused in (answers["wildcard"], answers["too-long"]):
         assert refused["statusCode"] == 400
         assert json.loads(refused["body"])["error"]["code"] == 40012

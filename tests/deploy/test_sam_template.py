@@ -239,7 +239,7 @@ def test_sam_build_packages_the_python_function_and_never_the_netlify_output(
     assert "handler.py" in shipped
     assert "ably_token_request/signer.py" in shipped
     assert "ably/types/tokenrequest.py" in shipped
-    netlify_output = {"ably-token-request.js", "pyodide-runtime.js", "Makefile", "requirements.txt"}
+    netlify_output = {"ably-token-request.mjs", "pyodide-runtime.js", "Makefile", "requirements.txt"}
     assert not netlify_output & shipped
     assert not any(name.startswith("pyodide-bundle/") for name in shipped)
     assert not any(name.startswith(("httpx/", "websockets/", "node_modules/")) for name in shipped)
