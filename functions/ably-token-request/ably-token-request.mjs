@@ -11,7 +11,7 @@
 // stays CommonJS, which the build script and this entry both import.
 import runtime from './pyodide-runtime.js';
 
-const { startFunction } = runtime;
+const { logLine, startFunction } = runtime;
 
 // Netlify's per-address rate limit. zip-it-and-ship-it reads it statically and hands it to Netlify as the
 // function's traffic rule: it must stay a literal (a constant or an expression is dropped without a word, an
@@ -31,16 +31,34 @@ export const config = {
   },
 };
 
+const START_FAILED = {
+  statusCode: 500,
+  headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'x-ably-errorcode': '50000' },
+  body: JSON.stringify({
+    error: { message: 'The token function failed to start; its log says why.', code: 50000, statusCode: 500 },
+  }),
+};
+
 let started;
 
 export default async function tokenRequest(request, context) {
   // ABLY_PYODIDE_SNAPSHOT=off starts from the wheels alone (slower), e.g. to rule the snapshot out.
-  started ??= startFunction({ useSnapshot: process.env.ABLY_PYODIDE_SNAPSHOT !== 'off' }).catch((error) => {
-    started = undefined; // a failed start is retried by the next request, not cached
-    throw error;
-  });
+  started ??= startFunction({ useSnapshot: process.env.ABLY_PYODIDE_SNAPSHOT !== 'off' }).catch(failedStart);
   const invoke = await started;
   return toResponse(invoke(await lambdaEvent(request), lambdaContext(context)));
+}
+
+/**
+ * A start that failed even without the snapshot fails the same way again (a missing file, a runtime Pyodide
+ * cannot run on), and each attempt costs seconds of CPU: this instance answers every request with a 500
+ * instead of retrying, logging the reason once and one line per request.
+ */
+function failedStart(error) {
+  logLine('ERROR', 'token function failed to start', { error: String(error?.stack ?? error) });
+  return () => {
+    logLine('ERROR', 'token request', { outcome: 'StartFailed', status: 500 });
+    return START_FAILED;
+  };
 }
 
 /** The Netlify (Lambda-style) event the Python handler reads, from the web Request. */
