@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from ably_local.testing import running_service
+from devserver.function_config import UnreadableRateLimit, declared_rate_limits, read_rate_limit
 from tests.deploy.conftest import NETLIFY_ENTRY, NETLIFY_TOOLS, ROOT
 from tests.deploy.drivers import base_env, driver_command, run_function, signed_body
 from tests.function.conftest import API_KEY, KEY_NAME, KEY_SECRET
@@ -118,11 +119,11 @@ def test_bundler_lists_the_function_within_netlifys_size_limit(
     assert not any(name.startswith(unused) for name in names)
 
 
-def test_the_manifest_carries_the_per_address_rate_limit(
+def test_the_manifest_carries_the_per_address_rate_limit_make_dev_applies(
     zisi_bundle: tuple[dict[str, Any], Path],
 ) -> None:
     """What Netlify's bundler read from the entry's `config`, as it hands it to Netlify: a v2 function at its
-    default URL with a sliding-window rule per address and site domain."""
+    default URL with a sliding-window rule per address and site domain, the very numbers make dev reads."""
     manifest, _ = zisi_bundle
     function = manifest_entry(manifest)
     assert function["buildData"]["runtimeAPIVersion"] == 2  # rate limits exist for v2 functions only
@@ -136,6 +137,11 @@ def test_the_manifest_carries_the_per_address_rate_limit(
             },
         }
     }
+    (declared,) = declared_rate_limits(ROOT / "functions").values()
+    rule = function["trafficRules"]["action"]["config"]
+    assert rule["rateLimitConfig"]["windowLimit"] == declared.window_limit
+    assert rule["rateLimitConfig"]["windowSize"] == declared.window_size_s
+    assert tuple(key["type"] for key in rule["aggregate"]["keys"]) == declared.aggregate_by
 
 
 RULE_VARIANTS = {
@@ -148,11 +154,11 @@ RULE_VARIANTS = {
 }
 
 
-def test_netlify_silently_drops_or_weakens_a_rule_that_is_not_a_literal_array(
+def test_netlify_silently_drops_or_weakens_a_rule_that_is_not_a_literal_array_and_make_dev_refuses_it(
     tmp_path: Path,
 ) -> None:
     """Why the tests read the manifest: zip-it-and-ship-it builds these without a word, and only the first
-    keeps the per-address limit."""
+    keeps the per-address limit. make dev's reader takes the first and refuses the other two."""
     functions = tmp_path / "functions"
     for name, rule in RULE_VARIANTS.items():
         entry = functions / name / f"{name}.mjs"
@@ -168,6 +174,11 @@ def test_netlify_silently_drops_or_weakens_a_rule_that_is_not_a_literal_array(
     assert rules["literal"]["action"]["config"]["aggregate"]["keys"] == [{"type": "ip"}, {"type": "domain"}]
     assert rules["constant"] is None
     assert rules["string-aggregate"]["action"]["config"]["aggregate"]["keys"] == [{"type": "domain"}]
+
+    assert read_rate_limit(functions / "literal" / "literal.mjs") is not None
+    for name in ("constant", "string-aggregate"):
+        with pytest.raises(UnreadableRateLimit):
+            read_rate_limit(functions / name / f"{name}.mjs")
 
 
 def test_uploaded_zip_holds_no_key_secret(zisi_bundle: tuple[dict[str, Any], Path]) -> None:
