@@ -21,6 +21,7 @@ from devserver.rate_limit import RATE_LIMITED, FunctionRateLimits, RateLimit, Sl
 from devserver.testing import running_devserver
 from tests.client.devserver_process import ROOT
 from tests.client.test_devserver_startup import start_failure
+from tests.docs import page
 
 FUNCTION = "ably-token-request"
 TOKEN_FUNCTION = f"/.netlify/functions/{FUNCTION}"
@@ -147,6 +148,19 @@ def test_the_count_follows_what_the_rule_aggregates_by() -> None:
 
 def test_the_project_function_declares_its_per_address_limit() -> None:
     assert declared_rate_limits(ROOT / "functions") == {FUNCTION: RateLimit(60, 60.0, ("ip", "domain"))}
+
+
+def test_the_docs_state_the_declared_limit() -> None:
+    (limit,) = declared_rate_limits(ROOT / "functions").values()
+    stated = f"{limit.window_limit} in any {limit.window_size_s:g} s"
+    (function_row,) = [
+        row for row in page("token-function").splitlines() if row.startswith("| requests per client")
+    ]
+    (dev_server_row,) = [
+        row for row in page("page").splitlines() if row.startswith("| requests to a function")
+    ]
+    assert stated in function_row
+    assert stated in dev_server_row
 
 
 def entry_with(tmp_path: Path, config: str, name: str = "fn", suffix: str = ".mjs") -> Path:
