@@ -142,6 +142,7 @@ class ChannelTable:
             )
             if namespace in self.config.mutable_namespaces:
                 channel.messages = MessageStore()
+                channel.log.on_drop = channel.messages.forget_before
             if accepts is not None:
                 channel.source, channel.filter = base, accepts
                 self.followers.setdefault(base, set()).add(name)

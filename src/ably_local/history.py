@@ -73,6 +73,9 @@ class ChannelLog:
         self.start = start
         self.end = start
         self.persisted = persisted
+        # Told the new `start` whenever the oldest event goes, so that what refers to it goes at once too
+        # (a mutable channel's message records).
+        self.on_drop: Callable[[int], None] | None = None
 
     def after(self, position: int) -> Iterator[Event] | None:
         """Events at or after a position this log handed out, or None when it no longer reaches back."""
@@ -86,6 +89,8 @@ class ChannelLog:
         held = held_bytes(event)
         self.bytes -= held
         self.start = event.position + 1
+        if self.on_drop is not None:
+            self.on_drop(self.start)
         return held
 
 

@@ -53,6 +53,13 @@ class Limits:
     # of the presence SYNC; never more than half the outbox's free room. A replay is cut to it, newest kept
     # (90004 on the ATTACHED); the rest of a SYNC follows as the client reads.
     attach_burst_bytes: int = 1 * MiB
+    # Mutable messages, per message: its versions (each kept whole, an appended one as joined: the joined
+    # message is bounded by max_message_size, 40009) and its annotations, in count and bytes; 42910 beyond.
+    # History is charged for every version and annotation too, so they count in its totals.
+    versions_per_message: int = 1_000
+    version_bytes_per_message: int = 4 * MiB
+    annotations_per_message: int = 1_000
+    annotation_bytes_per_message: int = 256 * KiB
     # Live tokens per app; requestToken beyond it is refused with 42910.
     tokens_per_app: int = 100_000
     # Apps a sandbox may hold at once (POST /apps); 42910 beyond.

@@ -12,7 +12,7 @@ from ably_local.auth import Clock, Credentials
 from ably_local.capability import operations_on
 from ably_local.channels import Channel, ChannelTable
 from ably_local.deltas import DeltaVersion
-from ably_local.errors import AblyError, bad_request, capability_denied
+from ably_local.errors import AblyError, bad_request, capability_denied, message_too_large
 from ably_local.fanout import Delivery
 from ably_local.filters import filter_context, is_filtered
 from ably_local.history import Event
@@ -26,9 +26,11 @@ from ably_local.mutations import (
     MessageAction,
     MessageRecord,
     MessageStore,
+    annotate,
+    annotation_size,
     apply_mutation,
+    check_room_for_annotations,
     message_serial,
-    summary,
     version_of,
 )
 from ably_local.protocol import Action, ProtocolMessage
@@ -117,9 +119,9 @@ class Messaging:
             event.delta = DeltaVersion(channel.last_message, outgoing)
         channel.last_message = items[-1]
         if channel.messages is not None:
-            channel.messages.forget_before(channel.log.start)
             for item in items:
                 channel.messages.add(item["serial"], event.position, item)
+            channel.messages.forget_before(channel.log.start)  # in case the log could not keep the event
         self._deliver_with_followers(channel, event)
         return event
 
@@ -168,7 +170,7 @@ class Messaging:
         timestamp = max(self.clock(), record.latest["timestamp"] + 1)
         version_serial = message_serial(self.table.history.next_position, 0)
         version = version_of(change, version_serial, timestamp, editor)
-        delivered = apply_mutation(record, change, version)
+        delivered = apply_mutation(record, change, version, self.limits)
         connection_id = str(delivered.get("connectionId", ""))
         outgoing: ProtocolMessage = {
             "action": Action.MESSAGE,
@@ -178,7 +180,10 @@ class Messaging:
             "timestamp": timestamp,
             "messages": [delivered],
         }
+        # History carries what the change keeps: an append keeps the joined message as well as the part.
         size = message_size(delivered)
+        if record.latest is not delivered:
+            size += message_size(record.latest)
         event = self.table.history.record(name, channel.log, outgoing, connection_id, timestamp, size)
         channel.last_message = None  # the next message goes in full to delta subscribers
         self._deliver_with_followers(channel, event)
@@ -208,12 +213,18 @@ class Messaging:
         if "annotation-publish" not in operations_on(credentials.capability, name):
             raise capability_denied("annotation-publish", name)
         store = self.message_store(name)
-        annotations = [annotation_from(item, self.limits.max_nesting_depth) for item in raw]
-        size = checked_size(annotations, self.limits.max_message_size)
+        limits = self.limits
+        if len(raw) > limits.max_messages_per_publish:
+            raise AblyError(
+                40034, 400, f"Too many annotations in one publish (limit {limits.max_messages_per_publish})"
+            )
+        annotations = [annotation_from(item, limits.max_nesting_depth) for item in raw]
+        size = sum(annotation_size(item) for item in annotations)
+        if size > limits.max_message_size:
+            raise message_too_large(size, limits.max_message_size)
         records = [store.get(item.get("messageSerial")) for item in annotations]
         for item in annotations:
             checked_client_id(credentials, item.get("clientId"), "An annotation's")
-        channel = self.table.channel(name)
         timestamp = self.clock()
         position = self.table.history.next_position
         client_id = credentials.own_client_id
@@ -224,6 +235,12 @@ class Messaging:
             item["serial"] = message_serial(position, index)
             item["connectionId"] = connection_id
             item["timestamp"] = timestamp
+        by_record: dict[int, tuple[MessageRecord, list[dict[str, Any]]]] = {}
+        for record, item in zip(records, annotations, strict=True):
+            by_record.setdefault(id(record), (record, []))[1].append(item)
+        for record, added in by_record.values():
+            check_room_for_annotations(record, added, limits)
+        channel = self.table.channel(name)
         outgoing: ProtocolMessage = {
             "action": Action.ANNOTATION,
             "channel": name,
@@ -234,24 +251,24 @@ class Messaging:
         event = self.table.history.record(name, channel.log, outgoing, connection_id, timestamp, size)
         self._deliver(channel, event)
         for record, item in zip(records, annotations, strict=True):
-            record.annotations.append(item)
-        for record in {id(record): record for record in records}.values():
+            annotate(record, item)
+        for record, _ in by_record.values():
             self._send_summary(channel, record)
         return [item["serial"] for item in annotations]
 
     def _send_summary(self, channel: Channel, record: MessageRecord) -> None:
         timestamp = self.clock()
+        summary, summary_size = record.summary.wire(self.limits.max_message_size)
         rolled = {
             "action": MessageAction.SUMMARY,
             "serial": record.latest["serial"],
             "id": record.latest["id"],
             "timestamp": timestamp,
-            "annotations": {"summary": summary(record.annotations)},
+            "annotations": {"summary": summary},
         }
         outgoing: ProtocolMessage = {"action": Action.MESSAGE, "channel": channel.name, "messages": [rolled]}
-        event = self.table.history.record(
-            channel.name, channel.log, outgoing, "", timestamp, message_size(rolled)
-        )
+        size = message_size(rolled) + summary_size
+        event = self.table.history.record(channel.name, channel.log, outgoing, "", timestamp, size)
         channel.last_message = None
         self._deliver(channel, event)
 
@@ -266,7 +283,6 @@ class Messaging:
     def _latest_versions(self, channel: Channel) -> list[Event]:
         """A mutable channel's history: each message once, as its latest version, in publish order."""
         assert channel.messages is not None
-        channel.messages.forget_before(channel.log.start)
         return [
             Event(
                 record.position,

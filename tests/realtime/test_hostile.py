@@ -10,6 +10,7 @@ stays within what its limits allow; and it has logged no traceback.
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import subprocess
@@ -463,6 +464,88 @@ async def test_a_large_presence_set_never_drops_its_joiner(witness: Witness) -> 
     publisher = await connected(key=API_KEY)
     await publisher.publish(channel, {"name": "chat", "data": "after the sync"})
     await joiner.expect(Action.MESSAGE, seconds=TIMEOUT_S, channel=channel)
+
+
+# --- mutable messages and annotations ----------------------------------------------------------------------
+
+EDITOR_RIGHTS = ["publish", "subscribe", "history", "message-update-own", "annotation-publish"]
+
+
+async def test_appends_cannot_grow_a_message_or_its_versions_without_bound(witness: Witness) -> None:
+    # Each append is a small publish; what it keeps is the whole joined message, again, as a new version.
+    mallory = await connected(
+        access_token=await token(client_id="mallory", capability=json.dumps({"mutable:*": EDITOR_RIGHTS}))
+    )
+    channel = f"mutable:{uuid.uuid4().hex}"
+    serial = await mallory.publish(channel, {"data": "x" * 40_000})
+    [message_serial] = (await mallory.acked(serial))["res"][0]["serials"]
+    serial = await mallory.publish(channel, {"action": 5, "serial": message_serial, "data": "y" * 40_000})
+    assert (await mallory.expect(Action.NACK, msgSerial=serial))["error"]["code"] == 40009  # joined: 80 KB
+    # Then a thousand one-byte appends to each of five messages of 60 KB: unbounded, 300 MB of versions.
+    codes: list[int] = []
+    for _ in range(5):
+        serial = await mallory.publish(channel, {"data": "z" * 60_000})
+        [message_serial] = (await mallory.acked(serial))["res"][0]["serials"]
+        for _ in range(1000):
+            serial = await mallory.publish(channel, {"action": 5, "serial": message_serial, "data": "z"})
+        while True:
+            answer = await mallory.recv(seconds=TIMEOUT_S)
+            if answer["action"] == Action.NACK:
+                codes.append(answer["error"]["code"])
+            if (
+                answer["action"] in (Action.ACK, Action.NACK)
+                and answer["msgSerial"] + answer["count"] > serial
+            ):
+                break
+    assert codes
+    assert set(codes) <= {42910, 40400}  # too many versions, or history already let the message go
+
+
+async def test_annotations_and_their_summary_are_bounded(witness: Witness) -> None:
+    channel = f"mutable:{uuid.uuid4().hex}"
+    publisher = await connected("msgpack", key=API_KEY)
+    subscriber = await connected(key=API_KEY)
+    assert (await subscriber.attach(channel))["action"] == Action.ATTACHED
+    serial = await publisher.publish(channel, {"data": "react to me"})
+    [message_serial] = (await publisher.acked(serial))["res"][0]["serials"]
+    # Two thousand clients react, a hundred at a time: each summary would list every one of them.
+    codes: list[int] = []
+    for start in range(0, 2000, 100):
+        reactions = [
+            {
+                "messageSerial": message_serial,
+                "type": "reaction:distinct.v1",
+                "name": "+1",
+                "clientId": f"fan-{n:05}-" + "x" * 74,  # 80 bytes: 1,000 of them pass 64 KiB
+            }
+            for n in range(start, start + 100)
+        ]
+        await publisher.send(
+            {
+                "action": Action.ANNOTATION,
+                "channel": channel,
+                "msgSerial": start + 1,
+                "annotations": reactions,
+            }
+        )
+        reply = await publisher.recv()
+        while reply["action"] not in (Action.ACK, Action.NACK):
+            reply = await publisher.recv()
+        if reply["action"] == Action.NACK:
+            codes.append(reply["error"]["code"])
+    assert codes
+    assert set(codes) == {42910}
+    last: dict[str, Any] = {}
+    with contextlib.suppress(TimeoutError):
+        while True:
+            frame = await subscriber.expect(Action.MESSAGE, seconds=1, channel=channel)
+            for item in frame["messages"]:
+                if item.get("action") == 4:
+                    last = item
+    listed = last["annotations"]["summary"]["reaction:distinct.v1"]["+1"]
+    assert listed["total"] == HOSTILE_LIMITS.annotations_per_message
+    assert listed["clipped"] is True
+    assert len(json.dumps(last["annotations"])) <= HOSTILE_LIMITS.max_message_size
 
 
 # --- a client that never reads ------------------------------------------------------------------------
