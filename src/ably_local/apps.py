@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ably_local.auth import ApiKey, Authority, Clock, now_ms
+from ably_local.budgets import ServiceBudgets
 from ably_local.config import ServiceConfig
 from ably_local.connection import Connection
 from ably_local.errors import AblyError, unauthorized
@@ -21,12 +22,16 @@ class Apps:
         self.config = config
         self.clock = clock
         self.services: dict[str, RealtimeService] = {}
+        # The service's totals, which every app draws on together (sandbox apps included).
+        self.budgets = ServiceBudgets.within(config.limits)
 
     def add(self, app_id: str, keys: Iterable[ApiKey], **settings: Any) -> RealtimeService:
-        """A new app with these keys; `settings` override the service config for it alone."""
+        """A new app with these keys; `settings` override the service config for it alone (its totals
+        are the service's whatever they say)."""
         config = dataclasses.replace(self.config, **settings)
-        authority = Authority(keys, clock=self.clock, limits=config.limits)
-        service = self.services[app_id] = RealtimeService(authority, config, clock=self.clock)
+        authority = Authority(keys, clock=self.clock, limits=config.limits, budgets=self.budgets)
+        service = RealtimeService(authority, config, clock=self.clock, budgets=self.budgets)
+        self.services[app_id] = service
         return service
 
     def remove(self, app_id: str) -> RealtimeService | None:
@@ -36,6 +41,7 @@ class Apps:
                 service.close(connection)
                 connection.closing = True
                 connection.wake()
+            service.release()
         return service
 
     def for_key_name(self, key_name: str) -> RealtimeService:

@@ -9,13 +9,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ably_local.budgets import Budget
 from ably_local.config import ServiceConfig
 from ably_local.errors import AblyError, invalid_channel
 from ably_local.filters import Filter, compile_filter, split_qualified
 from ably_local.history import ChannelLog, History, position_text
 from ably_local.limits import Limits
 from ably_local.mutations import MessageStore
-from ably_local.presence_set import PresenceBudget, PresenceSet
+from ably_local.presence_set import PresenceSet
 from ably_local.protocol import Flag
 
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
@@ -106,11 +107,12 @@ class Channel:
 class ChannelTable:
     """An app's channels: made on first use, with a log in the app's history, released when idle."""
 
-    def __init__(self, config: ServiceConfig) -> None:
+    def __init__(self, config: ServiceConfig, history: History, presence_budget: Budget) -> None:
         self.config = config
         self.channels: dict[str, Channel] = {}
-        self.history = History(config.limits, self.release_if_idle)
-        self.presence_budget = PresenceBudget(config.limits.presence_bytes_total)
+        # Shared by every app of the service: their totals are the service's.
+        self.history = history
+        self.presence_budget = presence_budget
         # channel name -> the derived channels ([filter=...]name) that follow it, and their filters' terms
         self.followers: dict[str, set[str]] = {}
         self.follower_terms: dict[str, int] = {}
@@ -133,7 +135,7 @@ class ChannelTable:
             accepts = self._filter_with_room(derived[0], base) if derived is not None else None
             channel = self.channels[name] = Channel(
                 name,
-                self.history.new_log(namespace in self.config.persisted_namespaces),
+                self.history.new_log(namespace in self.config.persisted_namespaces, self.release_if_idle),
                 PresenceSet(
                     limits.presence_members_per_channel,
                     limits.presence_bytes_per_channel,

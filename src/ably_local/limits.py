@@ -32,14 +32,15 @@ class Limits:
     filter_terms: int = 128
     filter_nesting_depth: int = 16
     filter_terms_per_channel: int = 512
-    # Channel history: per channel in events (a publish or presence change) and bytes, and for the service.
+    # Channel history: per channel in events (a publish or presence change) and bytes, and for the whole
+    # service (every app's channels, sandbox apps included: the oldest event of any app goes first).
     history_events_per_channel: int = 10_000
     history_bytes_per_channel: int = 16 * MiB
     history_bytes_total: int = 128 * MiB
     # How long history is kept: Ably's default without a persistence rule, and with one.
     history_retention_ms: int = 2 * 60 * 1000
     persisted_history_retention_ms: int = 24 * 60 * 60 * 1000
-    # Presence members per channel, and the bytes they hold per channel and in all; 91003.
+    # Presence members per channel, and the bytes they hold per channel and in all (every app's); 91003.
     presence_members_per_channel: int = 1_000
     presence_bytes_per_channel: int = 16 * MiB
     presence_bytes_total: int = 128 * MiB
@@ -60,20 +61,27 @@ class Limits:
     version_bytes_per_message: int = 4 * MiB
     annotations_per_message: int = 1_000
     annotation_bytes_per_message: int = 256 * KiB
-    # Live tokens per app; requestToken beyond it is refused with 42910.
+    # Live tokens per app, in count and bytes (a token's capability is as large as the TokenRequest asked),
+    # and their bytes for every app together; requestToken beyond any is refused with 42910.
     tokens_per_app: int = 100_000
-    # Apps a sandbox may hold at once (POST /apps); 42910 beyond.
+    token_bytes_per_app: int = 64 * MiB
+    token_bytes_total: int = 128 * MiB
+    # Apps a sandbox may hold at once (POST /apps, the service's own app included); 42910 beyond. What they
+    # hold counts toward the service's totals (the *_total limits), as the service's own app does.
     sandbox_apps: int = 1_000
     # GET /stats: per-minute records kept per app (sandbox fixtures from POST /stats, and counted traffic),
-    # in minutes and bytes; past either the oldest minute is forgotten first.
+    # in minutes and bytes, and their bytes for every app together; past any, the app's oldest minute is
+    # forgotten first.
     stats_minutes_per_app: int = 10_000
     stats_bytes_per_app: int = 4 * MiB
+    stats_bytes_total: int = 32 * MiB
     # Idempotent publishing: a message id published on a channel again within the window is acknowledged
-    # but not delivered twice (Ably's window is 2 minutes). Ids remembered per app, in count and bytes;
-    # past either the oldest is forgotten first.
+    # but not delivered twice (Ably's window is 2 minutes). Ids remembered per app, in count and bytes, and
+    # their bytes for every app together; past any, the app's oldest is forgotten first.
     idempotency_window_ms: int = 2 * 60 * 1000
     idempotency_ids_per_app: int = 100_000
     idempotency_bytes_per_app: int = 16 * MiB
+    idempotency_bytes_total: int = 64 * MiB
     # One batch request: channels summed over a batch publish's specs or in a batch presence query (90010
     # beyond), targets in a token revocation (40000 beyond). The body is bounded by max_frame_size like any
     # other.
@@ -81,10 +89,11 @@ class Limits:
     # The messages one batch publish publishes, each counted once per channel its spec sends it to (40034
     # beyond): the work a request causes, which a small body can multiply by its channels.
     batch_messages_per_request: int = 1_000
-    # Token revocations in force per app, in count and bytes (their targets); 42910 beyond. Each is kept
-    # until every token it can match has expired.
+    # Token revocations in force per app, in count and bytes (their targets), and their bytes for every app
+    # together; 42910 beyond. Each is kept until every token it can match has expired.
     revocations_per_app: int = 10_000
     revocation_bytes_per_app: int = 4 * MiB
+    revocation_bytes_total: int = 16 * MiB
 
     def history_retention(self, persisted: bool) -> int:
         return self.persisted_history_retention_ms if persisted else self.history_retention_ms

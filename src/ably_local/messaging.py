@@ -9,6 +9,7 @@ published messages can then be updated, deleted, appended to and annotated (`mut
 from typing import Any
 
 from ably_local.auth import Clock, Credentials
+from ably_local.budgets import Budget
 from ably_local.capability import operations_on
 from ably_local.channels import Channel, ChannelTable
 from ably_local.deltas import DeltaVersion
@@ -37,13 +38,23 @@ from ably_local.protocol import Action, ProtocolMessage
 
 
 class Messaging:
-    def __init__(self, table: ChannelTable, deliver: Delivery, limits: Limits, clock: Clock) -> None:
+    def __init__(
+        self,
+        table: ChannelTable,
+        deliver: Delivery,
+        limits: Limits,
+        clock: Clock,
+        idempotency_budget: Budget | None = None,
+    ) -> None:
         self.table = table
         self.limits = limits
         self.clock = clock
         self._deliver = deliver
         self.recent_publishes = RecentPublishes(
-            limits.idempotency_window_ms, limits.idempotency_ids_per_app, limits.idempotency_bytes_per_app
+            limits.idempotency_window_ms,
+            limits.idempotency_ids_per_app,
+            limits.idempotency_bytes_per_app,
+            idempotency_budget,
         )
 
     def checked_messages(self, raw: list[dict[str, Any]], credentials: Credentials) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from ably_local import replay
 from ably_local.auth import WILDCARD_CLIENT_ID, Authority, Clock, Credentials, now_ms
+from ably_local.budgets import ServiceBudgets
 from ably_local.channel_params import parse_attach
 from ably_local.channels import Channel, ChannelTable, validate_channel_name
 from ably_local.config import ServiceConfig
@@ -49,17 +50,25 @@ UNRECOVERABLE = AblyError(80018, 400, "Unable to recover connection: invalid or 
 
 
 class RealtimeService:
-    def __init__(self, authority: Authority, config: ServiceConfig | None = None, clock: Clock = now_ms):
+    def __init__(
+        self,
+        authority: Authority,
+        config: ServiceConfig | None = None,
+        clock: Clock = now_ms,
+        budgets: ServiceBudgets | None = None,
+    ):
+        """`budgets` are the totals this app shares with the service's other apps (None: its own)."""
         self.authority = authority
         self.config = config or ServiceConfig()
         self.limits = self.config.limits
         self.clock = clock
         self.connections: dict[str, Connection] = {}
         self.by_key: dict[str, Connection] = {}
-        self.table = ChannelTable(self.config)
-        self.stats = AppStats(self.limits)
+        budgets = budgets or ServiceBudgets.within(self.limits)
+        self.table = ChannelTable(self.config, budgets.history, budgets.presence)
+        self.stats = AppStats(self.limits, budgets.stats)
         deliver = Delivery(self.connections, self.stats)
-        self.messaging = Messaging(self.table, deliver, self.limits, clock)
+        self.messaging = Messaging(self.table, deliver, self.limits, clock, budgets.idempotency)
         self.presence = Presence(self.table, deliver, self.limits, clock, self._require_mode)
         self._renew_at: dict[str, int] = {}
         self._lost: dict[str, Connection] = {}
@@ -496,6 +505,18 @@ class RealtimeService:
             for connection in self.connections.values():
                 connection.send({"action": Action.HEARTBEAT})
         return to_close
+
+    def release(self) -> None:
+        """The app is going (its connections closed first): what it held leaves the service's totals."""
+        for channel in list(self.table.channels.values()):
+            self.table.history.forget(channel.log)
+            channel.presence.clear()
+        self.table.channels.clear()
+        self.table.followers.clear()
+        self.table.follower_terms.clear()
+        self.stats.clear()
+        self.messaging.recent_publishes.clear()
+        self.authority.clear()
 
     # --- views for the REST API ----------------------------------------------------------------------
 

@@ -31,6 +31,12 @@ HOSTILE_LIMITS = Limits(
     channels_per_connection=100,
     outbound_buffer_bytes=512 * KiB,
     tokens_per_app=1_000,
+    token_bytes_per_app=1 * MiB,
+    token_bytes_total=2 * MiB,
+    sandbox_apps=20,
+    stats_bytes_total=1 * MiB,
+    idempotency_bytes_total=1 * MiB,
+    revocation_bytes_total=1 * MiB,
 )
 # Where messages may be updated, appended to and annotated.
 MUTABLE_NAMESPACES = frozenset({"mutable"})

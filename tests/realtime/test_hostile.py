@@ -42,6 +42,8 @@ from tests.realtime.wire import (
     fetch_token,
     open_connected,
     realtime_url,
+    request_token,
+    signed_token_request,
 )
 from tests.realtime.witness import Witness, assert_error, assert_http_error, open_witness
 
@@ -52,11 +54,19 @@ KEY = Key.parse(API_KEY)
 HOST = os.environ.get("ABLY_PYTHON_TEST_HOST", "127.0.0.41").replace("127.0.0.", "127.0.1.", 1)
 PORT = 80
 TIMEOUT_S = 10
-# Peak memory the service may reach above its idle size: its history and presence budgets several times
-# over (Python objects and cached frames cost more than the bytes counted), each attacker's outbound
-# buffer, and slack for the interpreter. Unbounded growth (tens or hundreds of MiB) exceeds it.
+# Peak memory the service may reach above its idle size: its history and presence totals several times
+# over (Python objects and cached frames cost more than the bytes counted), its other totals (tokens, stats,
+# idempotency ids, revocations: every app's together) twice over, each attacker's outbound buffer, and
+# slack for the interpreter. Unbounded growth (tens or hundreds of MiB) exceeds it.
 MEMORY_ALLOWANCE = (
     4 * (HOSTILE_LIMITS.history_bytes_total + HOSTILE_LIMITS.presence_bytes_total)
+    + 2
+    * (
+        HOSTILE_LIMITS.token_bytes_total
+        + HOSTILE_LIMITS.stats_bytes_total
+        + HOSTILE_LIMITS.idempotency_bytes_total
+        + HOSTILE_LIMITS.revocation_bytes_total
+    )
     + 8 * HOSTILE_LIMITS.outbound_buffer_bytes
     + 32 * MiB
 )
@@ -546,6 +556,51 @@ async def test_annotations_and_their_summary_are_bounded(witness: Witness) -> No
     assert listed["total"] == HOSTILE_LIMITS.annotations_per_message
     assert listed["clipped"] is True
     assert len(json.dumps(last["annotations"])) <= HOSTILE_LIMITS.max_message_size
+
+
+# --- a total is a total ------------------------------------------------------------------------------------
+
+
+async def test_sandbox_apps_share_the_services_totals(witness: Witness) -> None:
+    # Each app made through POST /apps (no credentials needed) had budgets of its own: a dozen of them
+    # held a dozen times the service's history and presence totals, and tokens of any size.
+    keys = [Key.parse(await sandbox_app_key()) for _ in range(12)]
+    base = f"http://{HOST}:{PORT}"
+    block = "h" * 4000
+    for key in keys:  # about 4 MB of history in each: the whole service's total, twelve times
+        credentials = {
+            "Authorization": "Basic " + base64.b64encode(f"{key.name}:{key.secret}".encode()).decode()
+        }
+        async with httpx.AsyncClient(base_url=base, headers=credentials, timeout=30) as http:
+            # 60 KB on each of 64 channels: within max_message_size and batch_messages_per_request.
+            spec = {"channels": [f"fill:{n}" for n in range(64)], "messages": [{"data": block}] * 15}
+            answer = await http.post("/messages", json=spec, headers={"X-Ably-Version": "3"})
+            assert answer.json()[0]["successCount"] == 64, answer.text[:300]
+    # The first app's history went first, to keep the whole service within its total.
+    first = keys[0]
+    credentials = {
+        "Authorization": "Basic " + base64.b64encode(f"{first.name}:{first.secret}".encode()).decode()
+    }
+    async with httpx.AsyncClient(base_url=base, headers=credentials) as http:
+        assert (await http.get("/channels/fill:0/messages")).json() == []
+    # Tokens whose capabilities are as large as a TokenRequest can carry are bounded in bytes, for every
+    # app together.
+    capability = json.dumps({f"room-{n}-{'r' * 400}": ["subscribe"] for n in range(1000)})  # 420 KB
+    refused: list[int] = []
+    for key in keys:
+        for _ in range(4):
+            answer = await request_token(base, signed_token_request(key, capability=capability))
+            if answer.status_code != 200:
+                refused.append(answer.json()["error"]["code"])
+    assert refused
+    assert set(refused) == {42910}
+    assert len(refused) >= len(keys) * 4 - HOSTILE_LIMITS.token_bytes_total // 400_000
+    # A removed app gives its share back.
+    async with httpx.AsyncClient(base_url=base) as http:
+        for key in keys:
+            auth = (key.name, key.secret)
+            assert (await http.delete(f"/apps/{key.name.partition('.')[0]}", auth=auth)).status_code == 204
+    assert (await request_token(base, signed_token_request(KEY, capability=capability))).status_code == 200
 
 
 # --- a client that never reads ------------------------------------------------------------------------
