@@ -23,8 +23,16 @@ from setuptools.command.build_ext import build_ext
 from setuptools.errors import BaseError, CCompilerError
 
 PACKAGE = Path("src/ably_local")
-# The modules that touch sockets, HTTP or the process: they gain little and stay plain Python.
-NOT_COMPILED = {"__init__.py", "__main__.py", "listening.py", "server.py", "testing.py", "websocket.py"}
+# The modules that touch sockets, HTTP, pytest or the process: they gain little and stay plain Python.
+NOT_COMPILED = {
+    "__init__.py",
+    "__main__.py",
+    "listening.py",
+    "pytest_plugin.py",
+    "server.py",
+    "testing.py",
+    "websocket.py",
+}
 # The build's own type check, there only to give mypyc its types (`make lint` is the strict one): no config
 # file, and nothing outside the compiled modules is analysed. The third-party modules they import must
 # still be found (see build_requirements): mypyc calls into a module it found directly, and into one it
