@@ -67,6 +67,7 @@ bench: $(CORE_COMPILED) $(NODE_READY)
 	$(PY) bench/token_function.py
 	$(PY) bench/realtime_fanout.py
 	$(PY) bench/publish_instructions.py
+	$(PY) bench/pytest_fixtures.py
 	$(PY) bench/first_run.py
 
 chromium:

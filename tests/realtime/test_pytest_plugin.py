@@ -3,6 +3,7 @@ in a run outside this repository (its own folder, no conftest, no config of ours
 
 import importlib.metadata
 import os
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -14,6 +15,7 @@ import pytest
 
 from ably_local.server import LocalAbly
 from ably_local.testing import ProvisioningFailed, provision_app, running_service
+from tests.docs import ROOT, snippet
 
 TIMEOUT_S = 120
 
@@ -80,17 +82,24 @@ def test_the_app_has_the_keys_asked_for(ably_app):
 """
 
 
-def run_pytest(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """pytest in `folder`, a project of its own: only what the installed package registers is ours."""
+def run_in(folder: Path, argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """A command in `folder`, a project of its own: only what the installed package registers is ours."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "ABLY_"))}
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-    )
+    return subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
+
+
+def run_pytest(folder: Path) -> subprocess.CompletedProcess[str]:
+    return run_in(folder, [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q"])
+
+
+def test_the_documented_example_passes_as_printed(tmp_path: Path) -> None:
+    """docs/local-service.md: the example test file and the command that runs it, in a project whose
+    `.venv` is this checkout's (where the package is installed, as `pip install` would)."""
+    (tmp_path / "test_realtime.py").write_text(snippet("pytest-plugin-example").text)
+    (tmp_path / ".venv").symlink_to(ROOT / ".venv")
+    result = run_in(tmp_path, shlex.split(snippet("pytest-plugin-run").text))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 passed" in result.stdout
 
 
 @pytest.fixture(scope="module")
