@@ -103,6 +103,7 @@ def test_the_command_runs_outside_the_repository(installed: Installed) -> None:
     with ably_local(command, cwd=installed.project) as banner:
         url = banner.split(" on ", 1)[1].split()[0]
         assert httpx.get(f"{url}/time").status_code == 200
+    assert ("Core: compiled (mypyc)" in banner) is has_c_compiler(), banner
 
 
 def test_the_documented_example_runs_on_the_installed_plugin(installed: Installed) -> None:
@@ -125,4 +126,5 @@ def test_every_way_of_installing_works_without_a_compiler(tmp_path: Path) -> Non
     assert core_file(python, tmp_path).endswith("/site-packages/ably_local/protocol.py")
     run([*reinstall, "-e", str(clone)], tmp_path, NO_COMPILER)
     assert core_file(python, tmp_path) == f"{clone}/src/ably_local/protocol.py"
-    run([str(tmp_path / ".venv" / "bin" / "ably-local"), "--help"], tmp_path)
+    with ably_local(f"{tmp_path}/.venv/bin/ably-local --host {TEST_HOST} --port 0", cwd=tmp_path) as banner:
+        assert "Core: plain Python, not compiled (`pip install -v` shows why)" in banner
