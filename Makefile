@@ -104,7 +104,7 @@ $(PY_TEST_READY): pyproject.toml | $(PY)
 # The tests and the benchmarks run the core as users who install the package get it: compiled (setup.py).
 $(CORE_COMPILED): $(CORE_SOURCES) $(PY_TEST_READY)
 	@echo "==> Compiling the local service's core with mypyc (about 2 minutes; again when its sources change)"
-	@$(PIP) install --quiet --no-compile --no-deps -e .
+	@ABLY_LOCAL_REQUIRE_COMPILED=1 $(PIP) install --quiet --no-compile --no-deps -e .
 	@touch $(PY_READY) $@
 
 $(NODE_TOOLCHAIN):

@@ -6,7 +6,8 @@ layer, the REST API and the entry points stay Python.
 
 An install never fails because of the compile. Without a C compiler or Python's headers, or with
 ABLY_LOCAL_PURE_PYTHON=1, nothing is compiled; a type check or C build that fails anyway is reported on
-stderr (pip shows it with -v) and the same modules install as plain Python.
+stderr (pip shows it with -v) and the same modules install as plain Python. `make test` and `make bench`
+set ABLY_LOCAL_REQUIRE_COMPILED=1: they measure the compiled core, so there a failed compile stops them.
 """
 
 import os
@@ -71,6 +72,8 @@ def compiler_missing() -> str | None:
 
 
 def plain_python(reason: str) -> None:
+    if os.environ.get("ABLY_LOCAL_REQUIRE_COMPILED") == "1":
+        sys.exit(f"The local service's core was not compiled, and ABLY_LOCAL_REQUIRE_COMPILED=1: {reason}")
     rule = "=" * 78
     print(
         f"{rule}\nserverless-websockets: the local service's core is NOT compiled: {reason}\n"
