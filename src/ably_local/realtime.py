@@ -358,7 +358,7 @@ class RealtimeService:
         if "publish" not in connection.operations_on(name):
             raise capability_denied("publish", name)
         self._require_mode(connection, name, Flag.PUBLISH, "publish")
-        items = self.messaging.checked_messages(items_of(message, "messages"), credentials)
+        items = self.messaging.checked_messages(items_of(message, "messages"), credentials, name)
         if any(item.get("action", MessageAction.CREATE) != MessageAction.CREATE for item in items):
             return [self.messaging.mutate(name, item, credentials) for item in items]
         published = self.messaging.publish_once(

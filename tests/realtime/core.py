@@ -12,6 +12,7 @@ from ably_local.config import ServiceConfig
 from ably_local.connection import Connection
 from ably_local.protocol import Action, Flag
 from ably_local.realtime import RealtimeService
+from tests.realtime.wire import Key, signed_jwt
 
 KEY = ApiKey.parse("coreApp.coreKey:coreSecretValue_0123456789")
 ALL_MODES = Flag.PUBLISH | Flag.SUBSCRIBE | Flag.PRESENCE | Flag.PRESENCE_SUBSCRIBE
@@ -39,6 +40,11 @@ class Core:
 
     def token(self, client_id: str | None, capability: str = '{"*":["*"]}', ttl: int = 3_600_000) -> str:
         return self.authority.issue(self.key, client_id, parse_capability(capability), ttl).token
+
+    def jwt(self, claims: dict[str, Any], ttl_s: int = 3600) -> str:
+        """An Ably JWT of this core's key, issued now, signed with the standard library (tests/wire)."""
+        now_s = self.clock.now // 1000
+        return signed_jwt(Key(self.key.name, self.key.secret), {"iat": now_s, "exp": now_s + ttl_s, **claims})
 
     def connect(self, fmt: str = "json", **params: str) -> Connection:
         if "access_token" not in params:
