@@ -3,11 +3,15 @@
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
+import math
 import os
 import sys
+from typing import Any
 
 from ably_local.auth import ApiKey
+from ably_local.limits import Limits
 from ably_local.listening import CannotListen, listen
 from ably_local.server import LocalAbly, tune_gc_for_serving
 
@@ -24,7 +28,18 @@ def main() -> None:
         action="store_true",
         help="also provision apps through POST /apps, as Ably's test sandbox does (ABLY_LOCAL_SANDBOX_URL)",
     )
+    parser.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="change one of the limits (Ably's defaults), e.g. connection_publish_rate=500; repeatable",
+    )
     args = parser.parse_args()
+    try:
+        limits = limits_from(args.limit)
+    except ValueError as error:
+        sys.exit(f"--limit: {error}")
     try:
         key = ApiKey.parse(args.key) if args.key else None
         # Checked here so a busy port is one line, not uvicorn's error and a traceback.
@@ -35,11 +50,32 @@ def main() -> None:
         sys.exit(str(error))
     tune_gc_for_serving()
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: the service closes its connections and exits
-        asyncio.run(serve(args.host, args.port, key, args.sandbox))
+        asyncio.run(serve(args.host, args.port, key, args.sandbox, limits))
 
 
-async def serve(host: str, port: int, key: ApiKey | None, sandbox: bool) -> None:
-    async with LocalAbly(key.value if key else None, host=host, port=port, sandbox=sandbox) as service:
+def limits_from(settings: list[str]) -> Limits:
+    """Ably's limits with each `name=value` setting applied; an unknown name or a value that is not a
+    positive number of the limit's kind is refused, naming it."""
+    kinds = {field.name: field.type for field in dataclasses.fields(Limits)}
+    changed: dict[str, Any] = {}
+    for setting in settings:
+        name, _, text = setting.partition("=")
+        if name not in kinds:
+            raise ValueError(f"{name!r} is not a limit (see the limits table in docs/local-service.md)")
+        try:
+            value = float(text) if kinds[name] in (float, "float") else int(text)
+        except ValueError:
+            raise ValueError(f"{name} needs a number, not {text!r}") from None
+        if not (value > 0 and math.isfinite(value)):
+            raise ValueError(f"{name} must be a positive, finite number")
+        changed[name] = value
+    return dataclasses.replace(Limits(), **changed)
+
+
+async def serve(host: str, port: int, key: ApiKey | None, sandbox: bool, limits: Limits) -> None:
+    async with LocalAbly(
+        key.value if key else None, host=host, port=port, sandbox=sandbox, limits=limits
+    ) as service:
         print(f"Local Ably service on {service.http_url} (offline stand-in; production uses real Ably)")
         if key is None:  # a throwaway local key: the other app needs all of it
             print(f"Key: {service.api_key} (generated; pass --key or set ABLY_API_KEY to choose one)")

@@ -30,6 +30,7 @@ SIGNED_FIELDS = ("keyName", "ttl", "capability", "clientId", "timestamp", "nonce
 
 Clock = Callable[[], int]
 NO_CLAIMS: Scoped[str] = Scoped({})
+NO_RATES: Scoped[float] = Scoped({})
 
 
 def now_ms() -> int:
@@ -76,8 +77,9 @@ class Credentials:
     # When the token was issued, and the JWT's revocation key: what token revocation matches on.
     issued: int | None = None
     revocation_key: str | None = None
-    # A JWT's channel-scoped claims (`claims`).
+    # A JWT's channel-scoped claims (`claims`) and per-attachment publish rates (`rate_limits`).
     user_claims: Scoped[str] = field(default=NO_CLAIMS, compare=False)
+    publish_rates: Scoped[float] = field(default=NO_RATES, compare=False)
 
     @property
     def own_client_id(self) -> str | None:
@@ -191,6 +193,7 @@ class Authority:
             claims.issued_ms,
             claims.revocation_key,
             Scoped(claims.channel_claims),
+            Scoped(claims.publish_rates),
         )
 
     def request_token(self, key_name: str, token_request: Mapping[str, Any]) -> TokenDetails:

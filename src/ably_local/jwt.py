@@ -2,8 +2,9 @@
 
 Claims Ably reads: `exp` and `iat` (seconds), `x-ably-capability` (capability JSON), `x-ably-clientId`,
 `x-ably-revocation-key` (what token revocation can target), `x-ably-token` (an Ably token carried
-inside the JWT, which is then the credential that counts), and the JWT-only channel-scoped
-`ably.channel.<resource>` (`claims`).
+inside the JWT, which is then the credential that counts), and the JWT-only channel-scoped ones:
+`ably.channel.<resource>` (`claims`) and `ably.limits.publish.perAttachment.maxRate.<resource>`
+(`rate_limits`).
 """
 
 import base64
@@ -16,6 +17,7 @@ from typing import Any
 
 from ably_local.claims import channel_claims
 from ably_local.errors import AblyError, unauthorized
+from ably_local.rate_limits import publish_rates
 
 INVALID_JWT = 40144
 
@@ -30,6 +32,7 @@ class JwtClaims:
     issued_ms: int | None = None
     revocation_key: str | None = None
     channel_claims: dict[str, str] = field(default_factory=dict)
+    publish_rates: dict[str, float] = field(default_factory=dict)
 
 
 def _b64url(text: str) -> bytes:
@@ -85,6 +88,7 @@ def verify_jwt(token: str, secret: str, now_ms: int) -> JwtClaims:
         issued_ms=None if issued is None else int(issued * 1000),
         revocation_key=_text_claim(claims, "x-ably-revocation-key"),
         channel_claims=channel_claims(claims),
+        publish_rates=publish_rates(claims),
     )
 
 

@@ -35,6 +35,15 @@ class Limits:
     # may have attached (90010).
     connections_per_app: int = 10_000
     channels_per_connection: int = 1_000
+    # Publishes one connection may make a second (a publish is one MESSAGE protocol message, however many
+    # messages it carries): Ably's per-connection inbound message rate; 42911 beyond it, nonfatal. A JWT's
+    # `ably.limits.publish.perAttachment.maxRate.<resource>` narrows it per attachment (`rate_limits`).
+    connection_publish_rate: float = 50.0
+    # Protocol messages of any kind one connection may send a second; past it the connection is closed
+    # with 42924. Advertised to clients as connectionDetails.maxInboundRate.
+    inbound_protocol_message_rate: float = 2_000.0
+    # A connection publishing at about this many times a publish rate is closed with 42921.
+    fatal_rate_multiple: int = 20
     # Frames waiting for a client that does not read; past this it is disconnected with 80020.
     outbound_buffer_bytes: int = 4 * MiB
     # Live tokens per app; requestToken beyond it is refused with 42910.

@@ -10,12 +10,16 @@ from ably_local.auth import ApiKey, Authority
 from ably_local.capability import parse_capability
 from ably_local.config import ServiceConfig
 from ably_local.connection import Connection
+from ably_local.limits import Limits
 from ably_local.protocol import Action, Flag
 from ably_local.realtime import RealtimeService
 from tests.realtime.wire import Key, signed_jwt
 
 KEY = ApiKey.parse("coreApp.coreKey:coreSecretValue_0123456789")
 ALL_MODES = Flag.PUBLISH | Flag.SUBSCRIBE | Flag.PRESENCE | Flag.PRESENCE_SUBSCRIBE
+# For tests of something else that send faster than one connection may (Ably's 50 publishes and 2,000
+# protocol messages a second), all in one instant of the fake clock.
+UNTHROTTLED = Limits(connection_publish_rate=1e9, inbound_protocol_message_rate=1e9)
 
 
 class FakeClock:

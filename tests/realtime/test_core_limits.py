@@ -10,7 +10,7 @@ from ably_local.capability import intersect, parse_capability
 from ably_local.errors import AblyError
 from ably_local.limits import Limits
 from ably_local.protocol import Action, Flag, PresenceAction
-from tests.realtime.core import Core, actions, drain
+from tests.realtime.core import UNTHROTTLED, Core, actions, drain
 
 SMALL = Limits(
     history_events_per_channel=5,
@@ -63,7 +63,7 @@ class NoScans(dict[str, Any]):
 
 
 def test_timers_never_walk_every_channel() -> None:
-    core = Core(presence_grace_ms=1_000)
+    core = Core(presence_grace_ms=1_000, limits=UNTHROTTLED)
     busy = core.connect()
     for count in range(5_000):
         core.publish(busy, f"busy:{count}", count, "x")
