@@ -32,9 +32,9 @@ class Limits:
     presence_bytes_per_channel: int = 16 * MiB
     presence_bytes_total: int = 128 * MiB
     # Live connections per app (40150; as many more may wait to resume), and channels one connection
-    # may have attached (90010).
+    # may have attached (90010; Ably's 200 on every package).
     connections_per_app: int = 10_000
-    channels_per_connection: int = 1_000
+    channels_per_connection: int = 200
     # Publishes one connection may make a second (a publish is one MESSAGE protocol message, however many
     # messages it carries): Ably's per-connection inbound message rate; 42911 beyond it, nonfatal. A JWT's
     # `ably.limits.publish.perAttachment.maxRate.<resource>` narrows it per attachment (`rate_limits`).
