@@ -62,7 +62,9 @@ class Messaging:
             if client_id is not None and not credentials.may_act_as(client_id):
                 raise invalid_client_id(f"Message clientId {client_id!r} does not match the connection's")
         claim = credentials.user_claims.on(channel)
-        return [stamped(item, claim) for item in items]
+        for item in items:
+            stamped(item, claim)
+        return items
 
     def publish_once(
         self,

@@ -121,28 +121,26 @@ class InboundRates:
 
     def admit_publish(self, channel: str, rates: Scoped[float], now: int) -> None:
         """Admit a publish on a channel, or raise 42911 (refused) or 42921 (the connection is closed)."""
-        limits = [self.publishes]
+        connection = self.publishes
         rate = rates.on(channel)
-        if rate is not None:
-            limits.append(self._attachment(channel, rate, now))
-        for limit in limits:
-            if not limit.attempt(now):
-                raise RateLimitError(
-                    42921,
-                    "Connection terminated; per-connection publish rate limit exceeded "
-                    f"{self.fatal_multiple} times over (limit {limit.rate:g}/s)",
-                    fatal=True,
-                )
-        for limit in limits:
-            if limit.allowed.refill(now) < 1:
-                raise RateLimitError(
-                    42911,
-                    "Rate limit exceeded; request rejected (nonfatal); "
-                    f"metric = connection.inboundRate; limit {limit.rate:g}/s",
-                    fatal=False,
-                )
-        for limit in limits:
-            limit.allowed.take(now)
+        attachment = None if rate is None else self._attachment(channel, rate, now)
+        if not connection.attempt(now):
+            raise self._fatal(connection)
+        if attachment is not None and not attachment.attempt(now):
+            raise self._fatal(attachment)
+        if connection.allowed.refill(now) < 1:
+            raise _refused(connection)
+        if attachment is not None and not attachment.allowed.take(now):
+            raise _refused(attachment)
+        connection.allowed.take(now)
+
+    def _fatal(self, limit: PublishRate) -> RateLimitError:
+        return RateLimitError(
+            42921,
+            "Connection terminated; per-connection publish rate limit exceeded "
+            f"{self.fatal_multiple} times over (limit {limit.rate:g}/s)",
+            fatal=True,
+        )
 
     def _attachment(self, channel: str, rate: float, now: int) -> PublishRate:
         limit = self.attachments.get(channel)
@@ -155,3 +153,12 @@ class InboundRates:
     def forget(self, channel: str) -> None:
         """A detached channel's rate starts afresh at the next attach."""
         self.attachments.pop(channel, None)
+
+
+def _refused(limit: PublishRate) -> RateLimitError:
+    return RateLimitError(
+        42911,
+        "Rate limit exceeded; request rejected (nonfatal); "
+        f"metric = connection.inboundRate; limit {limit.rate:g}/s",
+        fatal=False,
+    )
