@@ -222,3 +222,32 @@ def test_a_claim_that_is_not_text_for_a_resource_is_an_invalid_jwt(claims: dict[
         core.connect(access_token=core.jwt(claims))
     assert refused.value.code == 40144
     assert "ably.channel." in refused.value.message
+
+
+def test_the_claims_bytes_are_counted_where_they_are_kept() -> None:
+    """A claim can be as large as a JWT allows; what the service keeps is charged with it, while
+    maxMessageSize (checked by SDKs before they send) counts only what the client sent."""
+    core = Core(mutable_namespaces=frozenset({"chat"}))
+    claim = "c" * 4000
+    publisher = claimed(core, {"ably.channel.*": claim}, "big")
+    core.attach(publisher, "chat:room")
+    core.publish(publisher, "chat:room", 0, "m")
+    enter = {"action": PresenceAction.ENTER, "data": "d"}
+    core.send(
+        publisher, {"action": Action.PRESENCE, "channel": "chat:room", "msgSerial": 1, "presence": [enter]}
+    )
+    [message] = core.service.messaging.history_of("chat:room")[0].items
+    annotation = {"type": "r:total.v1", "messageSerial": message["serial"]}
+    core.send(
+        publisher,
+        {"action": Action.ANNOTATION, "channel": "chat:room", "msgSerial": 2, "annotations": [annotation]},
+    )
+    events = core.service.table.channels["chat:room"].log.events
+    # The message, the member's enter, the annotation, then the summary Ably sends (no claim: nobody's).
+    assert [event.action for event in events] == [
+        Action.MESSAGE,
+        Action.PRESENCE,
+        Action.ANNOTATION,
+        Action.MESSAGE,
+    ]
+    assert [event.size > len(claim) for event in events] == [True, True, True, False]
