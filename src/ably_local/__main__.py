@@ -3,16 +3,13 @@
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import json
-import math
 import os
 import sys
-from typing import Any
 
 from ably_local import protocol
 from ably_local.auth import ApiKey
-from ably_local.limits import Limits
+from ably_local.limits import Limits, limits_with
 from ably_local.listening import CannotListen, listen
 from ably_local.server import LocalAbly, tune_gc_for_serving
 
@@ -38,7 +35,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     try:
-        limits = limits_from(args.limit)
+        limits = limits_with(args.limit)
     except ValueError as error:
         sys.exit(f"--limit: {error}")
     try:
@@ -52,25 +49,6 @@ def main() -> None:
     tune_gc_for_serving()
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: the service closes its connections and exits
         asyncio.run(serve(args.host, args.port, key, args.sandbox, limits))
-
-
-def limits_from(settings: list[str]) -> Limits:
-    """Ably's limits with each `name=value` setting applied; an unknown name or a value that is not a
-    positive number of the limit's kind is refused, naming it."""
-    kinds = {field.name: field.type for field in dataclasses.fields(Limits)}
-    changed: dict[str, Any] = {}
-    for setting in settings:
-        name, _, text = setting.partition("=")
-        if name not in kinds:
-            raise ValueError(f"{name!r} is not a limit (see the limits table in docs/local-service.md)")
-        try:
-            value = float(text) if kinds[name] in (float, "float") else int(text)
-        except ValueError:
-            raise ValueError(f"{name} needs a number, not {text!r}") from None
-        if not (value > 0 and math.isfinite(value)):
-            raise ValueError(f"{name} must be a positive, finite number")
-        changed[name] = value
-    return dataclasses.replace(Limits(), **changed)
 
 
 async def serve(host: str, port: int, key: ApiKey | None, sandbox: bool, limits: Limits) -> None:

@@ -4,7 +4,11 @@ Each limit is in bytes where memory is at stake, and in counts where a count is 
 README's limits table is this class; `tests/realtime/test_hostile.py` drives each one past its edge.
 """
 
+import dataclasses
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -70,6 +74,26 @@ class Limits:
 
     def history_retention(self, persisted: bool) -> int:
         return self.persisted_history_retention_ms if persisted else self.history_retention_ms
+
+
+def limits_with(settings: Iterable[str]) -> Limits:
+    """The default limits with each `name=value` setting applied (the command's `--limit`, the pytest
+    plugin's `ably_local_limits`); an unknown name, or a value that is not a positive number of the
+    limit's kind, is a ValueError naming it."""
+    kinds = {field.name: field.type for field in dataclasses.fields(Limits)}
+    changed: dict[str, Any] = {}
+    for setting in settings:
+        name, _, text = (part.strip() for part in setting.partition("="))
+        if name not in kinds:
+            raise ValueError(f"{name!r} is not a limit (see the limits table in docs/local-service.md)")
+        try:
+            value: float = float(text) if kinds[name] in (float, "float") else int(text)
+        except ValueError:
+            raise ValueError(f"{name} needs a number, not {text!r}") from None
+        if not (value > 0 and math.isfinite(value)):
+            raise ValueError(f"{name} must be a positive, finite number")
+        changed[name] = value
+    return dataclasses.replace(Limits(), **changed)
 
 
 # Counted toward history on top of the messages' own sizes: the bookkeeping Python keeps for each.
