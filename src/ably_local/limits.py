@@ -86,8 +86,10 @@ def limits_with(settings: Iterable[str]) -> Limits:
         name, _, text = (part.strip() for part in setting.partition("="))
         if name not in kinds:
             raise ValueError(f"{name!r} is not a limit (see the limits table in docs/local-service.md)")
+        # Typed Any, not float: compiled, a float variable would turn an int limit's value into a float.
+        value: Any
         try:
-            value: float = float(text) if kinds[name] in (float, "float") else int(text)
+            value = float(text) if kinds[name] in (float, "float") else int(text)
         except ValueError:
             raise ValueError(f"{name} needs a number, not {text!r}") from None
         if not (value > 0 and math.isfinite(value)):
