@@ -16,6 +16,7 @@ from ably_local.capability import operations_on
 from ably_local.errors import AblyError
 from ably_local.presence_sync import PresenceSync
 from ably_local.protocol import Action, ProtocolMessage, encode_frame
+from ably_local.rate_limits import InboundRates
 
 # Channels whose granted operations a connection remembers; past this the memory starts over.
 MAX_REMEMBERED_RIGHTS = 1024
@@ -34,6 +35,8 @@ class Connection:
     max_outbox_bytes: int
     # The most an attach may queue at once (its replay and SYNC pages); never more than half the free room.
     max_burst_bytes: int
+    # What it may send how fast: protocol messages, publishes, publishes per attachment.
+    rates: InboundRates
     echo: bool = True
     key: str = field(default="")
     # channel name -> granted mode flags

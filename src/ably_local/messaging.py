@@ -12,6 +12,7 @@ from ably_local.auth import Clock, Credentials
 from ably_local.budgets import Budget
 from ably_local.capability import operations_on
 from ably_local.channels import Channel, ChannelTable
+from ably_local.claims import stamped
 from ably_local.deltas import DeltaVersion
 from ably_local.errors import AblyError, bad_request, capability_denied, message_too_large
 from ably_local.fanout import Delivery
@@ -57,9 +58,12 @@ class Messaging:
             idempotency_budget,
         )
 
-    def checked_messages(self, raw: list[dict[str, Any]], credentials: Credentials) -> list[dict[str, Any]]:
-        """Messages as they may be published: well-formed, within maxMessageSize, with a permitted
-        clientId. Shared by the realtime and REST paths."""
+    def checked_messages(
+        self, raw: list[dict[str, Any]], credentials: Credentials, channel: str
+    ) -> list[dict[str, Any]]:
+        """Messages as they may be published on a channel: well-formed, within maxMessageSize, with a
+        permitted clientId, and carrying the publisher's claim for the channel as their only userClaim.
+        Shared by the realtime and REST paths."""
         limits = self.limits
         if len(raw) > limits.max_messages_per_publish:
             raise AblyError(
@@ -69,6 +73,9 @@ class Messaging:
         checked_size(items, limits.max_message_size)
         for item in items:
             checked_client_id(credentials, item.get("clientId"), "A message's")
+        claim = credentials.user_claims.on(channel)
+        for item in items:
+            stamped(item, claim)
         return items
 
     def publish_once(
@@ -230,12 +237,14 @@ class Messaging:
                 40034, 400, f"Too many annotations in one publish (limit {limits.max_messages_per_publish})"
             )
         annotations = [annotation_from(item, limits.max_nesting_depth) for item in raw]
-        size = sum(annotation_size(item) for item in annotations)
-        if size > limits.max_message_size:
-            raise message_too_large(size, limits.max_message_size)
+        sent = sum(annotation_size(item) for item in annotations)
+        if sent > limits.max_message_size:
+            raise message_too_large(sent, limits.max_message_size)
         records = [store.get(item.get("messageSerial")) for item in annotations]
+        claim = credentials.user_claims.on(name)
         for item in annotations:
             checked_client_id(credentials, item.get("clientId"), "An annotation's")
+            stamped(item, claim)
         timestamp = self.clock()
         position = self.table.history.next_position
         client_id = credentials.own_client_id
@@ -246,6 +255,7 @@ class Messaging:
             item["serial"] = message_serial(position, index)
             item["connectionId"] = connection_id
             item["timestamp"] = timestamp
+        size = sum(annotation_size(item) for item in annotations)  # as kept: its claim and id count
         by_record: dict[int, tuple[MessageRecord, list[dict[str, Any]]]] = {}
         for record, item in zip(records, annotations, strict=True):
             by_record.setdefault(id(record), (record, []))[1].append(item)

@@ -37,6 +37,9 @@ HOSTILE_LIMITS = Limits(
     stats_bytes_total=1 * MiB,
     idempotency_bytes_total=1 * MiB,
     revocation_bytes_total=1 * MiB,
+    # The floods below must reach the history, presence and outbound budgets from a connection or two; the
+    # publish rate limits have attacks of their own (a JWT's rate), and Ably's protocol message rate stays.
+    connection_publish_rate=1_000_000.0,
 )
 # Where messages may be updated, appended to and annotated.
 MUTABLE_NAMESPACES = frozenset({"mutable"})

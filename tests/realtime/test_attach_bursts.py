@@ -20,7 +20,8 @@ def publish(core: Core, publisher: Connection, serial: int, count: int, data: ob
     core.send(
         publisher, {"action": Action.MESSAGE, "channel": CHANNEL, "msgSerial": serial, "messages": messages}
     )
-    drain(publisher)
+    assert Action.ACK in actions(drain(publisher))
+    core.clock.advance(20)  # within the connection's publish rate (50 a second)
 
 
 def messages_in(frames: list[dict[str, Any]]) -> list[str]:
