@@ -24,14 +24,22 @@ class Apps:
         self.services: dict[str, RealtimeService] = {}
         # The service's totals, which every app draws on together (sandbox apps included).
         self.budgets = ServiceBudgets.within(config.limits)
+        self._held: dict[str, int] = {}
 
-    def add(self, app_id: str, keys: Iterable[ApiKey], **settings: Any) -> RealtimeService:
+    def add(
+        self, app_id: str, keys: Iterable[ApiKey], held_bytes: int = 0, **settings: Any
+    ) -> RealtimeService:
         """A new app with these keys; `settings` override the service config for it alone (its totals
-        are the service's whatever they say)."""
+        are the service's whatever they say). `held_bytes` is what a sandbox app keeps of its spec,
+        against the sandbox's total (42910 beyond)."""
+        if not self.budgets.sandbox.fits(held_bytes):
+            raise AblyError(42910, 429, "The sandbox's apps hold all the bytes they may: delete some first")
         config = dataclasses.replace(self.config, **settings)
         authority = Authority(keys, clock=self.clock, limits=config.limits, budgets=self.budgets)
         service = RealtimeService(authority, config, clock=self.clock, budgets=self.budgets)
         self.services[app_id] = service
+        self.budgets.sandbox.used += held_bytes
+        self._held[app_id] = held_bytes
         return service
 
     def remove(self, app_id: str) -> RealtimeService | None:
@@ -42,6 +50,7 @@ class Apps:
                 connection.closing = True
                 connection.wake()
             service.release()
+            self.budgets.sandbox.used -= self._held.pop(app_id, 0)
         return service
 
     def for_key_name(self, key_name: str) -> RealtimeService:

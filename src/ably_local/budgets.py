@@ -58,6 +58,7 @@ class ServiceBudgets:
     idempotency: Budget
     revocations: Budget
     tokens: Budget
+    sandbox: Budget
 
     @classmethod
     def within(cls, limits: Limits) -> "ServiceBudgets":
@@ -68,4 +69,5 @@ class ServiceBudgets:
             Budget(limits.idempotency_bytes_total),
             Budget(limits.revocation_bytes_total),
             Budget(limits.token_bytes_total),
+            Budget(limits.sandbox_bytes_total),
         )

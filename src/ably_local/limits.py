@@ -82,6 +82,9 @@ class Limits:
     # Apps a sandbox may hold at once (POST /apps, the service's own app included); 42910 beyond. What they
     # hold counts toward the service's totals (the *_total limits), as the service's own app does.
     sandbox_apps: int = 1_000
+    # What the sandbox's apps keep of their specs (keys with their capabilities, namespaces), every app's
+    # together: anyone may make an app, and each may bring a request body's worth; 42910 beyond.
+    sandbox_bytes_total: int = 64 * MiB
     # GET /stats: per-minute records kept per app (sandbox fixtures from POST /stats, and counted traffic),
     # in minutes and bytes, and their bytes for every app together; past any, the app's oldest minute is
     # forgotten first.

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ably_local.budgets import Budget
-from ably_local.capability import Capability, to_json
+from ably_local.capability import Capability, capability_bytes, to_json
 from ably_local.errors import AblyError
 
 # Bookkeeping counted per token on top of its text, key name, clientId and capability.
@@ -101,6 +101,5 @@ def token_size_of(key_name: str, client_id: str | None, capability: Capability) 
 
 
 def _size(key_name: str, client_id: str | None, capability: Capability) -> int:
-    parts = [key_name, client_id or "", *capability]
-    parts += [operation for operations in capability.values() for operation in operations]
-    return sum(len(part.encode()) for part in parts) + TOKEN_OVERHEAD_BYTES
+    named = len(key_name.encode()) + len((client_id or "").encode())
+    return named + capability_bytes(capability) + TOKEN_OVERHEAD_BYTES

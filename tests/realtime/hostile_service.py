@@ -34,6 +34,7 @@ HOSTILE_LIMITS = Limits(
     token_bytes_per_app=1 * MiB,
     token_bytes_total=2 * MiB,
     sandbox_apps=20,
+    sandbox_bytes_total=2 * MiB,
     stats_bytes_total=1 * MiB,
     idempotency_bytes_total=1 * MiB,
     revocation_bytes_total=1 * MiB,

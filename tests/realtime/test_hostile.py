@@ -644,6 +644,63 @@ async def test_publishing_far_past_a_jwt_rate_is_refused_then_closed(witness: Wi
     assert [item["data"] for item in await history(channel)] == ["d"], "only the first was published"
 
 
+# --- found attacking it once more ---------------------------------------------------------------------------
+
+
+async def test_a_capability_nested_past_the_parser_is_40000(witness: Witness) -> None:
+    # A capability is JSON inside a string: the body's nesting check never sees it.
+    deep = "[" * 3000
+    answer = await request_token(f"http://{HOST}:{PORT}", signed_token_request(KEY, capability=deep))
+    assert_http_error(answer, 40000, 400, secret=KEY.secret)
+    jwt = signed_jwt(KEY, {"iat": now_s(), "exp": now_s() + 60, "x-ably-capability": deep})
+    refused = await WireClient.open(url(access_token=jwt))
+    assert_error(await refused.recv(), Action.ERROR, 40000, 400)
+    bearer = {"Authorization": "Bearer " + base64.b64encode(jwt.encode()).decode()}
+    async with httpx.AsyncClient(base_url=f"http://{HOST}:{PORT}", headers=bearer) as http:
+        assert_http_error(await http.get("/channels/chat:x/messages"), 40000, 400, secret=KEY.secret)
+
+
+async def test_a_batch_presence_request_naming_a_channel_again_and_again_costs_it_once(
+    witness: Witness,
+) -> None:
+    # Five hundred names of one channel holding 250 KB of presence asked for 125 MB in one answer.
+    channel = f"c{uuid.uuid4().hex[:6]}"  # short: five hundred of them fit in the dev server's request head
+    holder = await connected("msgpack", key=API_KEY)
+    assert (await holder.attach(channel, flags=Flag.PRESENCE))["action"] == Action.ATTACHED
+    for serial in range(5):
+        members = [{"action": 2, "clientId": f"m{serial}-{n}", "data": "p" * 2500} for n in range(20)]
+        await holder.send(
+            {"action": Action.PRESENCE, "channel": channel, "msgSerial": serial, "presence": members}
+        )
+        await holder.acked(serial)
+    async with httpx.AsyncClient(base_url=f"http://{HOST}:{PORT}", headers=basic_auth(), timeout=30) as http:
+        answer = await http.get("/presence", params={"channels": ",".join([channel] * 500)})
+    assert answer.status_code == 200, answer.text[:200]
+    [result] = answer.json()["results"] if "results" in answer.json() else answer.json()
+    assert result["channel"] == channel
+    assert len(result["presence"]) == 100
+
+
+async def test_sandbox_apps_are_bounded_in_the_bytes_their_specs_keep(witness: Witness) -> None:
+    # Anyone may make an app; each keeps its keys' capabilities, up to a whole request body of them.
+    capability = json.dumps({f"room-{n}-{'r' * 400}": ["subscribe"] for n in range(1000)})  # 420 KB
+    created: list[str] = []
+    codes: list[int] = []
+    async with httpx.AsyncClient(base_url=f"http://{HOST}:{PORT}", timeout=30) as http:
+        for _ in range(HOSTILE_LIMITS.sandbox_apps):
+            answer = await http.post("/apps", json={"keys": [{"capability": capability}]})
+            codes.append(answer.json()["error"]["code"] if answer.status_code != 201 else 201)
+            if answer.status_code == 201:
+                created.append(answer.json()["keys"][0]["keyStr"])
+        assert 201 in codes
+        assert codes[-1] == 42910
+        assert len(created) <= HOSTILE_LIMITS.sandbox_bytes_total // 400_000
+        for key in map(Key.parse, created):  # deleting them gives their share back
+            deleted = await http.delete(f"/apps/{key.name.partition('.')[0]}", auth=(key.name, key.secret))
+            assert deleted.status_code == 204
+        assert (await http.post("/apps", json={"keys": [{"capability": capability}]})).status_code == 201
+
+
 # --- a client that never reads ------------------------------------------------------------------------
 
 

@@ -69,7 +69,10 @@ def batch_routes(apps: Apps) -> list[Route]:
 
     async def batch_presence(request: Request) -> Response:
         service, credentials = authenticate(apps, request)
-        names = [name for name in request.query_params.get("channels", "").split(",") if name]
+        # A channel named again is answered once: repeating a name must not multiply the answer.
+        names = list(
+            dict.fromkeys(name for name in request.query_params.get("channels", "").split(",") if name)
+        )
         if not names:
             raise bad_request("Name the channels: GET /presence?channels=a,b")
         if len(names) > service.limits.batch_items_per_request:
