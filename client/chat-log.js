@@ -32,6 +32,16 @@ function el(tag, className, text) {
   return node;
 }
 
+/**
+ * A person's name as typed: isolated from the text around it (a right-to-left name would otherwise
+ * reorder the time or the words beside it), with the full name as its title where it is shortened.
+ */
+export function nameElement(name, className) {
+  const node = el('bdi', className, name);
+  node.title = name;
+  return node;
+}
+
 /** Sets a <time> element to `time`: machine-readable in dateTime, hour and minute in its text. */
 function setTime(stamp, time) {
   stamp.dateTime = time.toISOString();
@@ -154,13 +164,17 @@ export class ChatLog {
   }
 
   /** "bob joined" and the like: part of the conversation's record, never grouped with messages. */
-  addNotice(text, { counts = false } = {}) {
+  /** `name`, when given, is isolated as a name is (nameElement) and put before `text`. */
+  addNotice(text, { counts = false, name = null } = {}) {
     const now = new Date();
     this.dividerFor(now);
     const item = el('li', 'notice');
     const time = el('time');
     setTime(time, now);
-    item.append(el('span', 'notice-text', text), ' · ', time);
+    const said = el('span', 'notice-text');
+    if (name !== null) said.append(nameElement(name, 'notice-name'), ' ');
+    said.append(text);
+    item.append(said, ' · ', time);
     this.append(item, { counts });
   }
 
@@ -179,8 +193,10 @@ export class ChatLog {
     const stamp = el('time');
     setTime(stamp, time);
     stamp.title = time.toLocaleString();
-    meta.append(el('span', 'sender', own ? 'You' : clientId || 'anonymous'), ' ', stamp);
-    item.append(meta, el('p', 'text', text), el('p', 'state'));
+    meta.append(nameElement(own ? 'You' : clientId || 'anonymous', 'sender'), ' ', stamp);
+    const body = el('p', 'text', text);
+    body.dir = 'auto'; // a message in a right-to-left script reads and aligns as one
+    item.append(meta, body, el('p', 'state'));
     return item;
   }
 }
