@@ -7,6 +7,7 @@ import { ChatLog } from './chat-log.js';
 import { Members } from './members.js';
 import { nameProblem, nameTooLong, rememberName, rememberedName } from './names.js';
 import { explain, offlineProblem } from './problems.js';
+import { presenceNote, statusLabel, waitingFor } from './status.js';
 import { TokenTracker, authCallback, warmUp } from './token.js';
 
 const MESSAGE_NAME = 'chat';
@@ -15,27 +16,10 @@ const MESSAGE_NAME = 'chat';
 const RECENT_MESSAGES = 50;
 const MAX_MESSAGE_LENGTH = 2000;
 const DEFAULT_CHANNEL = 'chat:lobby';
-const STATE_LABELS = {
-  initialized: 'Not connected',
-  connecting: 'Connecting…',
-  connected: 'Connected',
-  disconnected: 'Retrying…',
-  suspended: 'Offline',
-  closing: 'Closing…',
-  closed: 'Closed',
-  failed: 'Stopped',
-};
 // ably-js queues publishes in these states and sends them once connected.
 const QUEUEING_STATES = new Set(['connected', 'connecting', 'disconnected']);
 // Rewound messages follow ATTACHED at once; wait this long before calling the room empty.
 const EMPTY_ROOM_GRACE_MS = 250;
-
-function presenceNote(state, { everConnected, stopped }) {
-  if (state === 'connected') return '';
-  if (stopped || state === 'closed' || state === 'failed') return 'not connected';
-  if (state === 'suspended') return 'offline';
-  return everConnected ? 'reconnecting' : 'connecting';
-}
 
 const element = (id) => document.getElementById(id);
 const joinForm = element('join');
@@ -55,13 +39,9 @@ function channelName() {
   return new URLSearchParams(window.location.search).get('channel') || DEFAULT_CHANNEL;
 }
 
-function showStatus(state, { everConnected, stopped }) {
-  const status = element('status');
-  status.dataset.state = state;
-  let label = STATE_LABELS[state] || state;
-  if (stopped && state !== 'connected') label = 'Stopped';
-  else if (everConnected && (state === 'connecting' || state === 'disconnected')) label = 'Reconnecting…';
-  element('status-text').textContent = label;
+function showStatus(state, context) {
+  element('status').dataset.state = state;
+  element('status-text').textContent = statusLabel(state, context);
 }
 
 function showProblem(problem) {
@@ -125,8 +105,18 @@ function join(clientId) {
   });
   const channel = realtime.channels.get(name, { params: { rewind: String(RECENT_MESSAGES) } });
   let everConnected = false;
+  let failedBefore = false; // an attempt to connect failed before the first success
+  let attachedBefore = false;
+  let entered = false; // in presence (see enterPresence)
   let stopped = null; // the final problem, once there is one: nothing retries after it
   let composerUsed = false;
+
+  // Until the room first opens, the empty conversation says what it is waiting for.
+  function showWaiting() {
+    if (!attachedBefore && !stopped) {
+      log.setEmpty(waitingFor(realtime.connection.state, channel.state, { failedBefore }));
+    }
+  }
 
   function updateComposer() {
     const usable =
@@ -157,6 +147,7 @@ function join(clientId) {
 
   realtime.connection.on((change) => {
     const state = change.current;
+    if (!everConnected && (state === 'disconnected' || state === 'suspended')) failedBefore = true;
     if (state === 'connected') {
       everConnected = true;
       if (!stopped) clearProblem(); // stale reasons (e.g. 80008 after a server restart) go too
@@ -168,10 +159,10 @@ function join(clientId) {
     }
     members.setStale(presenceNote(state, { everConnected, stopped }));
     showStatus(state, { everConnected, stopped });
+    showWaiting();
     updateComposer();
   });
 
-  let attachedBefore = false;
   channel.on((change) => {
     if (change.current === 'failed') report(change.reason, 'channel');
     if (change.current === 'attached') {
@@ -184,17 +175,30 @@ function join(clientId) {
         }, EMPTY_ROOM_GRACE_MS);
       }
       attachedBefore = true;
+      if (!entered) enterPresence();
       members.refresh(channel.presence);
     }
+    showWaiting();
     updateComposer();
   });
 
-  const onChannelError = (error) => report(error, 'channel');
+  // A channel that could not attach for now (an attach timed out, the connection dropped) is attached
+  // again by ably-js and only waited for; a refusal (the channel failed, or presence was refused on an
+  // attached channel) is reported.
+  const onChannelError = (error) => {
+    if (channel.state !== 'suspended' && channel.state !== 'attaching') report(error, 'channel');
+  };
+  // Entered once the channel is attached, and again on a later attach if that failed: ably-js re-enters
+  // by itself only members it once entered.
+  function enterPresence() {
+    channel.presence.enter().then(() => {
+      entered = true;
+    }, onChannelError);
+  }
   channel
     .subscribe(MESSAGE_NAME, (message) => log.addMessage(message, message.clientId === clientId))
     .catch(onChannelError);
   channel.presence.subscribe(() => members.refresh(channel.presence)).catch(onChannelError);
-  channel.presence.enter().catch(onChannelError);
 
   element('publish').addEventListener('submit', (event) => {
     event.preventDefault();

@@ -5,7 +5,10 @@
 const GROUP_GAP_MS = 5 * 60 * 1000;
 const AT_BOTTOM_PX = 48;
 const EMPTY_TEXT = {
+  connecting: 'Connecting…',
+  'not-connected': 'Not connected yet. Recent messages appear once the page connects; it keeps trying.',
   loading: 'Loading recent messages…',
+  'room-retrying': 'The room did not open in time. The page keeps trying.',
   empty: 'No messages yet. Say hello: everyone here sees it at once.',
 };
 
@@ -60,7 +63,7 @@ export class ChatLog {
     this.pending = new Map(); // id -> <li> of own messages not yet confirmed
     this.unread = 0;
     this.lastDay = null;
-    this.setEmpty('loading');
+    this.setEmpty('connecting');
     log.addEventListener('scroll', () => {
       if (this.atBottom()) this.clearUnread();
     });
@@ -74,7 +77,8 @@ export class ChatLog {
     return this.seen.size > 0 || this.pending.size > 0;
   }
 
-  /** The placeholder in an empty list: 'loading', 'empty' (attached, nothing recent) or null (none). */
+  /** The placeholder in an empty list: a key of EMPTY_TEXT (status.js's waitingFor, or 'empty' once
+   * the room is open with nothing recent) or null (none). */
   setEmpty(state) {
     this.empty.textContent = state ? EMPTY_TEXT[state] : '';
     this.empty.hidden = !state || this.hasMessages();

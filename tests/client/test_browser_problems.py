@@ -5,21 +5,25 @@ reach (the dev server in real-Ably mode, with no network), Ably refusing the key
 the browser going offline, and the dev server restarting under a connected page.
 """
 
+import json
 import os
 import re
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from playwright.sync_api import Browser, Page, Request, expect
+from playwright.sync_api import Browser, Page, Request, WebSocketRoute, expect
 
 from devserver.testing import running_devserver
 from tests.client.browser import TIMEOUT_MS, Tab, assert_accessible, join, open_tab, screenshot, send
 from tests.client.devserver_process import DevServer, dev_server
 
 RETRY_WINDOW = "02:00"  # ably-js retries a failed connection every 15 s; two minutes would show 8 attempts
+REALTIME = re.compile(r"^ws://")  # the page's WebSocket to the (local) realtime service
+LOADING = "Loading recent messages…"
+CONNECTED, ATTACH = 4, 10  # protocol message actions
 
 
 class TokenRequests:
@@ -48,6 +52,34 @@ def expect_final(page: Page, title: str) -> None:
     expect(page.locator("#status-text")).to_have_text("Stopped", timeout=TIMEOUT_MS)
     expect(page.get_by_label("Message")).to_be_disabled()
     expect(page.get_by_role("button", name="Send")).to_be_disabled()
+
+
+class Placeholders:
+    """Every text the empty conversation showed, from the moment the room appeared."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        page.evaluate(
+            """() => {
+              window.__placeholders = [];
+              const empty = document.getElementById('empty');
+              new MutationObserver(() => window.__placeholders.push(empty.textContent))
+                .observe(empty, { childList: true, characterData: true, subtree: true });
+            }"""
+        )
+
+    def shown(self) -> list[str]:
+        """In order, a text set again in a row counted once."""
+        texts: list[str] = self.page.evaluate("window.__placeholders")
+        return [text for i, text in enumerate(texts) if i == 0 or texts[i - 1] != text]
+
+
+def wait_until(page: Page, condition: Callable[[], bool]) -> None:
+    """Until `condition` holds: Playwright's callbacks (routes, events) run while the page waits."""
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        page.wait_for_timeout(20)
 
 
 def expect_no_retry(tab: Tab, requests: TokenRequests) -> None:
@@ -113,6 +145,83 @@ def test_an_unreachable_token_function_is_network_trouble_and_retried(
     tab.page.context.close()
 
 
+def test_a_connection_that_never_opens_never_says_loading(browser: Browser, server: DevServer) -> None:
+    tab = open_tab(browser)
+    tab.page.clock.install()
+    sockets: list[WebSocketRoute] = []
+    tab.page.route_web_socket(REALTIME, lambda socket: sockets.append(socket))  # silent: no CONNECTED
+    tab.page.goto(server.url)
+    placeholders = Placeholders(tab.page)
+    tab.page.get_by_label("Your name").fill("carol")
+    tab.page.get_by_role("button", name="Join chat").click()
+    expect(tab.page.locator("#empty")).to_have_text("Connecting…")
+    wait_until(tab.page, lambda: bool(sockets))  # ably-js's timers run from the socket's opening
+    tab.page.clock.run_for("00:21")  # ably-js gives up on the attempt within 20 s, and retries after 15
+    expect(tab.page.locator("#status-text")).to_have_text("Retrying…")
+    expect(tab.page.locator("#empty")).to_have_text(re.compile("^Not connected yet"))
+    tab.page.clock.run_for("00:30")  # the retries say the same, without flickering back to "Connecting"
+    expect(tab.page.locator("#empty")).to_have_text(re.compile("^Not connected yet"))
+    screenshot(tab.page, "problem-never-connects")
+    assert placeholders.shown() == [  # never "Loading recent messages…"
+        "Connecting…",
+        "Not connected yet. Recent messages appear once the page connects; it keeps trying.",
+    ]
+    assert tab.errors == []
+    tab.page.context.close()
+
+
+def test_a_room_that_never_opens_says_so_then_loads(browser: Browser, server: DevServer) -> None:
+    tab = open_tab(browser)
+    tab.page.clock.install()
+    drop_attach, attaches_dropped = True, 0
+
+    def attach_unanswered(socket: WebSocketRoute) -> None:
+        service = socket.connect_to_server()
+
+        def to_service(frame: str | bytes) -> None:
+            nonlocal attaches_dropped
+            if drop_attach and isinstance(frame, str) and json.loads(frame).get("action") == ATTACH:
+                attaches_dropped += 1
+            else:
+                service.send(frame)
+
+        def to_page(frame: str | bytes) -> None:
+            # The fake clock's jumps would look like a silent service (no frame for maxIdleInterval +
+            # 10 s) and ably-js would drop the transport; with maxIdleInterval 0 it does not watch.
+            message = json.loads(frame)
+            if message.get("action") == CONNECTED:
+                message["connectionDetails"]["maxIdleInterval"] = 0
+            socket.send(json.dumps(message))
+
+        socket.on_message(to_service)
+        service.on_message(to_page)
+
+    tab.page.route_web_socket(REALTIME, attach_unanswered)
+    tab.page.goto(f"{server.url}/?channel=chat:unattached-{time.time_ns()}")
+    placeholders = Placeholders(tab.page)
+    tab.page.get_by_label("Your name").fill("carol")
+    tab.page.get_by_role("button", name="Join chat").click()
+    expect(tab.page.locator("#status-text")).to_have_text("Connected", timeout=TIMEOUT_MS)
+    expect(tab.page.locator("#empty")).to_have_text(LOADING)  # connected: the room's messages are due
+    wait_until(tab.page, lambda: attaches_dropped > 0)  # ably-js's attach timer runs from its ATTACH
+    tab.page.clock.run_for("00:11")  # ably-js gives up on the ATTACH after 10 s, and retries after 15
+    expect(tab.page.locator("#empty")).to_have_text(
+        "The room did not open in time. The page keeps trying.", timeout=TIMEOUT_MS
+    )
+    expect(tab.page.locator("#banner")).to_be_hidden()
+    drop_attach = False
+    tab.page.clock.run_for("00:20")
+    expect(tab.page.locator("#empty")).to_have_text(re.compile("^No messages yet"), timeout=TIMEOUT_MS)
+    expect(tab.page.locator("#members li")).to_have_text(["carol (you)"])  # entered once attached
+    assert placeholders.shown()[:3] == [
+        "Connecting…",
+        LOADING,
+        "The room did not open in time. The page keeps trying.",
+    ]
+    assert tab.errors == []
+    tab.page.context.close()
+
+
 def test_a_room_outside_the_capability_is_refused_with_the_fix(browser: Browser, server: DevServer) -> None:
     tab = open_tab(browser, "phone")
     try_to_join(tab, f"{server.url}/?channel=lobby")
@@ -139,6 +248,7 @@ def test_ably_out_of_reach_is_not_blamed_on_the_token_function(browser: Browser)
         expect(banner).not_to_contain_text("authentication provider")
         expect(banner).to_have_attribute("data-final", "false")  # network trouble: ably-js keeps trying
         expect(tab.page.locator("#status-text")).to_have_text("Retrying…")
+        expect(tab.page.locator("#empty")).to_have_text(re.compile("^Not connected yet"))  # not "Loading"
         screenshot(tab.page, "problem-ably-unreachable")
         assert_accessible(tab.page, "Ably unreachable")
         assert tab.errors == []
