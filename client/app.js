@@ -49,6 +49,9 @@ function showProblem(problem) {
   element('banner-title').textContent = problem.title;
   element('banner-cause').textContent = problem.cause;
   element('banner-fix').textContent = problem.fix;
+  const detail = element('banner-detail'); // what ably-js or the service said, after the page's words
+  detail.textContent = problem.detail || '';
+  detail.hidden = !problem.detail;
   const help = element('banner-help');
   help.hidden = !problem.help;
   if (problem.help) {
