@@ -21,7 +21,7 @@ CHROMIUM_FLAGS = [
 ]
 ARTIFACTS = ROOT / "artifacts"
 AXE_SCRIPT = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-PAGE_DOCS = ROOT / "README.md"  # where the page's behaviour is documented for its users
+PAGE_DOCS = ROOT / "docs" / "page.md"  # where the page's behaviour is documented for its users
 TIMEOUT_MS = 15_000
 Scheme = Literal["light", "dark"]
 SIZES: dict[str, ViewportSize] = {

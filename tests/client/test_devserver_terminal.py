@@ -11,6 +11,7 @@ from websockets.sync.client import connect
 
 from devserver.request_log import printable, summary
 from tests.client.devserver_process import ROOT, DevServer, dev_server
+from tests.docs import snippet
 
 TOKEN_FUNCTION = "/.netlify/functions/ably-token-request"
 UNICORN = "🦄 Ada"
@@ -62,6 +63,19 @@ def test_one_readable_line_per_request_with_names_as_typed() -> None:
     assert len(requests) == len(expected), requests  # no JSON, no "connection open" for the WebSocket
     for line, pattern in zip(requests, expected, strict=True):
         assert re.fullmatch(pattern, line), line
+
+
+def test_the_documented_terminal_lines_have_the_printed_form() -> None:
+    documented = snippet("devserver-terminal").text.splitlines()
+    forms = [
+        LINE.format(method="GET", target="/", status=200),
+        LINE.format(method="GET", target="ably-token-request", status=204) + " warmup",
+        LINE.format(method="GET", target="ably-token-request", status=200) + " issued for .+",
+        LINE.format(method="POST", target=r"/keys/[\w.]+/requestToken", status=200),
+    ]
+    assert len(documented) == len(forms)
+    for line, form in zip(documented, forms, strict=True):
+        assert re.fullmatch(form, line), line
 
 
 def test_json_logs_prints_the_functions_lines_as_netlify_gets_them() -> None:
