@@ -6,7 +6,7 @@ import * as Ably from 'ably';
 import { ChatLog } from './chat-log.js';
 import { Members } from './members.js';
 import { nameProblem, nameTooLong, rememberName, rememberedName } from './names.js';
-import { explain, offlineProblem } from './problems.js';
+import { CONTINUITY_LOST, explain, offlineProblem } from './problems.js';
 import { presenceNote, statusLabel, waitingFor } from './status.js';
 import { TokenTracker, authCallback, warmUp } from './token.js';
 
@@ -148,9 +148,24 @@ function join(clientId) {
     }
   }
 
+  // One line in the conversation per gap, however it showed: Ably lost continuity (80020, on the
+  // connection or the channel), or the channel attached again without resuming.
+  let gapNoted = false;
+  function noteGap(reason) {
+    if (gapNoted) return;
+    gapNoted = true;
+    log.addNotice(
+      reason && reason.code === CONTINUITY_LOST
+        ? 'Some messages may be missing: Ably could not deliver all of them to this page (error 80020). ' +
+            'The chat carries on.'
+        : 'Reconnected. Messages sent while you were away may be missing.',
+    );
+  }
+
   realtime.connection.on((change) => {
     const state = change.current;
     if (!everConnected && (state === 'disconnected' || state === 'suspended')) failedBefore = true;
+    if (change.reason && change.reason.code === CONTINUITY_LOST && attachedBefore) noteGap(change.reason);
     if (state === 'connected') {
       everConnected = true;
       if (!stopped) clearProblem(); // stale reasons (e.g. 80008 after a server restart) go too
@@ -169,15 +184,16 @@ function join(clientId) {
   channel.on((change) => {
     if (change.current === 'failed') report(change.reason, 'channel');
     if (change.current === 'attached') {
-      if (attachedBefore && !change.resumed) {
-        log.addNotice('Reconnected. Messages sent while you were away may be missing.');
-      }
+      // ably-js re-attached by itself (or Ably said continuity was lost on the attached channel, an
+      // UPDATE): some messages may not have arrived.
+      if (attachedBefore && !change.resumed) noteGap(change.reason);
       if (!attachedBefore) {
         setTimeout(() => {
           if (!stopped) log.setEmpty('empty');
         }, EMPTY_ROOM_GRACE_MS);
       }
       attachedBefore = true;
+      gapNoted = false; // live again: a later gap gets its own line
       if (!entered) enterPresence();
       members.refresh(channel.presence);
     }

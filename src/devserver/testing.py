@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -35,11 +36,15 @@ class DevServerDidNotStart(RuntimeError):
 
 @contextmanager
 def running_devserver(
-    site_dir: Path = ROOT / "dist", functions_dir: Path = ROOT / "functions", host: str = "127.0.0.1"
+    site_dir: Path = ROOT / "dist",
+    functions_dir: Path = ROOT / "functions",
+    host: str = "127.0.0.1",
+    **service_config: Any,
 ) -> Iterator[RunningDevServer]:
+    """`service_config`: ServiceConfig fields for the local service, e.g. `limits=Limits(...)`."""
     listener = socket.create_server((host, 0))
     port = listener.getsockname()[1]
-    realtime = LocalAbly(None, host=host, port=port)
+    realtime = LocalAbly(None, host=host, port=port, **service_config)
     previous_key = os.environ.get("ABLY_API_KEY")
     os.environ["ABLY_API_KEY"] = realtime.api_key
     app = create_app(DevConfig(site_dir.resolve(), functions_dir.resolve(), realtime, host))
