@@ -6,7 +6,7 @@ import * as Ably from 'ably';
 import { ChatLog } from './chat-log.js';
 import { Members } from './members.js';
 import { nameProblem, nameTooLong, rememberName, rememberedName } from './names.js';
-import { CONTINUITY_LOST, explain, offlineProblem } from './problems.js';
+import { CONTINUITY_LOST, explain, offlineProblem, throttled } from './problems.js';
 import { presenceNote, statusLabel, waitingFor } from './status.js';
 import { TokenTracker, authCallback, warmUp } from './token.js';
 
@@ -135,6 +135,21 @@ function join(clientId) {
     }
   }
 
+  // The token function answered 429 with a Retry-After: ably-js retries on its own clock (and the
+  // authCallback holds off until then), so the page asks for an attempt at the time it was given.
+  let turnTimer = null;
+  function waitTurn() {
+    const retryAt = tracker.failure && tracker.failure.retryAt;
+    if (!retryAt || turnTimer !== null) return;
+    turnTimer = setTimeout(
+      () => {
+        turnTimer = null;
+        if (!stopped && realtime.connection.state !== 'connected') realtime.connect();
+      },
+      Math.max(0, retryAt - Date.now()),
+    );
+  }
+
   function report(reason, where) {
     if (stopped) return;
     const problem = explain(reason, { tracker, channelName: name, everConnected, where });
@@ -171,10 +186,11 @@ function join(clientId) {
       if (!stopped) clearProblem(); // stale reasons (e.g. 80008 after a server restart) go too
       members.refresh(channel.presence);
     } else if (state === 'suspended' && !stopped) {
-      showProblem(offlineProblem());
+      showProblem(throttled(tracker) || offlineProblem()); // waiting its turn is not being offline
     } else if (change.reason) {
       report(change.reason, 'connection');
     }
+    if (state === 'disconnected' || state === 'suspended') waitTurn();
     members.setStale(presenceNote(state, { everConnected, stopped }));
     showStatus(state, { everConnected, stopped });
     showWaiting();

@@ -14,8 +14,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from playwright.sync_api import Browser, Page, Request, WebSocketRoute, expect
+from playwright.sync_api import Browser, Page, Request, Route, WebSocketRoute, expect
 
+from ably_local.limits import Limits
 from devserver.testing import running_devserver
 from tests.client.browser import TIMEOUT_MS, Tab, assert_accessible, join, open_tab, screenshot, send
 from tests.client.devserver_process import DevServer, dev_server
@@ -24,6 +25,7 @@ RETRY_WINDOW = "02:00"  # ably-js retries a failed connection every 15 s; two mi
 REALTIME = re.compile(r"^ws://")  # the page's WebSocket to the (local) realtime service
 LOADING = "Loading recent messages…"
 CONNECTED, ATTACH = 4, 10  # protocol message actions
+TOKEN_REQUESTS = "**/ably-token-request?clientId=*"  # the page's token requests, not its warm-up
 
 
 class TokenRequests:
@@ -230,6 +232,114 @@ def test_a_room_that_never_opens_says_so_then_loads(browser: Browser, server: De
     ]
     assert tab.errors == []
     tab.page.context.close()
+
+
+def throttling(retry_after_s: int) -> Callable[[Route], None]:
+    """A token function past its per-address limit, answering as the dev server's limiter does."""
+    error = {"message": "Too many token requests from this address.", "code": 42910, "statusCode": 429}
+    body = {"error": error}
+
+    def answer(route: Route) -> None:
+        headers = {"Retry-After": str(retry_after_s), "x-ably-errorcode": "42910"}
+        route.fulfill(status=429, headers=headers, content_type="application/json", body=json.dumps(body))
+
+    return answer
+
+
+def test_too_many_requests_waits_its_turn_then_joins(browser: Browser, server: DevServer) -> None:
+    tab = open_tab(browser)
+    tab.page.clock.install()
+    requests = TokenRequests(tab.page)
+    tab.page.context.route(TOKEN_REQUESTS, throttling(60))
+    try_to_join(tab, server.url)
+    expect(tab.page.locator("#banner-title")).to_have_text(
+        "Too many requests from this network", timeout=TIMEOUT_MS
+    )
+    expect(tab.page.locator("#banner")).to_have_attribute("data-final", "false")
+    expect(tab.page.locator("#banner-cause")).to_contain_text("(HTTP 429, error 42910)")
+    expect(tab.page.locator("#banner-fix")).to_have_text(
+        re.compile(r"^The page tries again by itself at \d.+ \(in 60 s\); nothing else is needed\.$")
+    )
+    expect(tab.page.locator("#banner-detail")).to_have_text(
+        "The token function said: Too many token requests from this address."
+    )
+    expect(tab.page.locator("#status-text")).to_have_text("Retrying…")
+    screenshot(tab.page, "problem-too-many-requests")
+
+    # ably-js retries three times in the minute (after 12-15 s, then about 16-20 and 20-25 s more), and
+    # next only after 72 s: the function is asked neither by those nor before its Retry-After. (The fake
+    # clock also runs on by itself, as real time passes: hence the margin.)
+    tab.page.clock.run_for("00:57")
+    tab.page.wait_for_timeout(300)
+    assert len(requests.urls) == 1
+    tab.page.context.unroute(TOKEN_REQUESTS)
+    tab.page.clock.run_for("00:04")  # past the Retry-After: the page asks at once, and joins
+    expect(tab.page.locator("#status-text")).to_have_text("Connected", timeout=TIMEOUT_MS)
+    expect(tab.page.locator("#banner")).to_be_hidden()
+    assert len(requests.urls) == 2
+    assert "Stopped" not in tab.header_states
+    assert tab.errors == []
+    tab.page.context.close()
+
+
+def test_a_wait_past_two_minutes_is_still_a_wait_not_offline(browser: Browser, server: DevServer) -> None:
+    tab = open_tab(browser)
+    tab.page.clock.install()
+    requests = TokenRequests(tab.page)
+    tab.page.context.route(TOKEN_REQUESTS, throttling(200))
+    try_to_join(tab, server.url)
+    expect(tab.page.locator("#banner-fix")).to_contain_text("(in 3 min)", timeout=TIMEOUT_MS)
+    tab.page.clock.run_for("02:10")  # ably-js is suspended after 2 minutes without a connection
+    expect(tab.page.locator("#status-text")).to_have_text("Offline")
+    expect(tab.page.locator("#banner-title")).to_have_text("Too many requests from this network")
+    expect(tab.page.locator("#banner")).to_have_attribute("data-final", "false")
+    assert_accessible(tab.page, "too many requests")
+    assert len(requests.urls) == 1
+    tab.page.context.unroute(TOKEN_REQUESTS)
+    tab.page.clock.run_for("01:15")
+    expect(tab.page.locator("#status-text")).to_have_text("Connected", timeout=TIMEOUT_MS)
+    assert len(requests.urls) == 2
+    assert tab.errors == []
+    tab.page.context.close()
+
+
+def test_an_account_at_its_connection_limit_is_explained_to_the_site_owner(
+    browser: Browser, server: DevServer
+) -> None:
+    # The local service has no account; Ably refuses such a connection with an ERROR 40111 (HTTP 403,
+    # "Account restricted (connection limits exceeded)"), which the route answers in its place.
+    error = {"code": 40111, "statusCode": 403, "message": "Account restricted (connection limits exceeded)"}
+    tab = open_tab(browser, "phone")
+    tab.page.route_web_socket(REALTIME, lambda socket: socket.send(json.dumps({"action": 9, "error": error})))
+    try_to_join(tab, server.url)
+    expect_final(tab.page, "The chat is full right now")
+    expect_own_words_then_detail(
+        tab.page,
+        "Ably refused to connect this page: the Ably account this site uses is at its limit of "
+        "connections open at once (error 40111).",
+        re.compile(r"^Ably said: Account restricted \(connection limits exceeded\)$"),
+    )
+    expect(tab.page.locator("#banner-fix")).to_contain_text("Site owner: every open page is one connection")
+    expect(tab.page.locator("#banner-help")).to_have_attribute("href", "https://help.ably.io/error/40111")
+    screenshot(tab.page, "problem-account-connection-limit")
+    assert_accessible(tab.page, "account at its connection limit")
+    assert tab.errors == []
+    tab.page.context.close()
+
+
+def test_an_app_at_its_connection_limit_is_explained_too(browser: Browser) -> None:
+    with running_devserver(limits=Limits(connections_per_app=1)) as running:
+        first, second = open_tab(browser), open_tab(browser)
+        join(first, running.url, "first")
+        try_to_join(second, running.url, "second")
+        expect_final(second.page, "The chat is full right now")
+        expect(second.page.locator("#banner-cause")).to_have_text(
+            "Ably refused to connect this page: the Ably app this site uses is at its limit of "
+            "connections open at once (error 40150)."
+        )
+        assert second.errors == []
+        for tab in (first, second):
+            tab.page.context.close()
 
 
 def test_a_room_outside_the_capability_is_refused_with_the_fix(browser: Browser, server: DevServer) -> None:
