@@ -17,6 +17,7 @@ from pathlib import Path
 from playwright.sync_api import Browser, Page, Request, Route, WebSocketRoute, expect
 
 from ably_local.limits import Limits
+from devserver.rate_limit import RateLimit
 from devserver.testing import running_devserver
 from tests.client.browser import TIMEOUT_MS, Tab, assert_accessible, join, open_tab, screenshot, send
 from tests.client.devserver_process import DevServer, dev_server
@@ -280,6 +281,24 @@ def test_too_many_requests_waits_its_turn_then_joins(browser: Browser, server: D
     assert "Stopped" not in tab.header_states
     assert tab.errors == []
     tab.page.context.close()
+
+
+def test_the_dev_servers_own_limiter_is_waited_out_in_real_time(browser: Browser) -> None:
+    # One request in 3 s per address: the warm-up takes it, so Join's token request is refused for about
+    # 3 s, and the next one, at the Retry-After, is let through.
+    one_in_3_s = {"ably-token-request": RateLimit(window_limit=1, window_size_s=3)}
+    with running_devserver(rate_limits=one_in_3_s) as running:
+        tab = open_tab(browser)
+        requests = TokenRequests(tab.page)
+        try_to_join(tab, running.url)
+        expect(tab.page.locator("#banner-title")).to_have_text("Too many requests from this network")
+        expect(tab.page.locator("#banner-fix")).to_have_text(re.compile(r"\(in [1-3] s\)"))
+        # At the Retry-After, well before ably-js's own retry (12 s at the soonest).
+        expect(tab.page.locator("#status-text")).to_have_text("Connected", timeout=8_000)
+        expect(tab.page.locator("#banner")).to_be_hidden()
+        assert len(requests.urls) == 2  # the refused one, and the one at its Retry-After
+        assert tab.errors == []
+        tab.page.context.close()
 
 
 def test_a_wait_past_two_minutes_is_still_a_wait_not_offline(browser: Browser, server: DevServer) -> None:
