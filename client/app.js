@@ -15,6 +15,8 @@ const MESSAGE_NAME = 'chat';
 // messages, and it needs only the subscribe capability (history() would need "history" too).
 const RECENT_MESSAGES = 50;
 const MAX_MESSAGE_LENGTH = 2000;
+// Ably's nonfatal refusal of a publish past the connection's (or the token's) publish rate.
+const SENDING_TOO_FAST = 42911;
 const DEFAULT_CHANNEL = 'chat:lobby';
 // ably-js queues publishes in these states and sends them once connected.
 const QUEUEING_STATES = new Set(['connected', 'connecting', 'disconnected']);
@@ -251,9 +253,26 @@ function join(clientId) {
     messageInput.value = '';
     channel.publish({ name: MESSAGE_NAME, data: { text }, id }).then(
       () => log.sent(id),
-      (error) => log.notSent(id, error.code ? `${error.message} (${error.code})` : error.message),
+      (error) => {
+        if (error.code === SENDING_TOO_FAST) tooFast(id, text);
+        else log.notSent(id, error.code ? `${error.message} (${error.code})` : error.message);
+      },
     );
   });
+
+  // Ably refused a publish past the rate the token allows (42911, nonfatal): the connection is fine, so
+  // no banner and nothing reconnects; the text goes back in the composer (if nothing else is being typed
+  // there) and the reason is said beside it.
+  function tooFast(id, text) {
+    const restorable = !messageInput.value.trim();
+    if (restorable && log.withdraw(id)) messageInput.value = text;
+    else log.notSent(id, 'you were sending too fast (42911)');
+    showFieldError(
+      messageInput,
+      element('message-error'),
+      'You are sending too fast. Wait a moment, then send again.',
+    );
+  }
 }
 
 function setUpJoinForm() {

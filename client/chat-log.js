@@ -1,3 +1,5 @@
+import { roleTags, trustedRoles } from './roles.js';
+
 // The message list: day dividers, consecutive messages from one person grouped under one name and time,
 // own messages set apart, join/leave lines, and a "new messages" button instead of a forced scroll when
 // the reader has scrolled up. Every piece of text is set with textContent, so nothing received is markup.
@@ -54,6 +56,13 @@ function setTime(stamp, time) {
 export function messageText(data) {
   if (data && typeof data === 'object' && 'text' in data) return String(data.text);
   return typeof data === 'string' ? data : JSON.stringify(data);
+}
+
+/** Puts `roles` as tags between a message's sender and its time, replacing any it had. */
+function showRoles(item, roles) {
+  const meta = item.querySelector('.meta');
+  meta.querySelectorAll('.role').forEach((tag) => tag.remove());
+  meta.querySelector('.sender').after(...roleTags(roles));
 }
 
 export class ChatLog {
@@ -126,13 +135,15 @@ export class ChatLog {
     if (message.id && this.seen.has(message.id)) return;
     if (message.id) this.seen.add(message.id);
     const sent = new Date(message.timestamp || Date.now());
+    const roles = trustedRoles(message.extras);
     const pending = message.id && this.pending.get(message.id);
     if (pending) {
       this.pending.delete(message.id);
       this.confirm(pending, sent);
+      showRoles(pending, roles); // known once Ably has stamped the message
       return;
     }
-    this.append(this.bubble(message.clientId, messageText(message.data), sent, own));
+    this.append(this.bubble(message.clientId, messageText(message.data), sent, own, roles));
   }
 
   /** An own message shown at once, marked as sending until Ably accepts it. */
@@ -153,6 +164,19 @@ export class ChatLog {
     this.confirm(item, null);
   }
 
+  /**
+   * An own message Ably refused for now (sending too fast): taken back off the list when nothing came
+   * after it, so that it can be sent again from the composer; true when it was.
+   */
+  withdraw(id) {
+    const item = this.pending.get(id);
+    if (!item || item !== this.list.lastElementChild) return false;
+    this.pending.delete(id);
+    item.remove();
+    if (!this.hasMessages()) this.empty.hidden = false;
+    return true;
+  }
+
   notSent(id, reason) {
     const item = this.pending.get(id);
     if (!item) return;
@@ -167,8 +191,10 @@ export class ChatLog {
     if (time) setTime(item.querySelector('time'), time);
   }
 
-  /** "bob joined" and the like: part of the conversation's record, never grouped with messages. */
-  /** `name`, when given, is isolated as a name is (nameElement) and put before `text`. */
+  /**
+   * "bob joined" and the like: part of the conversation's record, never grouped with messages. `name`,
+   * when given, is isolated as a name is (nameElement) and put before `text`.
+   */
   addNotice(text, { counts = false, name = null } = {}) {
     const now = new Date();
     this.dividerFor(now);
@@ -182,7 +208,7 @@ export class ChatLog {
     this.append(item, { counts });
   }
 
-  bubble(clientId, text, time, own) {
+  bubble(clientId, text, time, own, roles = []) {
     this.dividerFor(time);
     const previous = this.list.lastElementChild;
     const continues =
@@ -197,7 +223,7 @@ export class ChatLog {
     const stamp = el('time');
     setTime(stamp, time);
     stamp.title = time.toLocaleString();
-    meta.append(nameElement(own ? 'You' : clientId || 'anonymous', 'sender'), ' ', stamp);
+    meta.append(nameElement(own ? 'You' : clientId || 'anonymous', 'sender'), ...roleTags(roles), ' ', stamp);
     const body = el('p', 'text', text);
     body.dir = 'auto'; // a message in a right-to-left script reads and aligns as one
     item.append(meta, body, el('p', 'state'));

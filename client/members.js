@@ -1,6 +1,7 @@
 // Who is online: a count, the visitor marked "(you)" and listed first, greyed while the connection is
 // down (the list may be out of date), and joins and leaves reported to the chat log.
 import { nameElement } from './chat-log.js';
+import { roleTags, trustedRoles } from './roles.js';
 
 const PHONE = window.matchMedia('(max-width: 40rem)');
 
@@ -29,6 +30,10 @@ export class Members {
 
   show(members) {
     const names = new Set(members.map((member) => member.clientId));
+    const roles = new Map(); // a person on several devices: the roles Ably stamped on any of them
+    for (const member of members) {
+      if (!roles.get(member.clientId)?.length) roles.set(member.clientId, trustedRoles(member.extras));
+    }
     if (this.known) {
       const others = (from, without) => [...from].filter((name) => !without.has(name) && name !== this.self);
       for (const name of others(names, this.known)) this.log.addNotice('joined', { name });
@@ -47,7 +52,7 @@ export class Members {
         dot.setAttribute('aria-hidden', 'true');
         const label = document.createElement('span');
         label.className = 'member';
-        label.append(nameElement(name, 'member-name'));
+        label.append(nameElement(name, 'member-name'), ...roleTags(roles.get(name)));
         if (name === this.self) {
           const you = document.createElement('span');
           you.className = 'you';

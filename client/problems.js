@@ -13,6 +13,9 @@ const CONNECTION_LIMITS = {
   40150: 'the Ably app this site uses is at its limit of connections open at once',
 };
 const TOO_MANY_REQUESTS = 429;
+// Ably closed the connection for what it sent: publishing at about 20 times its rate (42921), or too
+// many protocol messages a second (42924).
+const FLOODS = new Set([42921, 42924]);
 /** Ably could not deliver everything to this client (e.g. past an outbound rate): ably-js re-attaches. */
 export const CONTINUITY_LOST = 80020;
 
@@ -175,6 +178,15 @@ export function explain(reason, context) {
       'Reload the page later to try again. Site owner: every open page is one connection; raise the ' +
         'limit with a bigger Ably package (Ably dashboard, Billing) or ask Ably support, and look for ' +
         'connections left open by other apps on the same account.',
+      true,
+    );
+  }
+  if (FLOODS.has(code)) {
+    return ablyProblem(
+      'Sent far too fast',
+      'Ably closed the connection because this page sent messages far faster than it allows',
+      reason,
+      'Reload the page to join again. If a script or an extension sends messages from this page, stop it.',
       true,
     );
   }

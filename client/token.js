@@ -32,7 +32,11 @@ export function retryAfter(header, now) {
   const value = (header || '').trim();
   let seconds = null;
   if (/^\d+$/.test(value)) seconds = Number(value);
-  else if (value && !Number.isNaN(Date.parse(value))) seconds = (Date.parse(value) - now) / 1000;
+  // An HTTP date starts with the day's name ("Sun, 06 Nov 1994 08:49:37 GMT"); Date.parse alone would
+  // also read "-5" or "1.5" as dates.
+  else if (/^[A-Za-z]{3}/.test(value) && !Number.isNaN(Date.parse(value))) {
+    seconds = (Date.parse(value) - now) / 1000;
+  }
   if (seconds === null) return null;
   return now + Math.min(Math.max(seconds, 0), MAX_RETRY_AFTER_S) * 1000;
 }
