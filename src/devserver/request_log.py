@@ -24,6 +24,8 @@ from typing import Any, TextIO
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from devserver.limits import MAX_FUNCTION_OUTPUT_CHARS
+
 # The request whose function output is being collected, in the task serving it and the threads it starts.
 _collecting: ContextVar["FunctionOutput | None"] = ContextVar("devserver_function_output", default=None)
 # Characters that would run a terminal's commands or reorder the rest of the line: controls, bidi marks.
@@ -32,20 +34,24 @@ MAX_SUMMARY_CHARS = 300
 
 
 class FunctionOutput:
-    """What a function wrote to stdout while serving one request; anything later goes to the terminal."""
+    """What a function wrote to stdout while serving one request, up to a bound; anything past the bound,
+    or written after the request was answered (a 504's function still running), goes to the terminal."""
 
-    def __init__(self, terminal: TextIO) -> None:
+    def __init__(self, terminal: TextIO, max_chars: int = MAX_FUNCTION_OUTPUT_CHARS) -> None:
         self._terminal = terminal
+        self._room = max_chars
         self._parts: list[str] = []
         self._lock = threading.Lock()
         self._closed = False
 
     def write(self, text: str) -> None:
         with self._lock:
-            if not self._closed:
+            if not self._closed and len(text) <= self._room:
                 self._parts.append(text)
+                self._room -= len(text)
                 return
-        self._terminal.write(text)  # a function still running after its request was answered (504)
+            self._closed = True  # in order: nothing later is held back once one write went through
+        self._terminal.write(text)
 
     def close(self) -> str:
         with self._lock:

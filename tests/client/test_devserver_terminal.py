@@ -1,5 +1,6 @@
 """What `make dev` prints: one short readable line per request, names as text, JSON only when asked for."""
 
+import io
 import json
 import re
 import shutil
@@ -9,7 +10,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from devserver.request_log import printable, summary
+from devserver.request_log import FunctionOutput, printable, summary
 from tests.client.devserver_process import ROOT, DevServer, dev_server
 from tests.docs import snippet
 
@@ -118,6 +119,20 @@ def test_a_functions_own_output_follows_its_line_and_cannot_drive_the_terminal(
     assert lines[at].endswith("greeted for \\x1b[2J\\u202eevil")
     assert lines[at + 1] == "plain words from the function"
     assert "\x1b" not in "\n".join(lines)
+
+
+def test_a_function_printing_without_end_is_held_only_up_to_the_bound() -> None:
+    terminal = io.StringIO()
+    output = FunctionOutput(terminal, max_chars=10)
+    output.write("12345")
+    output.write("67890")
+    assert terminal.getvalue() == ""  # held: exactly the bound
+    output.write("!")
+    output.write("more")
+    assert terminal.getvalue() == "!more"  # past it, through as written, in order
+    assert output.close() == "1234567890"
+    output.write("late")  # after the request was answered
+    assert terminal.getvalue() == "!morelate"
 
 
 def test_the_summary_folds_json_lines_and_keeps_everything_else() -> None:
