@@ -6,7 +6,7 @@ import * as Ably from 'ably';
 import { ChatLog } from './chat-log.js';
 import { Members } from './members.js';
 import { nameProblem, nameTooLong, rememberName, rememberedName } from './names.js';
-import { CONTINUITY_LOST, explain, offlineProblem, throttled } from './problems.js';
+import { CONTINUITY_LOST, explain, isTokenError, offlineProblem, throttled } from './problems.js';
 import { presenceNote, statusLabel, waitingFor } from './status.js';
 import { TokenTracker, authCallback, warmUp } from './token.js';
 
@@ -152,9 +152,12 @@ function join(clientId) {
     );
   }
 
+  let tokenRefusals = 0; // token errors on the connection since it was last connected
+
   function report(reason, where) {
     if (stopped) return;
-    const problem = explain(reason, { tracker, channelName: name, everConnected, where });
+    if (where === 'connection' && isTokenError(reason)) tokenRefusals += 1;
+    const problem = explain(reason, { tracker, channelName: name, everConnected, where, tokenRefusals });
     if (!problem) return;
     showProblem(problem);
     if (problem.final) {
@@ -185,6 +188,7 @@ function join(clientId) {
     if (change.reason && change.reason.code === CONTINUITY_LOST && attachedBefore) noteGap(change.reason);
     if (state === 'connected') {
       everConnected = true;
+      tokenRefusals = 0;
       if (!stopped) clearProblem(); // stale reasons (e.g. 80008 after a server restart) go too
       members.refresh(channel.presence);
     } else if (state === 'suspended' && !stopped) {

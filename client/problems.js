@@ -4,7 +4,7 @@
 
 const HELP_URL = 'https://help.ably.io/error/';
 const CAPABILITY_DENIED = 40160;
-const TOKEN_ERRORS = { from: 40140, to: 40149 }; // ably-js renews the token itself
+const TOKEN_ERRORS = { from: 40140, to: 40149 }; // ably-js gets a new token itself
 const AUTH_WRAPPERS = new Set([80019, 40170]); // "authentication provider request failed"
 const NETWORK_CODES = new Set([80000, 80002, 80003, 80008, 80014, 80017, 50002, 50003]);
 // Ably refused a new connection: the account's (40111) or the app's (40150) concurrent connections.
@@ -139,6 +139,19 @@ function exchangeProblem(reason) {
   );
 }
 
+/** Ably refused the token the function gave, and the new one ably-js got for it: not an expiry. */
+function refusedTokenProblem(reason, format) {
+  const signed = format === 'jwt' ? 'the JWT the token function signed' : 'the token this page got';
+  return ablyProblem(
+    format === 'jwt' ? 'Ably refused the JWT' : 'Ably refused the token',
+    `Ably refused ${signed}, and a new one too`,
+    reason,
+    'Site owner: the token function signs with ABLY_API_KEY; set it to a current key of your Ably app ' +
+      '(Ably dashboard, API Keys) and check the server\u2019s clock, redeploy, then reload.',
+    true,
+  );
+}
+
 function unreachableProblem(error) {
   return {
     title: 'Cannot reach Ably',
@@ -154,7 +167,8 @@ function unreachableProblem(error) {
 
 /**
  * What to tell the visitor about `reason` (an ably-js ErrorInfo), or null when nothing needs saying.
- * context: { tracker, channelName, everConnected, where: 'connection' | 'channel', now }.
+ * context: { tracker, channelName, everConnected, where: 'connection' | 'channel', now, tokenRefusals
+ * (token errors in a row since the last time the page was connected) }.
  */
 export function explain(reason, context) {
   if (!reason) return null;
@@ -190,7 +204,13 @@ export function explain(reason, context) {
       true,
     );
   }
-  if (code >= TOKEN_ERRORS.from && code <= TOKEN_ERRORS.to) return null;
+  if (isTokenError(reason)) {
+    // Before the page was ever connected the token was fresh: refused, it will be refused again. Once
+    // connected, an expiry is reported (once) and ably-js gets a new token; only a second refusal in
+    // a row means it is not passing.
+    const refusedAgain = context.tokenRefusals > (context.everConnected ? 1 : 0);
+    return refusedAgain ? refusedTokenProblem(reason, context.tracker.format) : null;
+  }
   if (AUTH_WRAPPERS.has(code)) {
     const { tracker } = context;
     if (tracker.step === 'function' && tracker.failure) {
@@ -209,6 +229,11 @@ export function explain(reason, context) {
     'Reload the page to try again. If it keeps happening, the code above says why.',
     true,
   );
+}
+
+/** Whether Ably refused the token (expired, revoked, unreadable): ably-js then gets a new one. */
+export function isTokenError(reason) {
+  return Boolean(reason) && reason.code >= TOKEN_ERRORS.from && reason.code <= TOKEN_ERRORS.to;
 }
 
 /** The page is waiting out the token function's 429 (tracker.failure): that, rather than "Offline". */

@@ -66,6 +66,7 @@ function parsedJson(text) {
 /** Where the last token attempt got to: 'function' (asking it) or 'ably' (ably-js using its answer). */
 export class TokenTracker {
   step = 'function';
+  format = null; // of the last token the function gave: 'jwt' or 'token-request'
   // { status, message, code, transient, retryAt } when the function gave no token; retryAt (ms since the
   // epoch, or null) is when its Retry-After lets the page ask again.
   failure = null;
@@ -88,6 +89,7 @@ export function authCallback(clientId, tracker) {
         const token = response.ok ? tokenFrom(response.headers.get('Content-Type'), text) : null;
         if (token) {
           tracker.step = 'ably';
+          tracker.format = typeof token === 'string' ? 'jwt' : 'token-request';
           callback(null, token);
           return;
         }

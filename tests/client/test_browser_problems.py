@@ -5,6 +5,8 @@ reach (the dev server in real-Ably mode, with no network), Ably refusing the key
 the browser going offline, and the dev server restarting under a connected page.
 """
 
+import base64
+import hmac
 import json
 import os
 import re
@@ -432,6 +434,73 @@ def test_ably_refusing_the_key_says_so_with_the_code_and_stops(browser: Browser)
         expect_no_retry(tab, requests)
         screenshot(tab.page, "problem-ably-refused-key")
         assert_accessible(tab.page, "Ably refused the key")
+        assert tab.errors == []
+        tab.page.context.close()
+
+
+def hs256_jwt(key_name: str, secret: str, client_id: str, ttl_s: int = 3600) -> str:
+    """An Ably JWT as the function signs one (typ, kid; iat, exp, capability, clientId), signed here."""
+
+    def part(value: bytes) -> str:
+        return base64.urlsafe_b64encode(value).rstrip(b"=").decode()
+
+    now = int(time.time())
+    header = {"typ": "JWT", "alg": "HS256", "kid": key_name}
+    claims = {
+        "iat": now,
+        "exp": now + ttl_s,
+        "x-ably-capability": json.dumps({"chat:*": ["presence", "publish", "subscribe"]}),
+        "x-ably-clientId": client_id,
+    }
+    signing_input = f"{part(json.dumps(header).encode())}.{part(json.dumps(claims).encode())}"
+    signature = hmac.digest(secret.encode(), signing_input.encode(), "sha256")
+    return f"{signing_input}.{part(signature)}"
+
+
+def test_a_jwt_that_ably_refuses_again_says_so_and_stops(browser: Browser) -> None:
+    with running_devserver() as running:
+        tab = open_tab(browser)
+        tab.page.clock.install()
+        requests = TokenRequests(tab.page)
+        key_name = running.realtime.key_name
+        tab.page.context.route(
+            TOKEN_REQUESTS,
+            lambda route: route.fulfill(
+                content_type="application/jwt", body=hs256_jwt(key_name, "aWrongSecret0123", "carol")
+            ),
+        )
+        try_to_join(tab, running.url)
+        expect_final(tab.page, "Ably refused the JWT")
+        expect_own_words_then_detail(
+            tab.page,
+            "Ably refused the JWT the token function signed, and a new one too (error 40144).",
+            re.compile(r"^Ably said: Invalid JWT"),
+        )
+        expect(tab.page.locator("#banner-fix")).to_contain_text("ABLY_API_KEY")
+        expect_no_retry(tab, requests)
+        assert tab.errors == []
+        tab.page.context.close()
+
+
+def test_a_token_that_expires_while_connected_is_renewed_without_a_word(browser: Browser) -> None:
+    # A JWT lives 3 s: the service closes the connection when it expires (DISCONNECTED 40142), and
+    # ably-js asks the authCallback for a new one; a refusal once connected is an expiry, not a problem.
+    with running_devserver() as running:
+        tab = open_tab(browser)
+        requests = TokenRequests(tab.page)
+        secret = running.realtime.api_key.split(":", 1)[1]
+        key_name = running.realtime.key_name
+        tab.page.context.route(
+            TOKEN_REQUESTS,
+            lambda route: route.fulfill(
+                content_type="application/jwt", body=hs256_jwt(key_name, secret, "carol", ttl_s=3)
+            ),
+        )
+        join(tab, running.url, "carol")
+        wait_until(tab.page, lambda: len(requests.urls) >= 3)  # renewed twice
+        expect(tab.page.locator("#status-text")).to_have_text("Connected", timeout=TIMEOUT_MS)
+        expect(tab.page.locator("#banner")).to_be_hidden()
+        assert "Stopped" not in tab.header_states
         assert tab.errors == []
         tab.page.context.close()
 
