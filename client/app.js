@@ -115,6 +115,9 @@ function join(clientId) {
   let entered = false; // in presence (see enterPresence)
   let stopped = null; // the final problem, once there is one: nothing retries after it
   let composerUsed = false;
+  let tokenRefusals = 0; // token errors on the connection since it was last connected
+  let gapNoted = false; // the conversation already says messages may be missing (see noteGap)
+  let turnTimer = null; // the attempt asked for at the token function's Retry-After (see waitTurn)
 
   // Until the room first opens, the empty conversation says what it is waiting for.
   function showWaiting() {
@@ -139,7 +142,6 @@ function join(clientId) {
 
   // The token function answered 429 with a Retry-After: ably-js retries on its own clock (and the
   // authCallback holds off until then), so the page asks for an attempt at the time it was given.
-  let turnTimer = null;
   function waitTurn() {
     const retryAt = tracker.failure && tracker.failure.retryAt;
     if (!retryAt || turnTimer !== null) return;
@@ -151,8 +153,6 @@ function join(clientId) {
       Math.max(0, retryAt - Date.now()),
     );
   }
-
-  let tokenRefusals = 0; // token errors on the connection since it was last connected
 
   function report(reason, where) {
     if (stopped) return;
@@ -170,7 +170,6 @@ function join(clientId) {
 
   // One line in the conversation per gap, however it showed: Ably lost continuity (80020, on the
   // connection or the channel), or the channel attached again without resuming.
-  let gapNoted = false;
   function noteGap(reason) {
     if (gapNoted) return;
     gapNoted = true;
