@@ -4,6 +4,7 @@ A bad value becomes a ConfigurationError whose message names the variable and ho
 itself is never echoed, since a misplaced key could sit in any variable.
 """
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,7 +14,6 @@ from ably_token_request.client_id import validate_client_id
 from ably_token_request.errors import ConfigurationError, InvalidClientId
 from ably_token_request.json_input import TooDeep, parse_json
 from ably_token_request.limits import MAX_CAPABILITY_BYTES, MAX_JSON_DEPTH
-from ably_token_request.signer import canonical_capability
 
 # Least privilege for the demo page: it publishes, subscribes and uses presence on channels of the
 # `chat:` namespace, and may do nothing else (no history, no stats, no other channels).
@@ -81,6 +81,12 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         default_client_id=_default_client_id(environ.get("DEFAULT_CLIENT_ID")),
         allowed_origins=_allowed_origins(environ.get("ABLY_ALLOWED_ORIGINS")),
     )
+
+
+def canonical_capability(capability: Mapping[str, list[str]]) -> str:
+    """The capability text ably-python signs: resources and their distinct operations sorted, in
+    json.dumps' default form (tests/function/test_signer_parity.py holds it to ably-python's own)."""
+    return json.dumps({resource: sorted(set(ops)) for resource, ops in capability.items()}, sort_keys=True)
 
 
 def log_level(environ: Mapping[str, str]) -> str:
