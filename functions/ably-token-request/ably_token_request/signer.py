@@ -3,7 +3,8 @@
 `import ably` runs the package's __init__, which loads the realtime client, httpx, h2, anyio and websockets
 (130-300 ms, about 270 modules) for code the function never calls. The module that does the work,
 ably/types/tokenrequest.py, imports only the standard library, so it is loaded straight from the installed
-package. What AblyRest.auth.create_token_request adds around it (timestamp, nonce, ttl as int, the capability
+package, and only when the function issues TokenRequests (app.py imports this module in that mode alone).
+What AblyRest.auth.create_token_request adds around it (timestamp, nonce, ttl as int, the capability
 canonicalised as settings.canonical_capability does) is here, and tests/function/test_signer_parity.py holds
 the result byte-identical to it over generated cases: an ably upgrade (it is pinned) that moves or changes
 the module, or its capability text, fails there.
@@ -13,7 +14,7 @@ import importlib.util
 import os
 import time
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
 from ably_token_request.api_key import ApiKey
 
@@ -44,6 +45,8 @@ def new_nonce() -> str:
 
 
 class TokenRequestSigner:
+    format: Literal["token-request"] = "token-request"
+
     def __init__(self, *, capability: str, ttl_ms: int) -> None:
         self._capability = capability
         self._ttl_ms = ttl_ms
