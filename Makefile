@@ -26,24 +26,29 @@ NODE_HOME := $(CURDIR)/.node
 NODE_TOOLCHAIN := $(NODE_HOME)/.installed-$(NODE_VERSION)
 export PATH := $(NODE_HOME)/node_modules/node-linux-$(NODE_ARCH)/bin:$(PATH)
 
-.PHONY: dev test test-fast lint format build bench chromium
+.PHONY: dev test test-fast lint docs format build bench chromium
 
 # The Python and npm installs of a first run go side by side (-j2): they wait on different registries.
 dev:
 	@$(MAKE) --no-print-directory --silent -j2 $(PY_READY) build
 	@$(PY) -m devserver $(ARGS)
 
-test: lint $(CORE_COMPILED) $(NODE_READY) $(NETLIFY_TOOLS_READY) build chromium
+test: lint docs $(CORE_COMPILED) $(NODE_READY) $(NETLIFY_TOOLS_READY) build chromium
 	$(PY) -m pytest
 
 # Everything but the bounded load tests (marked slow), for a quick local loop.
-test-fast: lint $(CORE_COMPILED) $(NODE_READY) $(NETLIFY_TOOLS_READY) build chromium
+test-fast: lint docs $(CORE_COMPILED) $(NODE_READY) $(NETLIFY_TOOLS_READY) build chromium
 	$(PY) -m pytest -m "not slow"
 
 lint: $(PY_TEST_READY)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+
+# The documentation site, into site/; strict: a broken link, anchor or include fails the build.
+docs: $(PY_TEST_READY)
+	@echo "==> Building the documentation into site/ (MkDocs, every link checked)"
+	@$(PY) -m mkdocs build --strict
 
 format: $(PY_TEST_READY)
 	$(PY) -m ruff check --fix .

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from bench.fresh_checkout import ROOT, fresh_checkout, installed_distributions, make_dev, normalise
+from tests.docs import readme_commands
 
 # httpx is in the test extra for the tests' own use, but the ably SDK needs it at run time as well.
 NEEDED_AT_RUN_TIME_TOO = {"httpx"}
@@ -31,6 +32,7 @@ def node_version() -> str:
 
 @pytest.mark.slow
 def test_first_make_dev_on_a_fresh_clone_serves_the_page_without_the_test_tools(tmp_path: Path) -> None:
+    assert readme_commands()["dev"] == "make dev"  # what make_dev runs
     checkout = fresh_checkout(tmp_path / "clone")
 
     with make_dev(checkout) as first:

@@ -5,6 +5,7 @@ import importlib.util
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import uuid
@@ -18,6 +19,7 @@ from cfnlint.decode import decode_str
 
 from ably_token_request.settings import TOKEN_FORMATS
 from tests.conftest import AWS_REGION as REGION
+from tests.docs import snippet
 from tests.function.conftest import API_KEY, KEY_NAME, KEY_SECRET
 from tests.function.events import function_url_event
 from tests.function.signing import expected_mac, verified_jwt
@@ -344,3 +346,32 @@ def test_deployed_function_issues_jwts_with_the_key_from_its_store(
     assert header["kid"] == KEY_NAME
     assert claims["x-ably-clientId"] == "lambda-user"
     assert claims["ably.limits.publish.perAttachment.maxRate.chat:*"] == 4
+
+
+def test_the_readme_deploy_commands_store_the_key_where_the_stack_reads_it(
+    aws: None, template: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's two commands: `aws ssm put-parameter` (run here against moto, through boto3, with the
+    arguments as printed), then `sam build && sam deploy --guided` with the template's defaults."""
+    put_parameter, deploy = snippet("sam-deploy").text.splitlines()
+    argv = shlex.split(put_parameter)
+    assert argv[:3] == ["aws", "ssm", "put-parameter"]
+    options = dict(zip(argv[3::2], argv[4::2], strict=True))
+    assert options["--type"] == "SecureString"
+    boto3.client("ssm", region_name=REGION).put_parameter(
+        Type="SecureString", Name=options["--name"], Value=options["--value"]
+    )
+    assert deploy == "sam build && sam deploy --guided"  # the build is test_sam_build_packages_...
+
+    properties = deployed(template)  # --guided offers the defaults
+    for name, value in properties["Environment"]["Variables"].items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("ABLY_API_KEY", "")
+    module = load_handler_module(ROOT / properties["CodeUri"], properties["Handler"])
+    response = module.handler(function_url_event(query={"clientId": "lambda-user"}), None)
+
+    assert response["statusCode"] == 200, response
+    body = json.loads(response["body"])
+    key_name, secret = options["--value"].split(":")
+    assert body["keyName"] == key_name
+    assert body["mac"] == expected_mac(body, secret)
