@@ -1,5 +1,7 @@
 """Token function speed: our Python handler, native and in Pyodide, against the original as Netlify ships it.
 
+Each Python row runs in both token formats: TokenRequests (the default) and JWTs (ABLY_TOKEN_FORMAT=jwt).
+
 The reference is the article's TypeScript function bundled the way Netlify bundles it (esbuild, one CommonJS
 file with ably-js inside), run on the Node the project deploys on. In one run, on the same machine:
   cold start - a fresh process answering its first request: from spawning it to reading the answer (the
@@ -41,7 +43,8 @@ LAMBDA_VENV = WORK_DIR / "lambda-venv"
 REFERENCE_BUNDLE = WORK_DIR / "node-reference" / "ably-token-request.js"
 REGION = "eu-west-1"
 SSM_PARAMETER = "/bench/ably-api-key"
-API_KEY = "benchApp.benchKey:benchSecretNotReal"
+# A secret as long as Ably's (43 characters): signing code may treat short HMAC keys differently.
+API_KEY = "benchApp.benchKey:benchSecretNotReal_0123456789abcdefghijklmnop"
 EVENT = {
     "path": "/.netlify/functions/ably-token-request",
     "httpMethod": "GET",
@@ -59,6 +62,9 @@ ENV = {
     "BENCH_EVENT": json.dumps(EVENT),
 }
 KEY_IN_ENV = {"ABLY_API_KEY": API_KEY}
+JWT = {"ABLY_TOKEN_FORMAT": "jwt"}
+NATIVE_JWT = "native Python, JWT"
+PYODIDE_ROWS = ("Netlify: Pyodide, JWT", "Netlify: Python in Pyodide")
 
 
 @dataclass(frozen=True)
@@ -72,7 +78,8 @@ class Implementation:
 @dataclass(frozen=True)
 class ColdStart:
     total_ms: float
-    phases: tuple[float, float, float] | None  # Python only: start-up ms, first request ms, peak RSS KiB
+    # Python only: start-up ms, first request ms, peak RSS KiB, start-up CPU ms
+    phases: tuple[float, float, float, float] | None
 
 
 def lambda_python() -> str:
@@ -121,19 +128,21 @@ def implementations(aws: dict[str, str]) -> list[Implementation]:
             env=env,
         )
 
-    def node(name: str, entry: str) -> Implementation:
+    def node(name: str, entry: str, env: dict[str, str] = KEY_IN_ENV) -> Implementation:
         return Implementation(
             name,
             cold=["node", node_driver, "cold", entry],
             warm=lambda n: ["node", node_driver, "warm", entry, str(n)],
-            env=KEY_IN_ENV,
+            env=env,
         )
 
     return [
         node("original: Node, esbuild bundle", str(REFERENCE_BUNDLE)),
         native("native Python (AWS Lambda)", KEY_IN_ENV),
         native("native Python, key from SSM", aws | {"ABLY_API_KEY_SSM_PARAMETER": SSM_PARAMETER}),
-        node("Netlify: Python in Pyodide", netlify_entry),
+        node(PYODIDE_ROWS[1], netlify_entry),
+        native(NATIVE_JWT, KEY_IN_ENV | JWT),
+        node(PYODIDE_ROWS[0], netlify_entry, KEY_IN_ENV | JWT),
     ]
 
 
@@ -184,8 +193,8 @@ def cold_start(subject: Implementation) -> ColdStart:
                 if line.split()[1] != "200":
                     raise RuntimeError(f"{subject.name} answered {line.strip()}")
             elif line.startswith("PHASES"):
-                startup, first, rss = map(float, line.split()[1:])
-                phases = (startup, first, rss)
+                startup, first, rss, cpu = map(float, line.split()[1:])
+                phases = (startup, first, rss, cpu)
     if elapsed is None:
         raise RuntimeError(f"{subject.name} gave no response")
     return ColdStart(elapsed, phases)
@@ -261,7 +270,7 @@ def main() -> None:
             f"{subject.name:<34}{cold_ms:>14.0f}{spread(totals):>11}{cold_ms / cold_ref:>12.2f}x"
             f"{warm_us:>10.1f}{warm_us / warm_ref:>6.2f}x"
         )
-    env_key, ssm = (cold[s.name] for s in subjects[1:3])
+    env_key, ssm, jwt = (cold[name] for name in (subjects[1].name, subjects[2].name, NATIVE_JWT))
 
     def phase(runs: list[ColdStart], index: int) -> float:
         return statistics.median(c.phases[index] for c in runs if c.phases is not None)
@@ -274,6 +283,16 @@ def main() -> None:
         "the snapshot and a restored instance pays only the first request. Peak RSS "
         f"{phase(env_key, 2) / 1024:.0f} MiB, {phase(ssm, 2) / 1024:.0f} MiB with SSM (medians)"
     )
+    print(
+        f"JWT mode, native, against TokenRequest mode: start-up {phase(jwt, 0):.0f} ms against "
+        f"{phase(env_key, 0):.0f} ms ({phase(jwt, 0) / phase(env_key, 0):.2f}x), of which CPU "
+        f"{phase(jwt, 3):.0f} ms against {phase(env_key, 3):.0f} ms "
+        f"({phase(jwt, 3) / phase(env_key, 3):.2f}x); "
+        f"first request {phase(jwt, 1):.1f} ms against {phase(env_key, 1):.1f} ms; peak RSS "
+        f"{phase(jwt, 2) / 1024:.0f} MiB against {phase(env_key, 2) / 1024:.0f} MiB"
+    )
+    jwt_pyodide, pyodide = (statistics.median(c.total_ms for c in cold[name]) for name in PYODIDE_ROWS)
+    print(f"JWT mode in Pyodide: cold start {jwt_pyodide / pyodide:.2f}x TokenRequest mode's (medians)")
 
 
 if __name__ == "__main__":
