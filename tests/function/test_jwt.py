@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from ably_token_request.limits import MAX_IDENTITY_ROLES, MAX_JWT_BYTES, MAX_ROLES_CLAIM_BYTES
 from ably_token_request.settings import OPERATIONS
+from tests.docs import snippet
 from tests.function.conftest import API_KEY, KEY_NAME, KEY_SECRET, FunctionUnderTest, Invocation
 from tests.function.events import function_url_event, identity_context, netlify_event
 from tests.function.signing import BadJwt, verified_jwt
@@ -394,3 +395,18 @@ def test_each_format_loads_only_its_own_signing_code() -> None:
     assert "ably_token_request.signer" not in jwt
     assert not {name for name in token_request | jwt if name.split(".")[0] in ("ably", "jwt")}
     assert len(jwt) <= len(token_request)
+
+
+def test_the_documented_example_is_what_the_function_issues(
+    make_function: Callable[..., FunctionUnderTest],
+) -> None:
+    documented = json.loads(snippet("jwt-claims").text)
+    function = make_function(**JWT_MODE, ABLY_PUBLISH_MAX_RATE="10")
+    user = {"sub": "mod-1", "app_metadata": {"roles": ["moderator"]}}
+    issued = decoded(function(netlify_event(), identity(user)))[1]
+    assert documented["exp"] - documented["iat"] == issued["exp"] - issued["iat"]
+    times = ("iat", "exp")
+    assert {k: v for k, v in issued.items() if k not in times} == {
+        k: v for k, v in documented.items() if k not in times
+    }
+    assert list(issued) == list(documented)
