@@ -56,7 +56,8 @@ def jwt_cases(draw: st.DrawFn) -> dict[str, Any]:
     capability = draw(st.dictionaries(resource, operations, min_size=1, max_size=4))
     ttl_ms = draw(st.integers(10_000, 86_400_000))
     rate = draw(st.none() | st.integers(1, 500).map(str) | st.floats(0.01, 500).map(lambda r: f"{r:.2f}"))
-    default_client_id = draw(st.none() | st.text(SAFE_TEXT, min_size=1, max_size=20).filter(str.strip))
+    usable_default = st.text(SAFE_TEXT, min_size=1, max_size=20).filter(lambda t: t.strip() not in ("", "*"))
+    default_client_id = draw(st.none() | usable_default)
     environ = {**JWT_MODE, "ABLY_TOKEN_CAPABILITY": json.dumps(capability), "ABLY_TOKEN_TTL_MS": str(ttl_ms)}
     if rate is not None:
         environ["ABLY_PUBLISH_MAX_RATE"] = rate
@@ -410,3 +411,32 @@ def test_the_documented_example_is_what_the_function_issues(
         k: v for k, v in documented.items() if k not in times
     }
     assert list(issued) == list(documented)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda children: (
+        st.lists(children, max_size=12) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=20,
+)
+_jwt_function = FunctionUnderTest({**JWT_MODE, "ABLY_PUBLISH_MAX_RATE": "3"})
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    sub=st.one_of(st.text(max_size=140), json_values),
+    app_metadata=st.one_of(json_values, st.fixed_dictionaries({"roles": json_values})),
+    raw=st.booleans(),
+)
+def test_any_identity_payload_gets_a_jwt_or_a_clear_refusal(sub: Any, app_metadata: Any, raw: bool) -> None:
+    """Whatever an Identity context holds, JWT mode answers a verified JWT or a 400/403, never a 500."""
+    result = _jwt_function(netlify_event(), identity({"sub": sub, "app_metadata": app_metadata}, raw))
+    assert result.status in (200, 400, 403), result.response
+    if result.status == 200:
+        claims = decoded(result)[1]
+        assert claims["x-ably-clientId"] == (sub if isinstance(sub, str) and sub else "NO_CLIENT_ID")
+        assert len(result.response["body"]) <= MAX_JWT_BYTES
+    else:
+        assert result.headers["Content-Type"] == "application/json"
+        assert result.json["error"]["code"] in (40000, 40012)

@@ -51,10 +51,12 @@ def identity_roles(context: object) -> tuple[str, ...]:
     if roles is None:
         return ()
     fix = "Fix the user's roles in the site's Identity settings."
-    if not isinstance(roles, list) or not all(isinstance(role, str) and role for role in roles):
+    if not isinstance(roles, list):
         raise InvalidIdentityRoles(f"The Identity user's roles must be a list of names. {fix}")
-    if len(roles) > MAX_IDENTITY_ROLES:
+    if len(roles) > MAX_IDENTITY_ROLES:  # counted first: a huge list is refused without reading it
         raise InvalidIdentityRoles(f"The Identity user has more than {MAX_IDENTITY_ROLES} roles. {fix}")
+    if not all(isinstance(role, str) and role for role in roles):
+        raise InvalidIdentityRoles(f"The Identity user's roles must be a list of names. {fix}")
     if any(has_unsafe_characters(role) for role in roles):
         raise InvalidIdentityRoles(f"An Identity role contains control characters. {fix}")
     return tuple(roles)
