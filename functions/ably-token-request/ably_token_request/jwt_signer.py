@@ -17,7 +17,6 @@ every token against RFC 7515/7519 with its own decoder and HMAC.
 """
 
 import base64
-import hashlib
 import hmac
 import json
 import time
@@ -77,13 +76,10 @@ class JwtSigner:
                 "whose tokens do not carry the capability."
             )
 
-    def sign(
-        self, key: ApiKey, client_id: str, roles: Sequence[str] = (), *, issued_at: int | None = None
-    ) -> str:
+    def sign(self, key: ApiKey, client_id: str, roles: Sequence[str] = ()) -> str:
         """The JWT for this client; `roles` (an Identity user's) travel as channel claims."""
-        issued = int(time.time()) if issued_at is None else issued_at
         roles_claim = _roles_claim(roles) if roles else None
-        return _encode(self._claims(issued, client_id, roles_claim), key.name, key.secret)
+        return _encode(self._claims(int(time.time()), client_id, roles_claim), key.name, key.secret)
 
     def _claims(self, issued: int, client_id: str, roles_claim: str | None) -> Claims:
         claims: Claims = {
@@ -124,7 +120,7 @@ def _encode(claims: Mapping[str, object], key_name: str, secret: str) -> str:
     """JWS compact serialization (RFC 7515 section 7.1) with HS256; the header is ASCII JSON."""
     header = json.dumps({"alg": "HS256", "kid": key_name, "typ": "JWT"}, separators=(",", ":")).encode()
     signing_input = f"{_base64url(header)}.{_base64url(_json_bytes(claims))}"
-    signature = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
+    signature = hmac.digest(secret.encode(), signing_input.encode(), "sha256")
     return f"{signing_input}.{_base64url(signature)}"
 
 
