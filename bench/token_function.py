@@ -200,7 +200,8 @@ def cold_start(subject: Implementation) -> ColdStart:
     return ColdStart(elapsed, phases)
 
 
-def warm_micros(subject: Implementation, calls: int) -> float:
+def warm_micros(subject: Implementation, calls: int) -> tuple[float, float]:
+    """Mean microseconds per warm call: wall time, and CPU time (which the machine's load stretches less)."""
     output = subprocess.run(
         subject.warm(calls),
         stdout=subprocess.DEVNULL,
@@ -211,7 +212,8 @@ def warm_micros(subject: Implementation, calls: int) -> float:
         cwd=ROOT,
     )
     line = next(line for line in output.stderr.splitlines() if line.startswith("WARM_US"))
-    return float(line.split()[1])
+    wall, cpu = map(float, line.split()[1:])
+    return wall, cpu
 
 
 def spread(values: list[float]) -> str:
@@ -245,7 +247,7 @@ def main() -> None:
         for subject in subjects:  # untimed: compiles bytecode and warms the page cache
             cold_start(subject)
         cold: dict[str, list[ColdStart]] = {s.name: [] for s in subjects}
-        warm: dict[str, list[float]] = {s.name: [] for s in subjects}
+        warm: dict[str, list[tuple[float, float]]] = {s.name: [] for s in subjects}
         for _ in range(args.cold_runs):  # interleaved, so drift on a shared machine hits all alike
             for subject in subjects:
                 cold[subject.name].append(cold_start(subject))
@@ -255,20 +257,24 @@ def main() -> None:
 
     reference = subjects[0].name
     cold_ref = statistics.median(c.total_ms for c in cold[reference])
-    warm_ref = statistics.median(warm[reference])
+    warm_ref = statistics.median(wall for wall, _ in warm[reference])
+    warm_cpu_ref = statistics.median(cpu for _, cpu in warm[reference])
     print(f"Token function on {machine()}")
     print(f"{args.cold_runs} interleaved cold starts each (median, interquartile range); warm: median of")
     print(f"{args.rounds} rounds of {args.warm_calls} in-process calls")
     print(
         f"{'implementation':<34}{'cold start ms':>14}{'IQR':>11}{'vs original':>13}{'warm µs':>10}{'vs':>7}"
+        f"{'warm CPU µs':>13}{'vs':>7}"
     )
     for subject in subjects:
         totals = [c.total_ms for c in cold[subject.name]]
         cold_ms = statistics.median(totals)
-        warm_us = statistics.median(warm[subject.name])
+        warm_us = statistics.median(wall for wall, _ in warm[subject.name])
+        warm_cpu_us = statistics.median(cpu for _, cpu in warm[subject.name])
         print(
             f"{subject.name:<34}{cold_ms:>14.0f}{spread(totals):>11}{cold_ms / cold_ref:>12.2f}x"
             f"{warm_us:>10.1f}{warm_us / warm_ref:>6.2f}x"
+            f"{warm_cpu_us:>13.1f}{warm_cpu_us / warm_cpu_ref:>6.2f}x"
         )
     env_key, ssm, jwt = (cold[name] for name in (subjects[1].name, subjects[2].name, NATIVE_JWT))
 
