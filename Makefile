@@ -6,7 +6,8 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-# The runtime packages (pyproject's dependencies); with the test tools (its `test` extra) for the tests.
+# The runtime packages (pyproject's dependencies and its `dev` extra: the dev server and the token
+# function); with the test tools (its `test` extra) for the tests.
 PY_READY := $(VENV)/.installed-runtime
 PY_TEST_READY := $(VENV)/.installed-test
 ARGS ?=
@@ -66,6 +67,7 @@ bench: $(CORE_COMPILED) $(NODE_READY)
 	$(PY) bench/token_function.py
 	$(PY) bench/realtime_fanout.py
 	$(PY) bench/publish_instructions.py
+	$(PY) bench/pytest_fixtures.py
 	$(PY) bench/first_run.py
 
 chromium:
@@ -88,7 +90,7 @@ PIP = $(if $(wildcard $(VENV)/bin/pip),$(PY) -m pip,$(PYTHON) -m pip --python $(
 $(PY_READY): pyproject.toml $(CORE_SOURCES) | $(PY)
 	@echo "==> Installing the runtime Python packages into .venv (first run only)"
 	@rm -f $(CORE_BUILD)
-	@ABLY_LOCAL_PURE_PYTHON=1 $(PIP) install --quiet --no-compile -e .
+	@ABLY_LOCAL_PURE_PYTHON=1 $(PIP) install --quiet --no-compile -e '.[dev]'
 	@touch $@
 
 # One install of the project with its test extra, not the runtime install and then this one (each resolves
@@ -96,13 +98,13 @@ $(PY_READY): pyproject.toml $(CORE_SOURCES) | $(PY)
 # installs nothing. pip itself too: the Netlify build test runs `python -m pip wheel` with .venv's python.
 $(PY_TEST_READY): pyproject.toml | $(PY)
 	@echo "==> Installing the Python packages with the test tools into .venv (first test run only)"
-	@ABLY_LOCAL_PURE_PYTHON=1 $(PIP) install --quiet -e '.[test]' pip
+	@ABLY_LOCAL_PURE_PYTHON=1 $(PIP) install --quiet -e '.[dev,test]' pip
 	@touch $(PY_READY) $@
 
 # The tests and the benchmarks run the core as users who install the package get it: compiled (setup.py).
 $(CORE_COMPILED): $(CORE_SOURCES) $(PY_TEST_READY)
 	@echo "==> Compiling the local service's core with mypyc (about 2 minutes; again when its sources change)"
-	@$(PIP) install --quiet --no-compile --no-deps -e .
+	@ABLY_LOCAL_REQUIRE_COMPILED=1 $(PIP) install --quiet --no-compile --no-deps -e .
 	@touch $(PY_READY) $@
 
 $(NODE_TOOLCHAIN):

@@ -32,7 +32,7 @@ def on_test_host(text: str) -> str:
 
 
 @contextmanager
-def ably_local(command: str) -> Iterator[str]:
+def ably_local(command: str, cwd: Path = ROOT) -> Iterator[str]:
     """Run an `ably-local` command line; yields what it printed up to "Press Ctrl-C", then Ctrl-C's it."""
     argv = shlex.split(on_test_host(command))
     if argv[0] == "sudo":
@@ -40,7 +40,7 @@ def ably_local(command: str) -> Iterator[str]:
             pytest.fail("the ably-python snippet needs port 80: run the tests as root, as CI does")
         argv = argv[1:]
     process = subprocess.Popen(
-        argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=without_ably_vars()
+        argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=without_ably_vars()
     )
     assert process.stdout is not None
     banner = ""
