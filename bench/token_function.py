@@ -8,7 +8,9 @@ file with ably-js inside), run on the Node the project deploys on. In one run, o
                process is not timed past the answer; a Lambda worker stays alive), median of interleaved runs;
   warm       - the handler called in-process many times (mean per call, median of several rounds);
   key store  - the SSM Parameter Store path's extra start-up and first-request cost, against moto's server
-               on loopback (on AWS add the SSM round trip, which cannot be measured here).
+               on loopback (on AWS add the SSM round trip, which cannot be measured here);
+  instructions - with valgrind at hand, the machine instructions of a native cold start in each token
+               format (callgrind, the whole process): the same on every run, whatever the machine's load.
 The native handler runs from a venv holding what `sam build` packages (requirements.txt, no dependencies)
 plus boto3, which the Lambda Python runtime provides.
 
@@ -22,6 +24,8 @@ import json
 import logging
 import os
 import platform
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -200,6 +204,23 @@ def cold_start(subject: Implementation) -> ColdStart:
     return ColdStart(elapsed, phases)
 
 
+def cold_instructions(subject: Implementation) -> int:
+    """Machine instructions of one cold start, interpreter start to exit, counted by callgrind."""
+    output = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *subject.cold],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=True,
+        env=ENV | subject.env,
+        cwd=ROOT,
+    ).stderr
+    match = re.search(r"Collected : (\d+)", output)
+    if match is None:
+        raise RuntimeError(f"no instruction count from valgrind for {subject.name}:\n{output[-2000:]}")
+    return int(match.group(1))
+
+
 def warm_micros(subject: Implementation, calls: int) -> tuple[float, float]:
     """Mean microseconds per warm call: wall time, and CPU time (which the machine's load stretches less)."""
     output = subprocess.run(
@@ -254,6 +275,12 @@ def main() -> None:
         for _ in range(args.rounds):
             for subject in subjects:
                 warm[subject.name].append(warm_micros(subject, args.warm_calls))
+        by_name = {subject.name: subject for subject in subjects}
+        instructions = (
+            [cold_instructions(by_name[name]) for name in (subjects[1].name, NATIVE_JWT)]
+            if shutil.which("valgrind")
+            else None
+        )
 
     reference = subjects[0].name
     cold_ref = statistics.median(c.total_ms for c in cold[reference])
@@ -299,6 +326,14 @@ def main() -> None:
     )
     jwt_pyodide, pyodide = (statistics.median(c.total_ms for c in cold[name]) for name in PYODIDE_ROWS)
     print(f"JWT mode in Pyodide: cold start {jwt_pyodide / pyodide:.2f}x TokenRequest mode's (medians)")
+    if instructions is None:
+        print("(no valgrind: the cold starts' instruction counts were not measured)")
+    else:
+        token_request, jwt_mode = instructions
+        print(
+            f"native cold start in machine instructions (callgrind, whole process): TokenRequest mode "
+            f"{token_request / 1e6:.1f} M, JWT mode {jwt_mode / 1e6:.1f} M ({jwt_mode / token_request:.3f}x)"
+        )
 
 
 if __name__ == "__main__":
