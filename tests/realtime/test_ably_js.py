@@ -98,6 +98,7 @@ def test_every_suite_is_collected() -> None:
     assert {
         "auth.test.mjs",
         "channel-options.test.mjs",
+        "claims.test.mjs",
         "connection.test.mjs",
         "jwt.test.mjs",
         "mutable.test.mjs",

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from ably import AblyException, AblyRealtime
+from ably.types.channelstate import ChannelState
 from ably.types.connectionstate import ConnectionState
 from aws_lambda_powertools import Logger
 
@@ -51,8 +52,14 @@ def service() -> Iterator[LocalAbly]:
 class JwtFunction:
     """The token function in JWT mode, built as a fresh execution environment builds it."""
 
-    def __init__(self, client_id: str, **environ: str) -> None:
+    def __init__(self, client_id: str, roles: list[str] | None = None, **environ: str) -> None:
+        """With `roles`, the client is a Netlify Identity user `client_id` with those app_metadata roles."""
         self.client_id = client_id
+        self.context = (
+            None
+            if roles is None
+            else {"clientContext": {"user": {"sub": client_id, "app_metadata": {"roles": roles}}}}
+        )
         self.log = io.StringIO()
         logger = Logger(
             service=f"ably-python-jwt-tests-{next(_logger_ids)}",
@@ -65,7 +72,7 @@ class JwtFunction:
 
     async def auth_callback(self, params: dict[str, Any]) -> str:
         """What an app's auth_callback does with a JWT endpoint: hand the SDK the answer's text."""
-        response = self.function(netlify_event(query={"clientId": self.client_id}), None)
+        response = self.function(netlify_event(query={"clientId": self.client_id}), self.context)
         assert response["statusCode"] == 200, response
         assert response["headers"]["Content-Type"] == "application/jwt"
         assert KEY_SECRET not in response["body"] + self.log.getvalue()
@@ -179,3 +186,38 @@ async def test_a_short_lived_jwt_is_renewed_on_the_live_connection(service: Loca
         [message] = await receive(inbox, 1)
         assert message.name == "after"
         assert client.connection.connection_manager.connection_id == connection_id
+
+
+async def test_identity_roles_reach_other_clients_as_a_trusted_user_claim(service: LocalAbly) -> None:
+    """The function's role claim, copied by the service into extras.userClaim of messages and presence."""
+    moderator = JwtFunction("mod-1", roles=["moderator"])
+    channel_name = "chat:jwt:roles"
+    async with (
+        realtime(auth_callback=moderator.auth_callback) as member,
+        realtime(auth_callback=JwtFunction("reader").auth_callback) as reader,
+    ):
+        inbox = await subscribe(reader, channel_name)
+        events: asyncio.Queue[Any] = asyncio.Queue()
+        await reader.channels.get(channel_name).presence.subscribe(events.put_nowait)
+        await member.channels.get(channel_name).publish("said", "hello")
+        await member.channels.get(channel_name).presence.enter("here")
+        claim = {"userClaim": '{"roles":["moderator"]}'}
+        [message] = await receive(inbox, 1)
+        assert (message.client_id, message.extras) == ("mod-1", claim)
+        entered = await asyncio.wait_for(events.get(), TIMEOUT_S)
+        assert (entered.client_id, entered.extras) == ("mod-1", claim)
+
+
+async def test_the_publish_rate_a_jwt_carries_is_enforced(service: LocalAbly) -> None:
+    """ABLY_PUBLISH_MAX_RATE=2: a third publish within the second is refused (42911), the connection stays."""
+    function = JwtFunction("limited", ABLY_PUBLISH_MAX_RATE="2")
+    async with realtime(auth_callback=function.auth_callback) as publisher:
+        channel = publisher.channels.get("chat:jwt:rate")
+        await channel.attach()
+        await channel.publish("ok", "1")
+        await channel.publish("ok", "2")
+        with pytest.raises(AblyException) as refused:
+            await channel.publish("too-fast", "3")
+        assert (refused.value.code, refused.value.status_code) == (42911, 429)
+        assert publisher.connection.state == ConnectionState.CONNECTED
+        assert channel.state == ChannelState.ATTACHED
