@@ -67,11 +67,12 @@ dist/app.js: $(NODE_READY) package-lock.json scripts/build-client.mjs $(shell fi
 	@npm run --silent build
 
 # The token-function bench runs moto's server for the SSM row, so it needs the test tools too.
-bench: $(CORE_COMPILED) $(NODE_READY)
+bench: $(CORE_COMPILED) $(NODE_READY) build chromium
 	$(PY) bench/token_function.py
 	$(PY) bench/realtime_fanout.py
 	$(PY) bench/publish_instructions.py
 	$(PY) bench/pytest_fixtures.py
+	$(PY) bench/join_to_connected.py
 	$(PY) bench/first_run.py
 
 chromium:
