@@ -36,6 +36,7 @@ def test_missing_key_tells_local_and_netlify_users_what_to_do(
         ("ABLY_TOKEN_CAPABILITY", '{"chat:*": [["publish"]]}', None),
         ("ABLY_TOKEN_CAPABILITY", '{"chat:*": [{"SECRETPART5": 1}]}', "SECRETPART5"),
         ("ABLY_TOKEN_CAPABILITY", DEEP_CAPABILITY, None),
+        ("ABLY_TOKEN_CAPABILITY", '{"chat:\\ud800": ["publish"]}', None),  # not Unicode: UTF-8 cannot
         ("ABLY_TOKEN_CAPABILITY", '{"chat:*": ["publish"], "x": ["' + "a" * 17_000 + '"]}', None),
         ("POWERTOOLS_LOG_LEVEL", "LOUD-SECRETPART6", "SECRETPART6"),
         ("ABLY_TOKEN_TTL_MS", "soon", None),

@@ -341,6 +341,8 @@ def test_the_largest_token_a_configuration_allows_fits_and_one_more_resource_is_
         ("ABLY_PUBLISH_MAX_RATE", "1_000"),
         ("ABLY_PUBLISH_MAX_RATE", "10/s"),
         ("ABLY_TOKEN_CAPABILITY", capability_of(40, prefix="SECRETPART4")),
+        # JSON can write a lone surrogate (\ud800) that UTF-8 cannot: the JWT's payload crashed the start.
+        ("ABLY_TOKEN_CAPABILITY", '{"chat:\\ud800":["publish"]}'),
     ],
 )
 def test_jwt_configuration_errors_name_the_variable_not_its_value(
