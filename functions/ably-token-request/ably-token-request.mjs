@@ -158,7 +158,7 @@ function bearerToken(header) {
 async function lambdaEvent(request) {
   const url = new URL(request.url);
   const headers = Object.fromEntries(request.headers); // names lower case, repeated values joined by ", "
-  const multiValueQuery = {};
+  const multiValueQuery = Object.create(null); // any name is a parameter: constructor, __proto__, toString
   for (const [name, value] of url.searchParams) (multiValueQuery[name] ??= []).push(value);
   const bytes = request.body ? new Uint8Array(await request.arrayBuffer()) : new Uint8Array();
   const text = bytes.length ? utf8(bytes) : undefined;

@@ -65,6 +65,13 @@ CASES: dict[str, Call] = {
     "identity": (netlify_event(headers=bearer("identity-user")), IDENTITY),
     "impersonation": (netlify_event(query={"clientId": "not-me"}, headers=bearer("identity-user")), IDENTITY),
     "repeated-query": (netlify_event(query={"clientId": ["one", "two"]}), {}),
+    # Names an object already has: the entry collected parameters in a plain object and crashed on these.
+    "prototype-names": (
+        netlify_event(
+            query={"constructor": "1", "__proto__": "2", "toString": "3", "clientId": "proto-user"}
+        ),
+        {},
+    ),
     "base64-form": (
         netlify_event(
             "POST",
@@ -142,6 +149,7 @@ def test_signs_get_form_json_and_identity_requests(answers: Responses) -> None:
     assert signed_body(answers["base64-form"])["clientId"] == "b64-user"
     assert signed_body(answers["json"])["clientId"] == "json-user"
     assert signed_body(answers["identity"])["clientId"] == "identity-user"
+    assert signed_body(answers["prototype-names"])["clientId"] == "proto-user"
 
 
 def test_the_event_keeps_what_the_handler_checks(answers: Responses) -> None:
