@@ -28,6 +28,8 @@ def test_missing_key_tells_local_and_netlify_users_what_to_do(
     [
         ("ABLY_API_KEY", "no-colon-SECRETPART", "SECRETPART"),
         ("ABLY_API_KEY", "missingdot:SECRETPART2", "SECRETPART2"),
+        # Bytes that are not UTF-8 in the environment reach Python as lone surrogates (surrogateescape).
+        ("ABLY_API_KEY", "app.key:SECRETPART7\udcff", "SECRETPART7"),
         ("ABLY_TOKEN_CAPABILITY", "{not json SECRETPART3", "SECRETPART3"),
         ("ABLY_TOKEN_CAPABILITY", '["chat"]', None),
         ("ABLY_TOKEN_CAPABILITY", "{}", None),
