@@ -69,6 +69,7 @@ dist/app.js: $(NODE_READY) package-lock.json scripts/build-client.mjs $(shell fi
 # The token-function bench runs moto's server for the SSM row, so it needs the test tools too.
 bench: $(CORE_COMPILED) $(NODE_READY) build chromium
 	$(PY) bench/token_function.py
+	$(PY) bench/identity_check.py
 	$(PY) bench/realtime_fanout.py
 	$(PY) bench/publish_instructions.py
 	$(PY) bench/pytest_fixtures.py

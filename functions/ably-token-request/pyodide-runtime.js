@@ -171,7 +171,8 @@ function usableSnapshot(bundle) {
 }
 
 /**
- * Start the function once: environment in, handler imported (its start-up runs here). A snapshot that does
+ * Start the function once: environment in, handler imported (its start-up runs here); the handler's
+ * `invoke(event, context)` and its body limit come back. A snapshot that does
  * not fit the running Node, or fails to restore anyway, is left aside with one log line and the runtime
  * starts from the shipped files instead; only a start that fails without the snapshot too is an error.
  */
@@ -192,7 +193,11 @@ async function startFunction({ useSnapshot = true } = {}) {
     defineBridge(py);
   }
   const invoke = py.pyimport(BRIDGE_MODULE).start(JSON.stringify(functionEnvironment(process.env)));
-  return (event, context) => JSON.parse(invoke(JSON.stringify(event ?? null), JSON.stringify(context ?? null)));
+  return {
+    invoke: (event, context) => JSON.parse(invoke(JSON.stringify(event ?? null), JSON.stringify(context ?? null))),
+    // The handler's own limit (ably_token_request/limits.py), for the entry to cut a larger body to.
+    maxBodyBytes: py.pyimport('ably_token_request.limits').MAX_BODY_BYTES,
+  };
 }
 
 /** The function's own settings (ABLY_*, POWERTOOLS_*, AWS_*, DEFAULT_CLIENT_ID); not the host's other

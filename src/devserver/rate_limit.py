@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from devserver.errors import error_response
+from devserver.host_check import host_name, is_loopback_name
 from devserver.limits import MAX_RATE_LIMIT_ENTRIES
 
 log = logging.getLogger("devserver")
@@ -129,10 +130,13 @@ class FunctionRateLimits:
 
     @staticmethod
     def _key(limit: RateLimit, request: Request) -> str:
-        """The client's address (the socket's: a header could be forged) and/or the requested host."""
+        """The client's address (the connection's: serving.py believes no forwarding header) and/or the site
+        domain asked for. Every loopback name reaches the one site make dev serves, however the client spells
+        it in Host (case, port, trailing dot, any *.localhost), so they count as one domain."""
+        host = host_name(request.headers.get("host", ""))
         parts = {
             "ip": request.client.host if request.client is not None else "",
-            "domain": request.headers.get("host", ""),
+            "domain": "localhost" if is_loopback_name(host) else host,
         }
         return " ".join(parts[name] for name in limit.aggregate_by)
 

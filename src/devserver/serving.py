@@ -83,11 +83,16 @@ class GuardedH11Protocol(H11Protocol):
 
 def server_config(app: ASGIApp, realtime: LocalAbly | None) -> uvicorn.Config:
     """WebSocket upgrades go to the local service's own protocol, which caps frames at its advertised
-    maxFrameSize; without the local service, no WebSocket is accepted at all."""
+    maxFrameSize; without the local service, no WebSocket is accepted at all.
+
+    The dev server is the front door, behind no proxy: a client's address is its connection's. uvicorn would
+    otherwise take X-Forwarded-For from any loopback client as the address, which let one local client
+    escape the per-address rate limit by writing a new one on each request."""
     return uvicorn.Config(
         app,
         http=GuardedH11Protocol,
         ws=realtime.websocket_protocol if realtime is not None else "none",
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        proxy_headers=False,
         log_level="warning",
     )

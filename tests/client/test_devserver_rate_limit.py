@@ -135,12 +135,38 @@ def test_past_the_limit_the_answer_is_an_ably_shaped_429_with_retry_after() -> N
 
 def test_the_count_follows_what_the_rule_aggregates_by() -> None:
     per_domain = FunctionRateLimits({FUNCTION: RateLimit(1, 60.0, ("domain",))}, clock=FakeClock())
-    assert per_domain.refusal(FUNCTION, request_from("10.0.0.1", "a.localhost")) is None
-    assert per_domain.refusal(FUNCTION, request_from("10.0.0.2", "a.localhost")) is not None
-    assert per_domain.refusal(FUNCTION, request_from("10.0.0.2", "b.localhost")) is None
+    assert per_domain.refusal(FUNCTION, request_from("10.0.0.1", "192.168.1.5:8888")) is None
+    assert per_domain.refusal(FUNCTION, request_from("10.0.0.2", "192.168.1.5:8888")) is not None
+    assert per_domain.refusal(FUNCTION, request_from("10.0.0.2", "localhost:8888")) is None
     per_address = FunctionRateLimits({FUNCTION: RateLimit(1, 60.0, ("ip",))}, clock=FakeClock())
-    assert per_address.refusal(FUNCTION, request_from("10.0.0.1", "a.localhost")) is None
-    assert per_address.refusal(FUNCTION, request_from("10.0.0.1", "b.localhost")) is not None
+    assert per_address.refusal(FUNCTION, request_from("10.0.0.1", "localhost:8888")) is None
+    assert per_address.refusal(FUNCTION, request_from("10.0.0.1", "192.168.1.5:8888")) is not None
+
+
+# Every way of writing the one site the dev server serves on loopback: each reaches the same page.
+SAME_SITE_HOSTS = [
+    "localhost:8888",
+    "LocalHost:8888",
+    "localhost.:8888",
+    "localhost",
+    "x.localhost:8888",
+    "a" * 8000 + ".localhost",
+    "127.0.0.1:8888",
+    "127.9.9.9",
+    "[::1]:8888",
+]
+
+
+def test_one_address_cannot_get_a_fresh_count_by_writing_the_host_differently() -> None:
+    """The domain in the count is the site, as Netlify counts per site domain: the Host header is the
+    client's to write, and every loopback name (any case, port, trailing dot or *.localhost) reaches the one
+    site make dev serves. Counted as written, each spelling was a fresh count, so one address had no limit;
+    and each kept up to 16 KiB of Host in memory and in the log line."""
+    limits = FunctionRateLimits({FUNCTION: RateLimit(1, 60.0, ("ip", "domain"))}, clock=FakeClock())
+    assert limits.refusal(FUNCTION, request_from("10.0.0.1", SAME_SITE_HOSTS[0])) is None
+    for host in SAME_SITE_HOSTS:
+        assert limits.refusal(FUNCTION, request_from("10.0.0.1", host)) is not None, host[:40]
+    assert limits.refusal(FUNCTION, request_from("10.0.0.2", "localhost:8888")) is None
 
 
 # The declaration.
@@ -307,6 +333,23 @@ def test_make_dev_applies_the_declared_limit_per_address() -> None:
         assert_rate_limited(get(first, server.url), 60)
         assert first.get(server.url + TOKEN_FUNCTION, params={"clientId": "x"}).status_code == 429
         assert get(other, server.url).status_code == 204
+
+
+def test_a_forwarded_for_header_does_not_make_a_new_address() -> None:
+    """make dev is the front door: the address counted is the connection's. uvicorn believed
+    X-Forwarded-For from loopback by default, so one local client writing a new address on each request
+    was never limited."""
+    with running_devserver() as server, client_from("127.0.0.1") as client:
+        answers = [
+            client.get(
+                server.url + TOKEN_FUNCTION,
+                params={"warmup": "1"},
+                headers={"x-forwarded-for": f"203.0.113.{n}", "x-real-ip": f"203.0.113.{n}"},
+            )
+            for n in range(61)
+        ]
+        assert [answer.status_code for answer in answers[:60]] == [204] * 60
+        assert_rate_limited(answers[60], 60)
 
 
 def test_a_burst_past_the_limit_and_again_after_the_window(tmp_path: Path) -> None:

@@ -34,17 +34,20 @@ def driver_command(runtime: str, entry: Path = NETLIFY_ENTRY) -> list[str]:
     return ["node", str(NODE_DRIVER), str(entry)]
 
 
-def run_function(command: list[str], calls: list[Call], **env: str) -> list[dict[str, Any]]:
+def run_function(command: list[str], calls: list[Call] | str, **env: str) -> list[dict[str, Any]]:
     """Call the handler once per pair in one process; the key secret must appear nowhere in its output."""
     responses, _ = run_logged(command, calls, **env)
     return responses
 
 
-def run_logged(command: list[str], calls: list[Call], **env: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """run_function, with the process's other output lines (its log lines, stdout then stderr)."""
+def run_logged(
+    command: list[str], calls: list[Call] | str, **env: str
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """run_function, with the process's other output lines (its log lines, stdout then stderr). `calls` may
+    be given as JSON text, for input nested deeper than Python's json module writes."""
     result = subprocess.run(
         command,
-        input=json.dumps(calls),
+        input=calls if isinstance(calls, str) else json.dumps(calls),
         capture_output=True,
         text=True,
         env=base_env(**env),

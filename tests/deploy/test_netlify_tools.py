@@ -27,6 +27,7 @@ from ably_local.testing import running_service
 from devserver.function_config import UnreadableRateLimit, declared_rate_limits, read_rate_limit
 from tests.deploy.conftest import NETLIFY_ENTRY, NETLIFY_TOOLS, ROOT
 from tests.deploy.drivers import base_env, driver_command, run_function, signed_body
+from tests.deploy.identity_service import IdentityService, identity_token, running_identity_service
 from tests.function.conftest import API_KEY, KEY_NAME, KEY_SECRET
 from tests.function.events import FUNCTION_PATH, netlify_event
 from tests.function.signing import expected_mac
@@ -234,8 +235,15 @@ class FunctionsServe:
 
 
 @pytest.fixture(scope="module")
+def identity() -> Iterator[IdentityService]:
+    """The site's Identity API (a stand-in), at the site URL the functions get as URL."""
+    with running_identity_service({"identity-user-7": {"email": "seven@example.com"}}) as service:
+        yield service
+
+
+@pytest.fixture(scope="module")
 def functions_serve(
-    pyodide_bundle: Path, tmp_path_factory: pytest.TempPathFactory
+    pyodide_bundle: Path, identity: IdentityService, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[FunctionsServe]:
     """`netlify functions:serve --offline` on a free port, stopped after the module's tests.
 
@@ -248,7 +256,9 @@ def functions_serve(
         process = subprocess.Popen(
             [str(NETLIFY_TOOLS / "netlify"), "functions:serve", "--offline", "--port", str(port)],
             cwd=ROOT,
-            env=base_env(ABLY_API_KEY=API_KEY, NETLIFY_TELEMETRY_DISABLED="1", BROWSER="none"),
+            env=base_env(
+                ABLY_API_KEY=API_KEY, NETLIFY_TELEMETRY_DISABLED="1", BROWSER="none", URL=identity.url
+            ),
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -294,17 +304,22 @@ def test_netlify_cli_serves_a_token_request_the_realtime_service_accepts(
 
 def identity_header(user: dict[str, Any]) -> dict[str, str]:
     """What Netlify sends a v2 function for a request with a valid Identity token: base64 JSON
-    `{url, token, user}` in x-nf-identity-info, which the bootstrap decodes for the function."""
-    info = {"url": "https://example.netlify.app/.netlify/identity", "token": "identity-jwt", "user": user}
+    `{url, token, user}` in x-nf-identity-info (`token` being an operator token for the Identity API),
+    which the bootstrap decodes for the function. Here the test sends it, as any client can."""
+    info = {"url": "https://example.netlify.app/.netlify/identity", "token": "operator-jwt", "user": user}
     return {"x-nf-identity-info": base64.b64encode(json.dumps(info).encode()).decode()}
 
 
 def test_an_identity_user_gets_their_own_client_id_through_the_v2_bootstrap(
     functions_serve: FunctionsServe,
 ) -> None:
-    """Netlify's bootstrap turns x-nf-identity-info into the request's Identity context; the entry hands its
-    user to the Python handler as context.clientContext.user, as Netlify did for the Lambda-style entry."""
-    user = identity_header({"sub": "identity-user-7", "email": "seven@example.com"})
+    """Netlify's bootstrap turns x-nf-identity-info into the request's Identity context; the entry has the
+    site's Identity API confirm the request's token and hands that user to the Python handler as
+    context.clientContext.user, as Netlify did for the Lambda-style entry."""
+    user = {
+        **identity_header({"sub": "identity-user-7", "email": "seven@example.com"}),
+        "authorization": f"Bearer {identity_token('identity-user-7')}",
+    }
     signed = functions_serve.call(headers=user)
     assert signed.status_code == 200, signed.text
     assert signed.json()["clientId"] == "identity-user-7"
@@ -313,9 +328,24 @@ def test_an_identity_user_gets_their_own_client_id_through_the_v2_bootstrap(
     assert impersonating.json()["error"]["code"] == 40012
 
 
+def test_a_client_sent_identity_header_is_not_an_identity(functions_serve: FunctionsServe) -> None:
+    """netlify-cli hands a client's own x-nf-identity-info to Netlify's bootstrap, which decodes it without a
+    check: a stranger could name any user (and, in JWT mode, any roles). Unconfirmed by Identity, it is
+    ignored: the header alone, or with a token Identity did not issue, is an anonymous request."""
+    forged = identity_header({"sub": "identity-user-7", "app_metadata": {"roles": ["moderator"]}})
+    alone = functions_serve.call(headers=forged)
+    assert alone.status_code == 200, alone.text
+    assert alone.json()["clientId"] == "NO_CLIENT_ID"
+    not_identitys = identity_token("identity-user-7", secret=b"not-the-identity-secret")
+    with_a_made_up_token = functions_serve.call(
+        headers={**forged, "authorization": f"Bearer {not_identitys}"}
+    )
+    assert with_a_made_up_token.json()["clientId"] == "NO_CLIENT_ID"
+
+
 def test_an_unverified_bearer_token_is_not_an_identity(functions_serve: FunctionsServe) -> None:
     """The CLI decodes a bearer JWT into a Lambda clientContext without checking it; a v2 function never sees
-    that, and this entry decodes nothing itself: only the identity Netlify verified and sent counts."""
+    that, and this entry decodes nothing itself: only a user Identity confirms counts."""
     claims = base64.urlsafe_b64encode(json.dumps({"sub": "forged"}).encode()).decode().rstrip("=")
     response = functions_serve.call(headers={"authorization": f"Bearer eyJhbGciOiJIUzI1NiJ9.{claims}.x"})
     assert response.status_code == 200

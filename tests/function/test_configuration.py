@@ -28,6 +28,8 @@ def test_missing_key_tells_local_and_netlify_users_what_to_do(
     [
         ("ABLY_API_KEY", "no-colon-SECRETPART", "SECRETPART"),
         ("ABLY_API_KEY", "missingdot:SECRETPART2", "SECRETPART2"),
+        # Bytes that are not UTF-8 in the environment reach Python as lone surrogates (surrogateescape).
+        ("ABLY_API_KEY", "app.key:SECRETPART7\udcff", "SECRETPART7"),
         ("ABLY_TOKEN_CAPABILITY", "{not json SECRETPART3", "SECRETPART3"),
         ("ABLY_TOKEN_CAPABILITY", '["chat"]', None),
         ("ABLY_TOKEN_CAPABILITY", "{}", None),
@@ -36,6 +38,7 @@ def test_missing_key_tells_local_and_netlify_users_what_to_do(
         ("ABLY_TOKEN_CAPABILITY", '{"chat:*": [["publish"]]}', None),
         ("ABLY_TOKEN_CAPABILITY", '{"chat:*": [{"SECRETPART5": 1}]}', "SECRETPART5"),
         ("ABLY_TOKEN_CAPABILITY", DEEP_CAPABILITY, None),
+        ("ABLY_TOKEN_CAPABILITY", '{"chat:\\ud800": ["publish"]}', None),  # not Unicode: UTF-8 cannot
         ("ABLY_TOKEN_CAPABILITY", '{"chat:*": ["publish"], "x": ["' + "a" * 17_000 + '"]}', None),
         ("POWERTOOLS_LOG_LEVEL", "LOUD-SECRETPART6", "SECRETPART6"),
         ("ABLY_TOKEN_TTL_MS", "soon", None),

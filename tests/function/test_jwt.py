@@ -237,6 +237,19 @@ def test_identity_roles_travel_on_every_resource_and_anonymous_clients_get_none(
     assert not any(name.startswith(CHANNEL_CLAIM) for name in anonymous)
 
 
+@pytest.mark.parametrize("raw", [True, False], ids=["lambda-raw-context", "node-client-context"])
+def test_roles_belong_to_an_identified_user_only(
+    make_function: Callable[..., FunctionUnderTest], raw: bool
+) -> None:
+    """A context user with roles but no `sub` is nobody: the request was anonymous, so it could name any
+    clientId, and it got the roles as a trusted claim on that clientId, for other clients to believe."""
+    function = make_function(**JWT_MODE)
+    nobody = identity({"app_metadata": {"roles": ["moderator"]}}, raw)
+    claims = decoded(function(netlify_event(query={"clientId": "someone"}), nobody))[1]
+    assert claims["x-ably-clientId"] == "someone"
+    assert not any(name.startswith(CHANNEL_CLAIM) for name in claims)
+
+
 def test_roles_are_ignored_by_token_requests(make_function: Callable[..., FunctionUnderTest]) -> None:
     """A TokenRequest cannot carry claims, so roles (even ones a JWT would refuse) change nothing."""
     function = make_function(ABLY_API_KEY=API_KEY)
@@ -328,6 +341,8 @@ def test_the_largest_token_a_configuration_allows_fits_and_one_more_resource_is_
         ("ABLY_PUBLISH_MAX_RATE", "1_000"),
         ("ABLY_PUBLISH_MAX_RATE", "10/s"),
         ("ABLY_TOKEN_CAPABILITY", capability_of(40, prefix="SECRETPART4")),
+        # JSON can write a lone surrogate (\ud800) that UTF-8 cannot: the JWT's payload crashed the start.
+        ("ABLY_TOKEN_CAPABILITY", '{"chat:\\ud800":["publish"]}'),
     ],
 )
 def test_jwt_configuration_errors_name_the_variable_not_its_value(

@@ -73,6 +73,32 @@ def test_malformed_ssm_key_is_a_500_without_its_value(
     assert "appId.keyId:secret" in result.json["error"]["message"]
 
 
+@pytest.mark.parametrize(
+    "key_name",
+    ["app." + "k" * 3000, "app." + "\u00e9" * 60, "app." + 'k"\\' * 20],
+    ids=["long", "escaped-to-6-bytes-each", "escaped-to-2-bytes-each"],
+)
+def test_a_stored_key_whose_name_would_break_the_jwt_size_bound_is_a_500(
+    aws: None, make_function: Callable[..., FunctionUnderTest], key_name: str
+) -> None:
+    """In JWT mode a key read from a store later is allowed a name (the `kid`) of MAX_JWT_KEY_NAME_LENGTH
+    characters as the token's header holds them, which the start-up size check counted on; a longer one
+    was signed into a token past MAX_JWT_BYTES. Now it is the key store's 500, naming neither key part."""
+    name = unique("long-key-name")
+    stored = f"{key_name}:{KEY_SECRET}"
+    boto3.client("ssm", region_name=REGION).put_parameter(Name=name, Value=stored, Type="SecureString")
+    function = make_function(
+        secrets=(KEY_SECRET, key_name),
+        ABLY_API_KEY_SSM_PARAMETER=name,
+        ABLY_TOKEN_FORMAT="jwt",
+        ABLY_TOKEN_CAPABILITY=json.dumps({f"room-{i}": ["publish"] for i in range(11)}),
+    )
+    result = function(function_url_event(query={"clientId": "\U0001f600" * 128}))
+    assert result.status == 500, len(result.response["body"])
+    assert result.json["error"]["code"] == 50001
+    assert "ABLY_API_KEY_SSM_PARAMETER" in result.json["error"]["message"]
+
+
 @pytest.mark.parametrize("stored", [API_KEY, json.dumps({"ABLY_API_KEY": API_KEY})], ids=["plain", "json"])
 def test_key_from_secrets_manager(
     aws: None, make_function: Callable[..., FunctionUnderTest], stored: str

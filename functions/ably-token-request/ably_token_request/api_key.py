@@ -31,7 +31,7 @@ def looks_like_api_key(value: str) -> bool:
 def parse_api_key(value: str, *, source: str) -> ApiKey:
     """Split a key, naming where it came from (never what it holds) when it is malformed."""
     match = _KEY_PATTERN.fullmatch(value.strip())
-    if match is None:
+    if match is None or not value.isascii():  # Ably's keys are ASCII; other bytes would fail at signing
         raise ConfigurationError(f"{source} does not hold an Ably API key of the form {KEY_FORM}.")
     return ApiKey(name=match["name"], secret=match["secret"])
 

@@ -80,15 +80,14 @@ class TokenFunction:
             raise MethodNotAllowed(
                 f"Use GET or POST, not {request.method}.", headers={"Allow": ALLOWED_METHODS}
             )
-        client_id = choose_client_id(
-            requested_client_id(request),
-            identity_client_id(context),
-            self.settings.default_client_id,
-        )
+        identity = identity_client_id(context)
+        client_id = choose_client_id(requested_client_id(request), identity, self.settings.default_client_id)
         self._key = self.read_key()
         signer = self.signer
         if signer.format == JWT:
-            response = jwt_response(signer.sign(self._key, client_id, identity_roles(context)), cors)
+            # Roles are a logged-in user's: a context user without an id is an anonymous request.
+            roles = identity_roles(context) if identity is not None else ()
+            response = jwt_response(signer.sign(self._key, client_id, roles), cors)
         else:
             response = json_response(200, signer.sign(self._key, client_id), cors)
         return response, {"outcome": "issued", "client_id": client_id}

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from ably_token_request.api_key import ApiKey
-from ably_token_request.errors import ConfigurationError
+from ably_token_request.errors import ConfigurationError, KeyUnavailable
 from ably_token_request.identity import InvalidIdentityRoles
 from ably_token_request.limits import (
     MAX_CLIENT_ID_LENGTH,
@@ -56,8 +56,10 @@ class JwtSigner:
         key_name: str | None = None,
     ) -> None:
         """Raises ConfigurationError when the largest token this configuration issues could exceed
-        MAX_JWT_BYTES; `key_name` is the key's when it is known at start-up (in the environment)."""
+        MAX_JWT_BYTES; `key_name` is the key's when it is known at start-up (in the environment), else a
+        name of up to MAX_JWT_KEY_NAME_LENGTH characters, as JSON writes them, is allowed for."""
         self._capability = capability
+        self._key_name = key_name  # the size check below measured this one exactly
         self._ttl_s = ttl_ms // 1000
         self._resources: tuple[str, ...] = tuple(json.loads(capability))
         self._rate_claims: Claims = (
@@ -77,7 +79,16 @@ class JwtSigner:
             )
 
     def sign(self, key: ApiKey, client_id: str, roles: Sequence[str] = ()) -> str:
-        """The JWT for this client; `roles` (an Identity user's) travel as channel claims."""
+        """The JWT for this client; `roles` (an Identity user's) travel as channel claims.
+
+        Raises KeyUnavailable for a key (read from a key store after start-up) whose name takes more of the
+        token's header than the start-up size check allowed for."""
+        if key.name != self._key_name and len(json.dumps(key.name)) - 2 > MAX_JWT_KEY_NAME_LENGTH:
+            raise KeyUnavailable(
+                "The key read from its key store (ABLY_API_KEY_SSM_PARAMETER or ABLY_API_KEY_SECRET_ID) has "
+                f"a name longer than the {MAX_JWT_KEY_NAME_LENGTH} characters a JWT's header gives it; "
+                "Ably key names (appId.keyId) are far shorter: check the stored key."
+            )
         roles_claim = _roles_claim(roles) if roles else None
         return _encode(self._claims(int(time.time()), client_id, roles_claim), key.name, key.secret)
 

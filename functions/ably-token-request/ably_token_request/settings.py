@@ -165,6 +165,11 @@ def _capability(raw: str | None) -> str:
             raise ConfigurationError(
                 f"ABLY_TOKEN_CAPABILITY needs a non-empty list of operations for every channel. {fix}"
             )
+        if not _is_unicode(resource):
+            raise ConfigurationError(
+                "ABLY_TOKEN_CAPABILITY names a channel with a lone surrogate escape (such as \\ud800), "
+                f"which is not Unicode and cannot travel to Ably as UTF-8. {fix}"
+            )
         if not all(isinstance(op, str) for op in operations):
             raise ConfigurationError(f"ABLY_TOKEN_CAPABILITY operations must be strings. {fix}")
         if not all(op in OPERATIONS for op in operations):
@@ -173,6 +178,15 @@ def _capability(raw: str | None) -> str:
                 f"known operations are {', '.join(sorted(OPERATIONS))}."
             )
     return canonical_capability(parsed)
+
+
+def _is_unicode(text: str) -> bool:
+    """False for text holding a lone surrogate, which JSON's \\u escapes can write but UTF-8 cannot."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _token_format(raw: str | None) -> TokenFormat:

@@ -1,9 +1,10 @@
 // Test driver for the Netlify (v2) entry: `node invoke_entry.mjs <entry.mjs>` reads a JSON array of
 // [event, context] pairs on stdin (the Lambda-style events the Python driver passes to handler.py), turns each
 // into what Netlify's v2 bootstrap gives the entry (a web Request, a context with the request id, and the
-// Identity user in globalThis.netlifyIdentityContext, as the bootstrap sets it from x-nf-identity-info), calls
-// the entry in one process (cold, then warm), and prints `RESULTS <json array of responses>` as its last line,
-// each response as {statusCode, headers (lower-case names), body}. The function's log lines come before it.
+// Identity user in globalThis.netlifyIdentityContext, as the bootstrap sets it from x-nf-identity-info, which
+// the entry then confirms with the Identity API at URL: tests/deploy/identity_service.py stands in for it),
+// calls the entry in one process (cold, then warm), and prints `RESULTS <json array of responses>` as its last
+// line, each response as {statusCode, headers (lower-case names), body}. The function's log lines come before.
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import { text } from 'node:stream/consumers';
