@@ -5,13 +5,13 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
 from ably_token_request.app import MisconfiguredFunction
 from tests.function.conftest import (
     API_KEY,
+    FUNCTION_DIR,
     KEY_NAME,
     KEY_SECRET,
     FunctionUnderTest,
@@ -19,8 +19,6 @@ from tests.function.conftest import (
     check_no_secret,
 )
 from tests.function.events import function_url_event, netlify_event
-
-FUNCTION_DIR = Path(__file__).resolve().parents[2] / "functions" / "ably-token-request"
 
 
 def test_one_structured_line_per_request(token_function: FunctionUnderTest) -> None:

@@ -1,0 +1,160 @@
+"""Mutation testing of the token function (`make mutation`): how many deliberate small bugs its tests notice.
+
+mutmut names a mutated module after its path below the directory it runs in, and that name must be the one the
+tests import. The function lives in functions/ably-token-request/ (a hyphen: no package path reaches it) and
+the tests import it as `handler` and `ably_token_request` through pytest's pythonpath, so mutmut runs in
+build/mutation/, a copy laid out the way it expects: the function's code under src/ (imported as the tests
+import it) and tests/function beside it. mutmut mutates the copy, runs the tests against each mutant, and this
+script then prints the score per module and every mutant the tests let through.
+
+mutmut mutates the bodies of functions and methods, not module-level constants: the limits and allow-lists
+in limits.py and settings.py are held by tests at their edges, not measured here.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FUNCTION_DIR = ROOT / "functions" / "ably-token-request"
+STAGE = ROOT / "build" / "mutation"
+TESTS = "tests/function"
+# Half the machine's cores by default: the runs share it (MUTATION_JOBS overrides).
+JOBS = int(os.environ.get("MUTATION_JOBS", max(1, (os.cpu_count() or 2) // 2)))
+
+MUTMUT = {
+    "source_paths": ["src"],
+    "pytest_add_cli_args_test_selection": [TESTS],
+    # A fixed hypothesis seed, so the fuzz test draws the same events for every mutant and every run.
+    "pytest_add_cli_args": ["-p", "no:cacheprovider", "--hypothesis-seed=0"],
+    "process_isolation": "fork",
+}
+# What pytest's own configuration says, but for where the code is: mutmut puts src/ first on sys.path.
+PYTEST_DROPPED = {"pythonpath", "testpaths"}
+
+KILLED = {"killed", "timeout", "caught by type check"}
+# Not a verdict: the run stopped before it tried them.
+UNTRIED = "not checked"
+
+
+def stage() -> None:
+    """A fresh copy every run: mutmut keeps verdicts across runs, which a changed test would not revisit."""
+    shutil.rmtree(STAGE, ignore_errors=True)
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(FUNCTION_DIR / "ably_token_request", STAGE / "src" / "ably_token_request", ignore=ignore)
+    shutil.copy2(FUNCTION_DIR / "handler.py", STAGE / "src" / "handler.py")
+    shutil.copytree(ROOT / TESTS, STAGE / TESTS, ignore=ignore)
+    for name in ("__init__.py", "conftest.py"):
+        shutil.copy2(ROOT / "tests" / name, STAGE / "tests" / name)
+    with open(ROOT / "pyproject.toml", "rb") as file:
+        pytest_options = tomllib.load(file)["tool"]["pytest"]["ini_options"]
+    sections = {
+        "tool.mutmut": MUTMUT,
+        "tool.pytest.ini_options": {k: v for k, v in pytest_options.items() if k not in PYTEST_DROPPED},
+    }
+    (STAGE / "pyproject.toml").write_text(
+        "".join(
+            f"[{name}]\n" + "".join(f"{key} = {json.dumps(value)}\n" for key, value in table.items()) + "\n"
+            for name, table in sections.items()
+        )
+    )
+
+
+@contextmanager
+def in_stage() -> Iterator[None]:
+    previous = Path.cwd()
+    os.chdir(STAGE)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+def run_mutmut(mutants: list[str]) -> int:
+    mutmut = Path(sys.executable).with_name("mutmut")
+    command = [str(mutmut), "run", "--max-children", str(JOBS), *mutants]
+    environ = {**os.environ, "MUTATION_RUN": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    if sys.stdout.isatty():
+        return subprocess.run(command, cwd=STAGE, env=environ, check=False).returncode
+    # mutmut redraws one status line with carriage returns; a log keeps only what each line ends as.
+    with subprocess.Popen(command, cwd=STAGE, env=environ, stdout=subprocess.PIPE, text=True) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            print(line.rstrip("\n").rsplit("\r", 1)[-1], flush=True)
+    return process.returncode
+
+
+def report() -> None:
+    """The score per module and overall, then each surviving mutant as a diff against the original."""
+    from mutmut.mutation.data import SourceFileMutationData
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+    from mutmut.stats import status_by_exit_code
+    from mutmut.utils.file_utils import walk_mutatable_files
+
+    with in_stage():
+        statuses: dict[str, Counter[str]] = {}
+        survivors: list[tuple[str, Path, str]] = []
+        for path in sorted(walk_mutatable_files()):
+            data = SourceFileMutationData(path=path)
+            data.load()
+            module = str(path.relative_to("src").with_suffix("")).replace(os.sep, ".")
+            counts = statuses.setdefault(module, Counter())
+            for name, exit_code in sorted(data.exit_code_by_key.items()):
+                status = status_by_exit_code[exit_code]
+                counts[status] += 1
+                if status not in KILLED | {UNTRIED}:
+                    survivors.append((name, path, status))
+        diffs = [(name, status, get_diff_for_mutant(name, path=path)) for name, path, status in survivors]
+
+    print(f"\nMutation score of functions/ably-token-request against {TESTS}\n")
+    header = f"{'module':<36} {'mutants':>7} {'killed':>6} {'survived':>8} {'no tests':>8} {'score':>7}"
+    print(header)
+    print("-" * len(header))
+    total: Counter[str] = Counter()
+    for module, counts in statuses.items():
+        if not counts:
+            continue
+        total.update(counts)
+        print(_row(module, counts))
+    print("-" * len(header))
+    print(_row("overall", total))
+    if total[UNTRIED]:
+        print(f"({total[UNTRIED]} mutants not tried: the run was stopped; they are left out of the scores)")
+    others = sorted(set(total) - KILLED - {"survived", "no tests", UNTRIED})
+    if others:
+        print("also: " + ", ".join(f"{total[status]} {status}" for status in others))
+    print(f"\nSurviving mutants ({len(diffs)}); `cd build/mutation && ../../.venv/bin/mutmut show NAME`:\n")
+    for name, status, diff in diffs:
+        print(f"{name} ({status})")
+        print(diff.rstrip() + "\n")
+
+
+def _row(module: str, counts: Counter[str]) -> str:
+    mutants = sum(counts.values()) - counts[UNTRIED]
+    killed = sum(counts[status] for status in KILLED)
+    score = f"{100 * killed / mutants:.1f}%" if mutants else "-"
+    return f"{module:<36} {mutants:>7} {killed:>6} {counts['survived']:>8} {counts['no tests']:>8} {score:>7}"
+
+
+def main(argv: list[str]) -> int:
+    """`scripts/mutation.py` runs everything; `scripts/mutation.py report` prints the last run again."""
+    if argv[:1] == ["report"]:
+        report()
+        return 0
+    stage()
+    status = run_mutmut(argv)
+    if status != 0:
+        return status
+    report()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
