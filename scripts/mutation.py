@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTION_DIR = ROOT / "functions" / "ably-token-request"
@@ -34,10 +35,10 @@ MUTMUT = {
     "pytest_add_cli_args_test_selection": [TESTS],
     # A fixed hypothesis seed, so the fuzz test draws the same events for every mutant and every run.
     "pytest_add_cli_args": ["-p", "no:cacheprovider", "--hypothesis-seed=0"],
+    # A mutant `make lint` would refuse (mypy --strict) can never be committed: mypy sorts those out first.
+    "type_check_command": [sys.executable, "-m", "mypy", "--output", "json"],
     "process_isolation": "fork",
 }
-# What pytest's own configuration says, but for where the code is: mutmut puts src/ first on sys.path.
-PYTEST_DROPPED = {"pythonpath", "testpaths"}
 
 KILLED = {"killed", "timeout", "caught by type check"}
 # Not a verdict: the run stopped before it tried them.
@@ -54,17 +55,36 @@ def stage() -> None:
     for name in ("__init__.py", "conftest.py"):
         shutil.copy2(ROOT / "tests" / name, STAGE / "tests" / name)
     with open(ROOT / "pyproject.toml", "rb") as file:
-        pytest_options = tomllib.load(file)["tool"]["pytest"]["ini_options"]
-    sections = {
-        "tool.mutmut": MUTMUT,
-        "tool.pytest.ini_options": {k: v for k, v in pytest_options.items() if k not in PYTEST_DROPPED},
+        tool = tomllib.load(file)["tool"]
+    # The project's own pytest and mypy settings, for where the code is here: mutmut puts src/ on sys.path.
+    pytest_options = {
+        k: v for k, v in tool["pytest"]["ini_options"].items() if k not in {"pythonpath", "testpaths"}
     }
+    # mutmut's trampolines carry `type: ignore`s that strict mode would report as unused.
+    mypy_options = {**tool["mypy"], "mypy_path": ["src"], "files": ["src"], "warn_unused_ignores": False}
     (STAGE / "pyproject.toml").write_text(
-        "".join(
-            f"[{name}]\n" + "".join(f"{key} = {json.dumps(value)}\n" for key, value in table.items()) + "\n"
-            for name, table in sections.items()
-        )
+        toml("tool.mutmut", MUTMUT)
+        + toml("tool.pytest.ini_options", pytest_options)
+        + toml("tool.mypy", mypy_options)
     )
+
+
+def toml(name: str, table: dict[str, Any]) -> str:
+    """A TOML table of strings, numbers, booleans and lists of them (JSON spells those the same way)."""
+    values = "".join(
+        f"{key} = {json.dumps(value)}\n" for key, value in table.items() if not _is_tables(value)
+    )
+    tables = "".join(
+        f"[[{name}.{key}]]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in item.items())
+        for key, value in table.items()
+        if _is_tables(value)
+        for item in value
+    )
+    return f"[{name}]\n{values}{tables}\n"
+
+
+def _is_tables(value: object) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(item, dict) for item in value)
 
 
 @contextmanager
@@ -84,10 +104,11 @@ def run_mutmut(mutants: list[str]) -> int:
     if sys.stdout.isatty():
         return subprocess.run(command, cwd=STAGE, env=environ, check=False).returncode
     # mutmut redraws one status line with carriage returns; a log keeps only what each line ends as.
-    with subprocess.Popen(command, cwd=STAGE, env=environ, stdout=subprocess.PIPE, text=True) as process:
+    with subprocess.Popen(command, cwd=STAGE, env=environ, stdout=subprocess.PIPE) as process:
         assert process.stdout is not None
         for line in process.stdout:
-            print(line.rstrip("\n").rsplit("\r", 1)[-1], flush=True)
+            if shown := line.decode(errors="replace").rstrip("\n").rsplit("\r", 1)[-1].strip():
+                print(shown, flush=True)
     return process.returncode
 
 
