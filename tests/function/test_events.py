@@ -1,10 +1,12 @@
 """The event shapes front doors really send, and what the function reads from each."""
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+import handler
 from tests.function.conftest import API_KEY, KEY_SECRET, FunctionUnderTest
 from tests.function.events import api_gateway_v1_event, function_url_event, netlify_event
 from tests.function.signing import expected_mac
@@ -179,3 +181,24 @@ def test_a_blank_client_id_beside_a_name_is_a_conflict_whatever_the_front_door(
 ) -> None:
     """The caller said two things; neither is guessed, and every front door answers the same."""
     assert token_function(event).status == 400
+
+
+def test_a_post_body_without_a_client_id_keeps_the_querys(token_function: FunctionUnderTest) -> None:
+    event = netlify_event(
+        "POST",
+        query={"clientId": "ann"},
+        headers={"content-type": "application/x-www-form-urlencoded"},
+        body="ttl=5&capability=x",
+    )
+    assert token_function(event).json["clientId"] == "ann"
+
+
+def test_the_entry_point_hands_event_and_context_to_the_function(
+    token_function: FunctionUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """handler.handler is what Netlify and Lambda call: the same answer, the same log line."""
+    monkeypatch.setattr(handler, "_function", token_function.function)
+    response = handler.handler(function_url_event(query={"clientId": "ann"}), {"awsRequestId": "entry-1"})
+    assert json.loads(response["body"])["clientId"] == "ann"
+    token_function.log.seek(0)
+    assert json.loads(token_function.log.readline())["request_id"] == "entry-1"

@@ -12,6 +12,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+import handler
 from ably_token_request.key_store import SECRET_SOURCE, SSM_SOURCE
 from tests.conftest import AWS_REGION as REGION
 from tests.function.conftest import API_KEY, FUNCTION_DIR, KEY_NAME, KEY_SECRET, FunctionUnderTest
@@ -265,3 +266,32 @@ def test_a_stored_key_is_read_once_and_cached(
     assert function(function_url_event()).status == 200
     ssm.delete_parameter(Name=name)
     assert function(function_url_event()).status == 200
+
+
+def test_a_binary_secret_is_refused_as_holding_no_string(
+    aws: None, make_function: Callable[..., FunctionUnderTest]
+) -> None:
+    secret_id = unique("binary")
+    client = boto3.client("secretsmanager", region_name=REGION)
+    client.create_secret(Name=secret_id, SecretBinary=API_KEY.encode())
+    result = make_function(secrets=(secret_id,), ABLY_API_KEY_SECRET_ID=secret_id)(function_url_event())
+    assert result.json["error"] == {
+        "message": f"{SECRET_SOURCE} does not hold a string.",
+        "code": 50001,
+        "statusCode": 500,
+    }
+
+
+def test_the_project_env_file_fills_in_only_what_the_environment_lacks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("ABLY_TEST_ONLY_IN_FILE=file\nABLY_TEST_IN_BOTH=file\n")
+    monkeypatch.setattr(handler, "PROJECT_ENV_FILE", str(env_file))
+    monkeypatch.delenv("ABLY_TEST_ONLY_IN_FILE", raising=False)
+    monkeypatch.setenv("ABLY_TEST_IN_BOTH", "environment")
+
+    handler._load_project_env_file()
+
+    assert os.environ["ABLY_TEST_ONLY_IN_FILE"] == "file"
+    assert os.environ["ABLY_TEST_IN_BOTH"] == "environment"

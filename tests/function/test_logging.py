@@ -13,10 +13,12 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, cast
 
+import boto3
 import pytest
 from aws_lambda_powertools import Logger
 
-from ably_token_request.app import MisconfiguredFunction
+from ably_token_request.api_key import ApiKey
+from ably_token_request.app import MisconfiguredFunction, TokenFunction
 from ably_token_request.log_format import fallback_logger
 from handler import create_function
 from tests.function.conftest import (
@@ -212,6 +214,8 @@ def test_when_powertools_refuses_its_settings_the_fallback_logger_writes_the_lin
 ) -> None:
     """Powertools reads POWERTOOLS_* itself and may raise: the function still answers and logs, once."""
     monkeypatch.setenv("POWERTOOLS_LOGGER_SAMPLE_RATE", "often")
+    # Lambda's runtime may raise the root logger's level (AWS_LAMBDA_LOG_LEVEL): the line still goes out.
+    monkeypatch.setattr(logging.getLogger(), "level", logging.CRITICAL)
     function = create_function(environ={"ABLY_API_KEY": API_KEY, "POWERTOOLS_SERVICE_NAME": unique()})
     handler = fallback_logger().handlers[0]
     assert isinstance(handler, logging.StreamHandler)
@@ -274,3 +278,33 @@ def test_an_unexpected_failure_before_the_key_is_read_is_logged_as_it_is(
     assert line["outcome"] == "InternalError"
     assert line["exception"].startswith("Traceback (most recent call last):\n")
     assert line["exception"].endswith("RuntimeError: store\nunreachable\n")
+
+
+def test_a_misconfigured_function_logs_the_lambda_request_id(
+    make_function: Callable[..., FunctionUnderTest],
+) -> None:
+    function = make_function(ABLY_API_KEY=API_KEY, ABLY_TOKEN_TTL_MS="x")
+    line = function(netlify_event(), SimpleNamespace(aws_request_id="lambda-request-2")).log_lines[0]
+    assert line["request_id"] == "lambda-request-2"
+
+
+def test_a_key_read_before_is_scrubbed_from_a_later_failure(
+    aws: None, make_function: Callable[..., FunctionUnderTest]
+) -> None:
+    """A warm-up (or a request) read the key; a later read fails with the key in its error: not logged."""
+    name = f"/ably-token-request/scrub-{uuid.uuid4().hex}"
+    boto3.client("ssm", region_name="eu-west-1").put_parameter(Name=name, Value=API_KEY, Type="SecureString")
+    function = make_function(ABLY_API_KEY_SSM_PARAMETER=name)
+    assert isinstance(function.function, TokenFunction)
+    read_key = function.function.read_key
+
+    def leaky_read() -> ApiKey:
+        raise RuntimeError(f"could not parse {API_KEY}")
+
+    for first in (function_url_event(query={"warmup": "1"}), function_url_event()):
+        function.function.read_key = read_key
+        function.function._key = None
+        assert function(first).status in (200, 204)
+        function.function.read_key = leaky_read
+        (line,) = function(function_url_event()).log_lines
+        assert "RuntimeError: could not parse [redacted]:[redacted]" in line["exception"]

@@ -39,7 +39,7 @@ class TokenFunction:
         self.logger = logger
         self.read_key = read_key
         self.signer = TokenRequestSigner(capability=settings.capability, ttl_ms=settings.ttl_ms)
-        self._key: ApiKey | None = settings.key_source.env_key
+        self._key: ApiKey | None = None  # the key last read, scrubbed from any traceback logged after
 
     def __call__(self, event: object, context: object) -> Response:
         started = perf_counter()

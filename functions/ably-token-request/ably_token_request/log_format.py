@@ -7,7 +7,6 @@ sampling, appended keys) and its JSON lines for a fraction of that cost.
 
 import json
 import logging
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,13 +38,6 @@ class JsonLineFormatter(BasePowertoolsFormatter):
 
     def append_keys(self, **additional_keys: Any) -> None:
         self._keys.update(additional_keys)
-
-    def get_current_keys(self) -> dict[str, Any]:
-        return dict(self._keys)
-
-    def remove_keys(self, keys: Iterable[str]) -> None:
-        for key in keys:
-            self._keys.pop(key, None)
 
     def clear_state(self) -> None:
         self._keys.clear()
