@@ -6,7 +6,8 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-# The runtime packages (pyproject's dependencies); with the test tools (its `test` extra) for the tests.
+# The runtime packages (pyproject's dependencies and its `dev` extra: the dev server and the token
+# function); with the test tools (its `test` extra) for the tests.
 PY_READY := $(VENV)/.installed-runtime
 PY_TEST_READY := $(VENV)/.installed-test
 # mutmut, for `make mutation` only (pyproject's `mutation` extra).
@@ -28,24 +29,29 @@ NODE_HOME := $(CURDIR)/.node
 NODE_TOOLCHAIN := $(NODE_HOME)/.installed-$(NODE_VERSION)
 export PATH := $(NODE_HOME)/node_modules/node-linux-$(NODE_ARCH)/bin:$(PATH)
 
-.PHONY: dev test test-fast lint format build bench chromium mutation
+.PHONY: dev test test-fast lint docs format build bench chromium mutation
 
 # The Python and npm installs of a first run go side by side (-j2): they wait on different registries.
 dev:
 	@$(MAKE) --no-print-directory --silent -j2 $(PY_READY) build
 	@$(PY) -m devserver $(ARGS)
 
-test: lint $(CORE_COMPILED) $(NODE_READY) $(NETLIFY_TOOLS_READY) build chromium
+test: lint docs $(CORE_COMPILED) $(NODE_READY) $(NETLIFY_TOOLS_READY) build chromium
 	$(PY) -m pytest
 
 # Everything but the bounded load tests (marked slow), for a quick local loop.
-test-fast: lint $(CORE_COMPILED) $(NODE_READY) $(NETLIFY_TOOLS_READY) build chromium
+test-fast: lint docs $(CORE_COMPILED) $(NODE_READY) $(NETLIFY_TOOLS_READY) build chromium
 	$(PY) -m pytest -m "not slow"
 
 lint: $(PY_TEST_READY)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+
+# The documentation site, into site/; strict: a broken link, anchor or include fails the build.
+docs: $(PY_TEST_READY)
+	@echo "==> Building the documentation into site/ (MkDocs, every link checked)"
+	@$(PY) -m mkdocs build --strict
 
 format: $(PY_TEST_READY)
 	$(PY) -m ruff check --fix .
@@ -63,6 +69,7 @@ bench: $(CORE_COMPILED) $(NODE_READY)
 	$(PY) bench/token_function.py
 	$(PY) bench/realtime_fanout.py
 	$(PY) bench/publish_instructions.py
+	$(PY) bench/pytest_fixtures.py
 	$(PY) bench/first_run.py
 
 chromium:
@@ -90,7 +97,7 @@ PIP = $(if $(wildcard $(VENV)/bin/pip),$(PY) -m pip,$(PYTHON) -m pip --python $(
 $(PY_READY): pyproject.toml $(CORE_SOURCES) | $(PY)
 	@echo "==> Installing the runtime Python packages into .venv (first run only)"
 	@rm -f $(CORE_BUILD)
-	@ABLY_LOCAL_PURE_PYTHON=1 $(PIP) install --quiet --no-compile -e .
+	@ABLY_LOCAL_PURE_PYTHON=1 $(PIP) install --quiet --no-compile -e '.[dev]'
 	@touch $@
 
 # One install of the project with its test extra, not the runtime install and then this one (each resolves
@@ -98,19 +105,19 @@ $(PY_READY): pyproject.toml $(CORE_SOURCES) | $(PY)
 # installs nothing. pip itself too: the Netlify build test runs `python -m pip wheel` with .venv's python.
 $(PY_TEST_READY): pyproject.toml | $(PY)
 	@echo "==> Installing the Python packages with the test tools into .venv (first test run only)"
-	@ABLY_LOCAL_PURE_PYTHON=1 $(PIP) install --quiet -e '.[test]' pip
+	@ABLY_LOCAL_PURE_PYTHON=1 $(PIP) install --quiet -e '.[dev,test]' pip
 	@touch $(PY_READY) $@
 
 # The test install plus mutmut, in one install like the one above.
 $(PY_MUTATION_READY): pyproject.toml | $(PY)
 	@echo "==> Installing the Python packages with the test tools and mutmut into .venv (first mutation run only)"
-	@ABLY_LOCAL_PURE_PYTHON=1 $(PIP) install --quiet -e '.[test,mutation]' pip
+	@ABLY_LOCAL_PURE_PYTHON=1 $(PIP) install --quiet -e '.[dev,test,mutation]' pip
 	@touch $(PY_READY) $(PY_TEST_READY) $@
 
 # The tests and the benchmarks run the core as users who install the package get it: compiled (setup.py).
 $(CORE_COMPILED): $(CORE_SOURCES) $(PY_TEST_READY)
 	@echo "==> Compiling the local service's core with mypyc (about 2 minutes; again when its sources change)"
-	@$(PIP) install --quiet --no-compile --no-deps -e .
+	@ABLY_LOCAL_REQUIRE_COMPILED=1 $(PIP) install --quiet --no-compile --no-deps -e .
 	@touch $(PY_READY) $@
 
 $(NODE_TOOLCHAIN):

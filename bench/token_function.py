@@ -111,7 +111,7 @@ def implementations(aws: dict[str, str]) -> list[Implementation]:
     build_node_side()
     driver = str(BENCH_DIR / "invoke_python.py")
     node_driver = str(BENCH_DIR / "node_reference" / "invoke.mjs")
-    netlify_entry = str(FUNCTION_DIR / "ably-token-request.js")
+    netlify_entry = str(FUNCTION_DIR / "ably-token-request.mjs")
 
     def native(name: str, env: dict[str, str]) -> Implementation:
         return Implementation(

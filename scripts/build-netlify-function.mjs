@@ -6,7 +6,8 @@
 //   snapshot.bin   a Pyodide memory snapshot taken after importing ably_token_request and signing a throwaway
 //                  request (never handler.py, which reads the environment at start-up: no configuration or
 //                  key is baked in).
-//   bundle.json    what is there, and the inputs it was made from; an unchanged input set skips the rebuild.
+//   bundle.json    what is there, the inputs it was made from (an unchanged input set skips the rebuild) and
+//                  the Node that took the snapshot (`builtWith`), which the entry compares with its own.
 // Usage: node scripts/build-netlify-function.mjs [--no-snapshot]   (PYTHON picks the interpreter for pip)
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -15,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import runtime from '../functions/ably-token-request/pyodide-runtime.js';
 
-const { BUNDLE_DIR, FUNCTION_DIR, SNAPSHOT_WARMUP, defineBridge, loadPythonRuntime } = runtime;
+const { BUNDLE_DIR, FUNCTION_DIR, SNAPSHOT_WARMUP, defineBridge, loadPythonRuntime, runtimeFingerprint } = runtime;
 
 const withSnapshot = !process.argv.includes('--no-snapshot');
 const python = process.env.PYTHON || 'python3';
@@ -25,7 +26,8 @@ const inputs = createHash('sha256')
   .update(await readFile(requirements))
   .update(await readFile(new URL(import.meta.url)))
   .update(await readFile(join(FUNCTION_DIR, 'pyodide-runtime.js')))
-  .update(`${pyodideVersion} snapshot=${withSnapshot}`)
+  // A snapshot is tied to the Node that took it: building under another Node major builds a new one.
+  .update(`${pyodideVersion} snapshot=${withSnapshot} node-modules=${process.versions.modules}`)
   .update(await sourcesText())
   .digest('hex');
 
@@ -67,7 +69,7 @@ try {
 }
 
 // Written first without `inputs` and completed once the snapshot exists, so a failed build is redone.
-const manifest = { pyodide: pyodideVersion, wheels, sitePackages: 'site-packages', snapshot: null };
+const manifest = { pyodide: pyodideVersion, wheels, sitePackages: 'site-packages', snapshot: null, builtWith: null };
 await writeFile(manifestPath, JSON.stringify(manifest, null, 2));
 if (withSnapshot) {
   const py = await loadPythonRuntime({ makeSnapshot: true });
@@ -75,6 +77,7 @@ if (withSnapshot) {
   py.runPython(SNAPSHOT_WARMUP);
   await writeFile(join(BUNDLE_DIR, 'snapshot.bin'), py.makeMemorySnapshot());
   manifest.snapshot = 'snapshot.bin';
+  manifest.builtWith = runtimeFingerprint();
 }
 await writeFile(manifestPath, JSON.stringify({ inputs, ...manifest }, null, 2));
 console.log(`pyodide-bundle: ${wheels.length} distributions, snapshot: ${manifest.snapshot ?? 'none'}`);

@@ -3,8 +3,9 @@
 // the pure-Python wheels it imports, extracted, and a memory snapshot taken after importing the function's
 // modules. Nothing is fetched at run time.
 //
-// CommonJS on purpose: Netlify's bundler rewrites ES modules it traces into CommonJS but keeps their .mjs names,
-// which Node then refuses to load. Pyodide's own ES modules are loaded by computed path, so they ship untouched.
+// CommonJS, imported by the entry (zip-it-and-ship-it bundles the two into one ES module, with `require` and
+// `__dirname` kept working) and by the build script. Pyodide's own ES modules are loaded by computed path, so
+// they ship untouched.
 const { readFile } = require('node:fs/promises');
 const { dirname, join } = require('node:path');
 const { pathToFileURL } = require('node:url');
@@ -96,6 +97,11 @@ async function loadPythonRuntime({ snapshot, makeSnapshot = false } = {}) {
   const py = await loadPyodide({
     indexURL: `${PYODIDE_DIR}/`,
     env: { HOME: '/home/pyodide' },
+    // Python's output line by line through Node's streams. Pyodide's default writes to the streams' file
+    // descriptors, which a worker thread does not have (netlify functions:serve runs v2 functions in one):
+    // there every log line was lost. The main thread's streams write straight through, as before.
+    stdout: (line) => process.stdout.write(`${line}\n`),
+    stderr: (line) => process.stderr.write(`${line}\n`),
     _makeSnapshot: makeSnapshot,
     ...(snapshot ? { _loadSnapshot: snapshot, createPyodideModule: await sizedForSnapshot(snapshot) } : {}),
   });
@@ -130,14 +136,61 @@ async function sizedForSnapshot(snapshot) {
   };
 }
 
-/** Start the function once: environment in, handler imported (its start-up runs here). */
+/**
+ * What built a snapshot, recorded in bundle.json: a snapshot restores only under a Node whose WebAssembly
+ * matches the one it was taken under (built on Node 24 and restored on Node 20, every restore failed with
+ * "table index is out of bounds"). The Node major (its module ABI, `modules`) is the unit compared: Node
+ * 24.11 and 24.22 restore each other's snapshots (Node 22 restores Node 24's too, Node 20 does not), and a
+ * site's build and function runtime are pinned to one major (netlify.toml).
+ */
+function runtimeFingerprint() {
+  return { node: process.version, v8: process.versions.v8, modules: process.versions.modules };
+}
+
+/** One JSON line for what happens outside a request (the Python side logs each request's own line). */
+function logLine(level, message, fields = {}) {
+  const line = { level, timestamp: new Date().toISOString(), message, service: 'ably-token-request', ...fields };
+  process.stderr.write(`${JSON.stringify(line)}\n`);
+}
+
+/** The snapshot to restore (being read), or undefined and a line saying why when another Node built it. */
+function usableSnapshot(bundle) {
+  if (!bundle.snapshot) return undefined;
+  const built = bundle.builtWith ?? {};
+  const running = runtimeFingerprint();
+  if (built.modules !== running.modules) {
+    logLine('WARNING', 'Pyodide snapshot skipped: built for another Node; starting without it (slower cold start)', {
+      snapshot_node: built.node ?? null,
+      running_node: running.node,
+    });
+    return undefined;
+  }
+  return readFile(join(BUNDLE_DIR, bundle.snapshot));
+}
+
+/**
+ * Start the function once: environment in, handler imported (its start-up runs here). A snapshot that does
+ * not fit the running Node, or fails to restore anyway, is left aside with one log line and the runtime
+ * starts from the shipped files instead; only a start that fails without the snapshot too is an error.
+ */
 async function startFunction({ useSnapshot = true } = {}) {
   const bundle = JSON.parse(await readFile(join(BUNDLE_DIR, 'bundle.json'), 'utf8'));
-  const snapshot = useSnapshot && bundle.snapshot ? readFile(join(BUNDLE_DIR, bundle.snapshot)) : undefined;
-  const py = await loadPythonRuntime({ snapshot });
-  if (!snapshot) defineBridge(py);
+  const snapshot = useSnapshot ? usableSnapshot(bundle) : undefined;
+  let py;
+  if (snapshot) {
+    py = await loadPythonRuntime({ snapshot }).catch((error) => {
+      logLine('WARNING', 'Pyodide snapshot failed to restore; starting without it (slower cold start)', {
+        error: String(error?.message ?? error),
+      });
+      return undefined;
+    });
+  }
+  if (!py) {
+    py = await loadPythonRuntime();
+    defineBridge(py);
+  }
   const invoke = py.pyimport(BRIDGE_MODULE).start(JSON.stringify(functionEnvironment(process.env)));
-  return (event, context) => JSON.parse(invoke(JSON.stringify(event ?? null), JSON.stringify(lambdaContext(context))));
+  return (event, context) => JSON.parse(invoke(JSON.stringify(event ?? null), JSON.stringify(context ?? null)));
 }
 
 /** The function's own settings (ABLY_*, POWERTOOLS_*, AWS_*, DEFAULT_CLIENT_ID); not the host's other
@@ -147,11 +200,13 @@ function functionEnvironment(env) {
   return Object.fromEntries(Object.entries(env).filter(([name]) => ours(name)));
 }
 
-/** The parts of a Netlify (Lambda-style) context the handler reads: request id and Identity user. */
-function lambdaContext(context) {
-  if (!context) return null;
-  const { awsRequestId, clientContext } = context;
-  return { awsRequestId: awsRequestId ?? null, clientContext: clientContext ?? null };
-}
-
-module.exports = { BUNDLE_DIR, FUNCTION_DIR, SNAPSHOT_WARMUP, defineBridge, loadPythonRuntime, startFunction };
+module.exports = {
+  BUNDLE_DIR,
+  FUNCTION_DIR,
+  SNAPSHOT_WARMUP,
+  defineBridge,
+  loadPythonRuntime,
+  logLine,
+  runtimeFingerprint,
+  startFunction,
+};

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 
+from ably_local import protocol
 from ably_local.auth import ApiKey
 from ably_local.listening import CannotListen, listen
 from ably_local.server import LocalAbly, tune_gc_for_serving
@@ -48,8 +49,15 @@ async def serve(host: str, port: int, key: ApiKey | None, sandbox: bool) -> None
         print(f"ably-js client options: {json.dumps(service.client_options())}")
         if sandbox:
             print(f"Sandbox: POST {service.http_url}/apps provisions an app (ABLY_LOCAL_SANDBOX_URL)")
+        print(f"Core: {core_build()}")
         print("Press Ctrl-C to stop.", flush=True)
         await asyncio.Event().wait()
+
+
+def core_build() -> str:
+    """Which build of the core runs: an install compiles it where it can, and pip hides why it could not."""
+    compiled = not (protocol.__file__ or "").endswith(".py")
+    return "compiled (mypyc)" if compiled else "plain Python, not compiled (`pip install -v` shows why)"
 
 
 if __name__ == "__main__":

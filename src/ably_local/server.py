@@ -102,6 +102,11 @@ class LocalAbly:
     def client_options(self) -> dict[str, Any]:
         return {"endpoint": self.host, "port": self.port, "tls": False}
 
+    def ably_python_options(self) -> dict[str, Any]:
+        """ably-python's options with this service's key. Its REST client refuses basic auth over plain
+        HTTP (40103), so the key signs TokenRequests; its realtime client ignores `port` and dials port 80."""
+        return {**self.client_options(), "key": self.api_key, "use_token_auth": True}
+
     async def __aenter__(self) -> "LocalAbly":
         await self.start()
         return self

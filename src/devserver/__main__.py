@@ -22,6 +22,8 @@ from ably_local.listening import CannotListen, listen
 from ably_local.server import tune_gc_for_serving
 from devserver.ably_key import AblyRestHost, MalformedKey, check_key_form, check_key_with_ably
 from devserver.app import DevConfig, create_app
+from devserver.function_config import UnreadableRateLimit, declared_rate_limits
+from devserver.rate_limit import RateLimit
 from devserver.serving import server_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,29 +55,33 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the key check says what matters in one line
     try:
-        real_key, listener = prepare(args)
-    except (MalformedKey, CannotListen) as error:
+        real_key, rate_limits, listener = prepare(args)
+    except (MalformedKey, UnreadableRateLimit, CannotListen) as error:
         sys.exit(str(error))  # one line on stderr, exit status 1, no traceback
-    run(args, real_key, listener)
+    run(args, real_key, rate_limits, listener)
 
 
-def prepare(args: argparse.Namespace) -> tuple[str, socket.socket]:
+def prepare(args: argparse.Namespace) -> tuple[str, dict[str, RateLimit], socket.socket]:
     """Everything that can fail for a reason the user fixes, checked before anything claims to be serving."""
     source = "set in the environment" if "ABLY_API_KEY" in os.environ else f"from {_shown(args.env_file)}"
     load_dotenv(args.env_file, override=False)
     real_key = os.environ.get("ABLY_API_KEY", "").strip()
     if real_key:
         check_key_form(real_key, source)
-    return real_key, listen(args.host, args.port, other_port_hint="PORT=9000 make dev")
+    rate_limits = declared_rate_limits(args.functions.resolve())
+    return real_key, rate_limits, listen(args.host, args.port, other_port_hint="PORT=9000 make dev")
 
 
-def run(args: argparse.Namespace, real_key: str, listener: socket.socket) -> None:
+def run(
+    args: argparse.Namespace, real_key: str, rate_limits: dict[str, RateLimit], listener: socket.socket
+) -> None:
     port = listener.getsockname()[1]
     realtime = None
     if args.local or not real_key:
         realtime = LocalAbly(real_key or None, host=args.host, port=port)
         os.environ["ABLY_API_KEY"] = realtime.api_key  # what the token function signs with
-    app = create_app(DevConfig(args.site.resolve(), args.functions.resolve(), realtime, args.host))
+    config = DevConfig(args.site.resolve(), args.functions.resolve(), realtime, args.host, rate_limits)
+    app = create_app(config)
     mode = (
         f"local realtime service (offline, key {realtime.key_name})"
         if realtime is not None

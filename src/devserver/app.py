@@ -4,8 +4,8 @@ import asyncio
 import contextlib
 import html
 import json
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -20,6 +20,7 @@ from devserver.body_limit import BodyLimit
 from devserver.functions import FunctionRegistry
 from devserver.host_check import LoopbackHostOnly
 from devserver.limits import MAX_REQUEST_BODY_BYTES
+from devserver.rate_limit import FunctionRateLimits, RateLimit
 from devserver.token_refusals import report_token_refusals
 
 FUNCTIONS_PREFIX = "/.netlify/functions"
@@ -33,14 +34,18 @@ class DevConfig:
     functions_dir: Path
     realtime: LocalAbly | None
     host: str = "127.0.0.1"  # the --host it listens on: answered besides loopback names
+    # Each function's declared config.rateLimit (function_config.declared_rate_limits), applied per address.
+    rate_limits: Mapping[str, RateLimit] = field(default_factory=dict)
 
 
 def create_app(config: DevConfig) -> ASGIApp:
     registry = FunctionRegistry(config.functions_dir)
     realtime = config.realtime
+    rate_limits = FunctionRateLimits(config.rate_limits)
 
     async def function(request: Request) -> Response:
-        return await registry.respond(request)
+        refusal = rate_limits.refusal(request.path_params["name"], request)
+        return refusal if refusal is not None else await registry.respond(request)
 
     async def index(request: Request) -> Response:
         page = config.site_dir / "index.html"

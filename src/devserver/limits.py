@@ -17,3 +17,7 @@ MAX_HEADER_BYTES = 16 * 1024
 
 # A function call that has not answered by then gets a 504 (its worker thread is left to finish).
 FUNCTION_TIMEOUT_S = 10
+
+# Per-address rate limits (a function's declared config.rateLimit, rate_limit.py): the request times kept to
+# apply them, across all client addresses, per function; the addresses seen least recently go first past it.
+MAX_RATE_LIMIT_ENTRIES = 100_000

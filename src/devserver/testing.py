@@ -8,7 +8,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +17,8 @@ import uvicorn
 
 from ably_local import LocalAbly
 from devserver.app import DevConfig, create_app
+from devserver.function_config import declared_rate_limits
+from devserver.rate_limit import RateLimit
 from devserver.serving import server_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,14 +37,19 @@ class DevServerDidNotStart(RuntimeError):
 
 @contextmanager
 def running_devserver(
-    site_dir: Path = ROOT / "dist", functions_dir: Path = ROOT / "functions", host: str = "127.0.0.1"
+    site_dir: Path = ROOT / "dist",
+    functions_dir: Path = ROOT / "functions",
+    host: str = "127.0.0.1",
+    rate_limits: Mapping[str, RateLimit] | None = None,
 ) -> Iterator[RunningDevServer]:
+    """The functions' declared rate limits apply, as under `make dev`, unless `rate_limits` replaces them."""
+    limits = declared_rate_limits(functions_dir) if rate_limits is None else rate_limits
     listener = socket.create_server((host, 0))
     port = listener.getsockname()[1]
     realtime = LocalAbly(None, host=host, port=port)
     previous_key = os.environ.get("ABLY_API_KEY")
     os.environ["ABLY_API_KEY"] = realtime.api_key
-    app = create_app(DevConfig(site_dir.resolve(), functions_dir.resolve(), realtime, host))
+    app = create_app(DevConfig(site_dir.resolve(), functions_dir.resolve(), realtime, host, limits))
     server = uvicorn.Server(server_config(app, realtime))
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [listener]}, name="devserver", daemon=True

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.client.devserver_process import ROOT, dev_server
+from tests.docs import page
 from tests.function.signing import expected_mac
 
 ECHO_FUNCTION = """
@@ -168,16 +169,14 @@ def test_dotenv_configures_functions_without_overriding_the_environment(tmp_path
     assert token_request["ttl"] == 120000
 
 
-def test_the_readme_lists_the_client_options_the_dev_server_adds() -> None:
+def test_the_docs_list_the_client_options_the_dev_server_adds() -> None:
     with dev_server() as server:
-        page = httpx.get(server.url).text
-    match = re.search(r'<meta name="ably-client-options" content="([^"]*)">', page)
+        served = httpx.get(server.url).text
+    match = re.search(r'<meta name="ably-client-options" content="([^"]*)">', served)
     assert match is not None
     options = json.loads(html.unescape(match.group(1)))
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## The page and the dev server") :]
-    section = section[: section.index("\n## ", 1)]
-    listed = section[section.index('<meta name="ably-client-options">') :]
+    documented = page("page")
+    listed = documented[documented.index('<meta name="ably-client-options">') :]
     listed = listed[: listed.index(")")]
     named = set(re.findall(r"`(\w+)", listed))
-    assert named == set(options), f"README lists {sorted(named)}, the dev server adds {sorted(options)}"
+    assert named == set(options), f"docs/page.md lists {sorted(named)}, the dev server adds {sorted(options)}"

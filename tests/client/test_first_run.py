@@ -9,18 +9,21 @@ import httpx
 import pytest
 
 from bench.fresh_checkout import ROOT, fresh_checkout, installed_distributions, make_dev, normalise
-
-# httpx is in the test extra for the tests' own use, but the ably SDK needs it at run time as well.
-NEEDED_AT_RUN_TIME_TOO = {"httpx"}
+from tests.docs import readme_commands
 
 
 def tools_only_for_tests() -> set[str]:
-    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    names = {
-        normalise(re.match(r"[A-Za-z0-9_.-]+", requirement).group(0))  # type: ignore[union-attr]
-        for requirement in pyproject["project"]["optional-dependencies"]["test"]
-    }
-    return names - NEEDED_AT_RUN_TIME_TOO
+    """The test extra's packages that running does not need too (the dependencies and the dev extra)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+
+    def names(requirements: list[str]) -> set[str]:
+        return {
+            normalise(re.match(r"[A-Za-z0-9_.-]+", requirement).group(0))  # type: ignore[union-attr]
+            for requirement in requirements
+        }
+
+    return names(extras["test"]) - names(project["dependencies"] + extras["dev"])
 
 
 def node_version() -> str:
@@ -31,6 +34,7 @@ def node_version() -> str:
 
 @pytest.mark.slow
 def test_first_make_dev_on_a_fresh_clone_serves_the_page_without_the_test_tools(tmp_path: Path) -> None:
+    assert readme_commands()["dev"] == "make dev"  # what make_dev runs
     checkout = fresh_checkout(tmp_path / "clone")
 
     with make_dev(checkout) as first:

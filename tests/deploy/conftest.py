@@ -10,7 +10,7 @@ from tests.function.conftest import API_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTION_DIR = ROOT / "functions" / "ably-token-request"
-NETLIFY_ENTRY = FUNCTION_DIR / "ably-token-request.js"
+NETLIFY_ENTRY = FUNCTION_DIR / "ably-token-request.mjs"
 NETLIFY_TOOLS = ROOT / "tools" / "netlify" / "node_modules" / ".bin"
 
 

@@ -1,7 +1,8 @@
 """Run the token function in a fresh process, either as plain Python or through the Netlify Pyodide entry.
 
-Both drivers take the same [event, context] pairs and print the handler's responses the same way, so one
-set of behavioural cases checks that the entry Netlify deploys behaves exactly like the Python handler.
+Both drivers take the same [event, context] pairs and print the handler's responses, so one set of
+behavioural cases checks that the entry Netlify deploys behaves exactly like the Python handler. Answers are
+compared as an HTTP client sees them: status, headers by lower-case name, body text.
 """
 
 import json
@@ -35,6 +36,12 @@ def driver_command(runtime: str, entry: Path = NETLIFY_ENTRY) -> list[str]:
 
 def run_function(command: list[str], calls: list[Call], **env: str) -> list[dict[str, Any]]:
     """Call the handler once per pair in one process; the key secret must appear nowhere in its output."""
+    responses, _ = run_logged(command, calls, **env)
+    return responses
+
+
+def run_logged(command: list[str], calls: list[Call], **env: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """run_function, with the process's other output lines (its log lines, stdout then stderr)."""
     result = subprocess.run(
         command,
         input=json.dumps(calls),
@@ -46,16 +53,23 @@ def run_function(command: list[str], calls: list[Call], **env: str) -> list[dict
         check=True,
     )
     assert KEY_SECRET not in result.stdout + result.stderr
-    last = result.stdout.rstrip().rsplit("\n", 1)[-1]
+    *logged, last = result.stdout.rstrip().split("\n")
     assert last.startswith("RESULTS "), result.stdout[-2000:] + result.stderr[-2000:]
-    responses: list[dict[str, Any]] = json.loads(last.removeprefix("RESULTS "))
-    return responses
+    responses = [as_seen_by_a_client(response) for response in json.loads(last.removeprefix("RESULTS "))]
+    return responses, [line for line in [*logged, *result.stderr.splitlines()] if line]
+
+
+def as_seen_by_a_client(response: dict[str, Any]) -> dict[str, Any]:
+    """Status, headers with lower-case names (HTTP's are case-insensitive; a web Response's are lower case)
+    and the body as text (none is an empty body)."""
+    headers = {str(name).lower(): str(value) for name, value in (response.get("headers") or {}).items()}
+    return {"statusCode": response["statusCode"], "headers": headers, "body": response.get("body") or ""}
 
 
 def signed_body(response: dict[str, Any]) -> dict[str, Any]:
     """The TokenRequest in a 200 answer, after checking it is signed with the test key."""
     assert response["statusCode"] == 200, response
-    assert response["headers"]["Content-Type"] == "application/json"
+    assert response["headers"]["content-type"] == "application/json"
     body: dict[str, Any] = json.loads(response["body"])
     assert body["keyName"] == KEY_NAME
     assert body["mac"] == expected_mac(body, KEY_SECRET)

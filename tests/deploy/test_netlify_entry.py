@@ -5,13 +5,14 @@ tests/function, and a last test holds the two runtimes' answers side by side.
 """
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.deploy.conftest import NETLIFY_ENTRY, ROOT
+from tests.deploy.conftest import FUNCTION_DIR, NETLIFY_ENTRY, ROOT
 from tests.deploy.drivers import (
     NODE_DRIVER,
     RUNTIMES,
@@ -19,6 +20,7 @@ from tests.deploy.drivers import (
     base_env,
     driver_command,
     run_function,
+    run_logged,
     signed_body,
 )
 from tests.function.conftest import API_KEY
@@ -43,6 +45,23 @@ CASES: dict[str, Call] = {
     "wildcard": (netlify_event(query={"clientId": "*"}), {}),
     "too-long": (netlify_event(query={"clientId": "a" * 129}), {}),
     "identity": (netlify_event(), IDENTITY),
+    "impersonation": (netlify_event(query={"clientId": "not-me"}), IDENTITY),
+    "repeated-query": (netlify_event(query={"clientId": ["one", "two"]}), {}),
+    "base64-form": (
+        netlify_event(
+            "POST",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+            body="clientId=b64-user",
+            base64_body=True,
+        ),
+        {},
+    ),
+    "not-utf8": (
+        netlify_event(
+            "POST", headers={"content-type": "application/json"}, body=b"\xff\xfe{}", base64_body=True
+        ),
+        {},
+    ),
 }
 Responses = dict[str, dict[str, Any]]
 DEEP_JSON = '{"c":' + "[" * 3000 + "]" * 3000 + "}"
@@ -63,21 +82,31 @@ def answers(runtime: str) -> Responses:
 def test_signs_get_form_json_and_identity_requests(answers: Responses) -> None:
     assert signed_body(answers["get"])["clientId"] == "get-user"
     assert signed_body(answers["form"])["clientId"] == "form-user"
+    assert signed_body(answers["base64-form"])["clientId"] == "b64-user"
     assert signed_body(answers["json"])["clientId"] == "json-user"
     assert signed_body(answers["identity"])["clientId"] == "identity-user"
+
+
+def test_the_event_keeps_what_the_handler_checks(answers: Responses) -> None:
+    """Through the v2 entry too: repeated parameters stay apart, bytes stay bytes, Identity stays binding."""
+    assert answers["impersonation"]["statusCode"] == 403
+    assert answers["repeated-query"]["statusCode"] == 400
+    assert "more than once" in json.loads(answers["repeated-query"]["body"])["error"]["message"]
+    assert answers["not-utf8"]["statusCode"] == 400
+    assert "UTF-8" in json.loads(answers["not-utf8"]["body"])["error"]["message"]
 
 
 def test_answers_same_origin_preflight(answers: Responses) -> None:
     preflight = answers["preflight"]
     assert preflight["statusCode"] == 204
-    assert preflight["headers"]["Access-Control-Allow-Origin"] == ORIGIN
-    assert "GET" in preflight["headers"]["Access-Control-Allow-Methods"]
+    assert preflight["headers"]["access-control-allow-origin"] == ORIGIN
+    assert "GET" in preflight["headers"]["access-control-allow-methods"]
 
 
 def test_refuses_other_methods_and_bad_client_ids(answers: Responses) -> None:
     not_allowed = answers["put"]
     assert not_allowed["statusCode"] == 405
-    assert not_allowed["headers"]["Allow"] == "GET, POST, OPTIONS"
+    assert not_allowed["headers"]["allow"] == "GET, POST, OPTIONS"
     for refused in (answers["wildcard"], answers["too-long"]):
         assert refused["statusCode"] == 400
         assert json.loads(refused["body"])["error"]["code"] == 40012
@@ -154,3 +183,93 @@ def test_the_entry_also_starts_without_its_snapshot(pyodide_bundle: Path) -> Non
         driver_command("pyodide"), [CASES["get"]], ABLY_API_KEY=API_KEY, ABLY_PYODIDE_SNAPSHOT="off"
     )
     assert signed_body(response)["clientId"] == "get-user"
+
+
+def json_lines(lines: list[str]) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in lines if line.startswith("{")]
+
+
+def other_node() -> str:
+    """A Node of another major than the one that built the snapshot: the machine's own (Node 20 on a fresh
+    machine), which the Makefile puts behind the project's Node 24 on PATH."""
+    built = json.loads((FUNCTION_DIR / "pyodide-bundle" / "bundle.json").read_text())["builtWith"]
+    for candidate in ("/usr/bin/node", "/usr/local/bin/node", shutil.which("node", path="/usr/bin:/bin")):
+        if candidate and Path(candidate).is_file():
+            modules = subprocess.run(
+                [candidate, "-p", "process.versions.modules"], capture_output=True, text=True, check=True
+            ).stdout.strip()
+            if modules != built["modules"]:
+                return candidate
+    pytest.skip(f"no Node of another major than the snapshot's ({built['node']}) on this machine")
+
+
+def test_bundle_json_records_the_node_that_built_the_snapshot(pyodide_bundle: Path) -> None:
+    built = json.loads((pyodide_bundle / "bundle.json").read_text())["builtWith"]
+    node = subprocess.run(
+        ["node", "-p", "JSON.stringify([process.version, process.versions.v8, process.versions.modules])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert [built["node"], built["v8"], built["modules"]] == json.loads(node)
+
+
+def test_on_another_node_the_entry_starts_without_the_snapshot_and_says_so_once(pyodide_bundle: Path) -> None:
+    """Built on Node 24, run on Node 20: restoring the snapshot failed on every request ("table index is out
+    of bounds"). The entry compares what built it with the running Node and starts from the shipped files."""
+    command = [other_node(), str(NODE_DRIVER), str(NETLIFY_ENTRY)]
+    responses, lines = run_logged(command, [CASES["get"], CASES["identity"]], ABLY_API_KEY=API_KEY)
+    assert signed_body(responses[0])["clientId"] == "get-user"
+    assert signed_body(responses[1])["clientId"] == "identity-user"
+    logged = json_lines(lines)
+    (skipped,) = [line for line in logged if "snapshot" in line["message"]]
+    assert skipped["level"] == "WARNING"
+    assert "built for another Node" in skipped["message"]
+    assert [line["status"] for line in logged if line["message"] == "token request"] == [200, 200]
+
+
+@pytest.fixture
+def function_copy(pyodide_bundle: Path, tmp_path: Path) -> Path:
+    """The function's directory as Netlify ships it, in a scratch place (node_modules linked) to break."""
+    copy = tmp_path / "functions" / FUNCTION_DIR.name
+    shutil.copytree(FUNCTION_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "node_modules").symlink_to(ROOT / "node_modules")
+    return copy
+
+
+def test_a_snapshot_that_fails_to_restore_is_left_aside_with_one_line(function_copy: Path) -> None:
+    """A snapshot that claims the running Node's major but does not restore (the failure a Node 24 snapshot
+    meets on Node 20) costs one log line and a slower start, not the function."""
+    node = other_node()
+    bundle_json = function_copy / "pyodide-bundle" / "bundle.json"
+    bundle = json.loads(bundle_json.read_text())
+    running = subprocess.run(
+        [node, "-p", "process.versions.modules"], capture_output=True, text=True, check=True
+    )
+    bundle["builtWith"]["modules"] = running.stdout.strip()
+    bundle_json.write_text(json.dumps(bundle))
+    command = [node, str(NODE_DRIVER), str(function_copy / NETLIFY_ENTRY.name)]
+    responses, lines = run_logged(command, [CASES["get"], CASES["get"]], ABLY_API_KEY=API_KEY)
+    assert [signed_body(response)["clientId"] for response in responses] == ["get-user", "get-user"]
+    (failed,) = [line for line in json_lines(lines) if "snapshot" in line["message"]]
+    assert "failed to restore" in failed["message"]
+    assert "table index is out of bounds" in failed["error"]
+
+
+def test_a_start_that_fails_is_not_retried_on_every_request(function_copy: Path) -> None:
+    """A start that cannot succeed (here: the shipped packages are missing) fails once; every request then
+    gets a clear 500 in Ably's shape and its log line, without paying for another start."""
+    shutil.rmtree(function_copy / "pyodide-bundle" / "site-packages")
+    command = ["node", str(NODE_DRIVER), str(function_copy / NETLIFY_ENTRY.name)]
+    responses, lines = run_logged(command, [CASES["get"]] * 3, ABLY_API_KEY=API_KEY)
+    for response in responses:
+        assert response["statusCode"] == 500
+        assert response["headers"]["x-ably-errorcode"] == "50000"
+        assert json.loads(response["body"])["error"] == {
+            "message": "The token function failed to start; its log says why.",
+            "code": 50000,
+            "statusCode": 500,
+        }
+    logged = json_lines(lines)
+    assert len([line for line in logged if line["message"] == "token function failed to start"]) == 1
+    assert [line["outcome"] for line in logged if line["message"] == "token request"] == ["StartFailed"] * 3

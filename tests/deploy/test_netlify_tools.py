@@ -1,10 +1,12 @@
 """The Netlify deploy, checked offline with Netlify's own npm tools.
 
-The entry runs handler.py in Pyodide; these tests prove Netlify's bundler ships it within the size limit, the
-uploaded zip runs on its own, Netlify's CLI serves it, and the local realtime service accepts what it signs.
-test_netlify_entry.py holds its behaviour against the plain Python handler's.
+The entry runs handler.py in Pyodide; these tests prove Netlify's bundler ships it within the size limit with
+its per-address rate limit as a traffic rule, the uploaded zip runs on its own, Netlify's CLI serves it
+through Netlify's own v2 bootstrap (Identity, one log line per request), and the local realtime service
+accepts what it signs. test_netlify_entry.py holds its behaviour against the plain Python handler's.
 """
 
+import base64
 import json
 import os
 import re
@@ -14,6 +16,7 @@ import time
 import tomllib
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +24,11 @@ import httpx
 import pytest
 
 from ably_local.testing import running_service
-from tests.deploy.conftest import NETLIFY_TOOLS, ROOT
+from devserver.function_config import UnreadableRateLimit, declared_rate_limits, read_rate_limit
+from tests.deploy.conftest import NETLIFY_ENTRY, NETLIFY_TOOLS, ROOT
 from tests.deploy.drivers import base_env, driver_command, run_function, signed_body
 from tests.function.conftest import API_KEY, KEY_NAME, KEY_SECRET
-from tests.function.events import netlify_event
+from tests.function.events import FUNCTION_PATH, netlify_event
 from tests.function.signing import expected_mac
 
 FUNCTION = "ably-token-request"
@@ -34,6 +38,29 @@ NETLIFY_UNZIPPED_LIMIT = 250 * 1024 * 1024
 # AWS Lambda's Node runtime the function is deployed on (nodejs20.x was deprecated on 2026-04-30).
 SUPPORTED_LAMBDA_RUNTIME = "nodejs24.x"
 SERVE_START_TIMEOUT_S = 60
+
+
+def zip_it_and_ship_it(functions: Path, out: Path, config: dict[str, Any]) -> dict[str, Any]:
+    """Netlify's bundler over a functions directory, as Netlify's build runs it; its manifest."""
+    manifest = out / "manifest.json"
+    subprocess.run(
+        [
+            str(NETLIFY_TOOLS / "zip-it-and-ship-it"),
+            str(functions),
+            str(out),
+            "--manifest",
+            str(manifest),
+            "--config",
+            json.dumps(config),
+        ],
+        cwd=ROOT,
+        env=base_env(),
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    written: dict[str, Any] = json.loads(manifest.read_text())
+    return written
 
 
 @pytest.fixture(scope="module")
@@ -53,31 +80,20 @@ def zisi_bundle(
         }
     }
     out = tmp_path_factory.mktemp("zisi")
-    manifest = out / "manifest.json"
-    subprocess.run(
-        [
-            str(NETLIFY_TOOLS / "zip-it-and-ship-it"),
-            "functions",
-            str(out),
-            "--manifest",
-            str(manifest),
-            "--config",
-            json.dumps(config),
-        ],
-        cwd=ROOT,
-        env=base_env(),
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    return json.loads(manifest.read_text()), out
+    return zip_it_and_ship_it(ROOT / "functions", out, config), out
+
+
+def manifest_entry(manifest: dict[str, Any], name: str = FUNCTION) -> dict[str, Any]:
+    (function,) = [f for f in manifest["functions"] if f["name"] == name]
+    assert isinstance(function, dict)
+    return function
 
 
 def test_bundler_lists_the_function_within_netlifys_size_limit(
     zisi_bundle: tuple[dict[str, Any], Path],
 ) -> None:
     manifest, _ = zisi_bundle
-    (function,) = [f for f in manifest["functions"] if f["name"] == FUNCTION]
+    function = manifest_entry(manifest)
     assert function["runtime"] == "js"
     assert function["runtimeVersion"] == SUPPORTED_LAMBDA_RUNTIME
     archive = Path(function["path"])
@@ -103,6 +119,68 @@ def test_bundler_lists_the_function_within_netlifys_size_limit(
     assert not any(name.startswith(unused) for name in names)
 
 
+def test_the_manifest_carries_the_per_address_rate_limit_make_dev_applies(
+    zisi_bundle: tuple[dict[str, Any], Path],
+) -> None:
+    """What Netlify's bundler read from the entry's `config`, as it hands it to Netlify: a v2 function at its
+    default URL with a sliding-window rule per address and site domain, the very numbers make dev reads."""
+    manifest, _ = zisi_bundle
+    function = manifest_entry(manifest)
+    assert function["buildData"]["runtimeAPIVersion"] == 2  # rate limits exist for v2 functions only
+    assert function["routes"] == [{"pattern": FUNCTION_PATH, "literal": FUNCTION_PATH, "methods": []}]
+    assert function["trafficRules"] == {
+        "action": {
+            "type": "rate_limit",
+            "config": {
+                "rateLimitConfig": {"windowLimit": 60, "windowSize": 60, "algorithm": "sliding_window"},
+                "aggregate": {"keys": [{"type": "ip"}, {"type": "domain"}]},
+            },
+        }
+    }
+    (declared,) = declared_rate_limits(ROOT / "functions").values()
+    rule = function["trafficRules"]["action"]["config"]
+    assert rule["rateLimitConfig"]["windowLimit"] == declared.window_limit
+    assert rule["rateLimitConfig"]["windowSize"] == declared.window_size_s
+    assert tuple(key["type"] for key in rule["aggregate"]["keys"]) == declared.aggregate_by
+
+
+RULE_VARIANTS = {
+    # Written as the entry writes it: the rule Netlify gets.
+    "literal": "{ windowLimit: 60, windowSize: 60, aggregateBy: ['ip', 'domain'] }",
+    # A constant is not read statically: the whole rule is dropped, without a warning.
+    "constant": "{ windowLimit: LIMIT, windowSize: 60, aggregateBy: ['ip', 'domain'] }",
+    # A string where an array belongs: kept, but counted per site domain only (every visitor together).
+    "string-aggregate": "{ windowLimit: 60, windowSize: 60, aggregateBy: 'ip' }",
+}
+
+
+def test_netlify_silently_drops_or_weakens_a_rule_that_is_not_a_literal_array_and_make_dev_refuses_it(
+    tmp_path: Path,
+) -> None:
+    """Why the tests read the manifest: zip-it-and-ship-it builds these without a word, and only the first
+    keeps the per-address limit. make dev's reader takes the first and refuses the other two."""
+    functions = tmp_path / "functions"
+    for name, rule in RULE_VARIANTS.items():
+        entry = functions / name / f"{name}.mjs"
+        entry.parent.mkdir(parents=True)
+        entry.write_text(
+            "const LIMIT = 60;\nexport default async () => new Response('ok');\n"
+            f"export const config = {{ path: '/.netlify/functions/{name}', rateLimit: {rule} }};\n"
+        )
+    manifest = zip_it_and_ship_it(functions, tmp_path / "out", {})
+    rules: dict[str, Any] = {
+        name: manifest_entry(manifest, name).get("trafficRules") for name in RULE_VARIANTS
+    }
+    assert rules["literal"]["action"]["config"]["aggregate"]["keys"] == [{"type": "ip"}, {"type": "domain"}]
+    assert rules["constant"] is None
+    assert rules["string-aggregate"]["action"]["config"]["aggregate"]["keys"] == [{"type": "domain"}]
+
+    assert read_rate_limit(functions / "literal" / "literal.mjs") is not None
+    for name in ("constant", "string-aggregate"):
+        with pytest.raises(UnreadableRateLimit):
+            read_rate_limit(functions / name / f"{name}.mjs")
+
+
 def test_uploaded_zip_holds_no_key_secret(zisi_bundle: tuple[dict[str, Any], Path]) -> None:
     """The build sees the key (Netlify gives site variables to builds too); the memory snapshot and every
     other shipped file must still not carry it."""
@@ -116,7 +194,7 @@ def test_bundled_function_runs_from_its_zip(zisi_bundle: tuple[dict[str, Any], P
     """What Netlify uploads works on its own: unzip it and call the entry inside."""
     _, out = zisi_bundle
     zipfile.ZipFile(out / f"{FUNCTION}.zip").extractall(tmp_path)
-    entry = tmp_path / "functions" / FUNCTION / f"{FUNCTION}.js"
+    entry = tmp_path / "functions" / FUNCTION / NETLIFY_ENTRY.name
     (response,) = run_function(
         driver_command("pyodide", entry),
         [(netlify_event(query={"clientId": "zipped"}), {})],
@@ -132,19 +210,50 @@ def free_port() -> int:
         return port
 
 
+@dataclass(frozen=True)
+class FunctionsServe:
+    url: str
+    log: Path  # what `netlify functions:serve` printed, the function's own lines among it
+
+    def call(self, **kwargs: Any) -> httpx.Response:
+        """A request for the function, routed as `netlify dev` routes one to it.
+
+        netlify-cli 27 refuses a function's default URL once the function declares a path, even when the
+        path is that URL (its registry checks the default-URL pattern first); Netlify itself serves the
+        declared path. `netlify dev` hands a matched request to the functions server naming the function in
+        x-nf-function-name, and so do these tests.
+        """
+        headers = {"x-nf-function-name": FUNCTION, **kwargs.pop("headers", {})}
+        return httpx.get(self.url, headers=headers, timeout=60, **kwargs)
+
+    def function_lines(self) -> list[dict[str, Any]]:
+        """The function's JSON log lines so far (the worker's output reaches the CLI's shortly after)."""
+        time.sleep(0.5)
+        lines = self.log.read_text().splitlines()
+        return [json.loads(line) for line in lines if line.startswith('{"level"')]
+
+
 @pytest.fixture(scope="module")
-def functions_serve(pyodide_bundle: Path) -> Iterator[str]:
-    """`netlify functions:serve --offline` on a free port, stopped after the module's tests."""
+def functions_serve(
+    pyodide_bundle: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[FunctionsServe]:
+    """`netlify functions:serve --offline` on a free port, stopped after the module's tests.
+
+    It runs the entry as Netlify runs a v2 function: built by zip-it-and-ship-it, called through Netlify's
+    own bootstrap (from @netlify/serverless-functions-api), in a worker thread for each request.
+    """
     port = free_port()
-    process = subprocess.Popen(
-        [str(NETLIFY_TOOLS / "netlify"), "functions:serve", "--offline", "--port", str(port)],
-        cwd=ROOT,
-        env=base_env(ABLY_API_KEY=API_KEY, NETLIFY_TELEMETRY_DISABLED="1", BROWSER="none"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}/.netlify/functions/{FUNCTION}"
+    log = tmp_path_factory.mktemp("functions-serve") / "output.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [str(NETLIFY_TOOLS / "netlify"), "functions:serve", "--offline", "--port", str(port)],
+            cwd=ROOT,
+            env=base_env(ABLY_API_KEY=API_KEY, NETLIFY_TELEMETRY_DISABLED="1", BROWSER="none"),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}{FUNCTION_PATH}"
     try:
         with httpx.Client(timeout=5) as client:
             for _ in range(SERVE_START_TIMEOUT_S * 4):
@@ -157,14 +266,16 @@ def functions_serve(pyodide_bundle: Path) -> Iterator[str]:
                     time.sleep(0.25)
             else:
                 raise TimeoutError("netlify functions:serve did not start")
-        yield url
+        yield FunctionsServe(url, log)
     finally:
         os.killpg(process.pid, 15)
         process.wait(timeout=30)
 
 
-def test_netlify_cli_serves_a_token_request_the_realtime_service_accepts(functions_serve: str) -> None:
-    response = httpx.get(functions_serve, params={"clientId": "x"}, timeout=60)
+def test_netlify_cli_serves_a_token_request_the_realtime_service_accepts(
+    functions_serve: FunctionsServe,
+) -> None:
+    response = functions_serve.call(params={"clientId": "x"})
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/json")
     token_request = response.json()
@@ -179,6 +290,60 @@ def test_netlify_cli_serves_a_token_request_the_realtime_service_accepts(functio
     details = issued.json()
     assert details["token"]
     assert details["clientId"] == "x"
+
+
+def identity_header(user: dict[str, Any]) -> dict[str, str]:
+    """What Netlify sends a v2 function for a request with a valid Identity token: base64 JSON
+    `{url, token, user}` in x-nf-identity-info, which the bootstrap decodes for the function."""
+    info = {"url": "https://example.netlify.app/.netlify/identity", "token": "identity-jwt", "user": user}
+    return {"x-nf-identity-info": base64.b64encode(json.dumps(info).encode()).decode()}
+
+
+def test_an_identity_user_gets_their_own_client_id_through_the_v2_bootstrap(
+    functions_serve: FunctionsServe,
+) -> None:
+    """Netlify's bootstrap turns x-nf-identity-info into the request's Identity context; the entry hands its
+    user to the Python handler as context.clientContext.user, as Netlify did for the Lambda-style entry."""
+    user = identity_header({"sub": "identity-user-7", "email": "seven@example.com"})
+    signed = functions_serve.call(headers=user)
+    assert signed.status_code == 200, signed.text
+    assert signed.json()["clientId"] == "identity-user-7"
+    impersonating = functions_serve.call(headers=user, params={"clientId": "someone-else"})
+    assert impersonating.status_code == 403
+    assert impersonating.json()["error"]["code"] == 40012
+
+
+def test_an_unverified_bearer_token_is_not_an_identity(functions_serve: FunctionsServe) -> None:
+    """The CLI decodes a bearer JWT into a Lambda clientContext without checking it; a v2 function never sees
+    that, and this entry decodes nothing itself: only the identity Netlify verified and sent counts."""
+    claims = base64.urlsafe_b64encode(json.dumps({"sub": "forged"}).encode()).decode().rstrip("=")
+    response = functions_serve.call(headers={"authorization": f"Bearer eyJhbGciOiJIUzI1NiJ9.{claims}.x"})
+    assert response.status_code == 200
+    assert response.json()["clientId"] == "NO_CLIENT_ID"
+
+
+def test_every_request_logs_its_one_line_from_the_worker_thread(functions_serve: FunctionsServe) -> None:
+    """functions:serve runs v2 functions in worker threads, which have no stdout file descriptor for
+    Pyodide's default writes: the entry routes Python's output through Node's streams."""
+    before = len(functions_serve.function_lines())
+    for client_id in ("log-one", "log-two"):
+        assert functions_serve.call(params={"clientId": client_id}).status_code == 200
+    assert functions_serve.call(params={"clientId": "*"}).status_code == 400
+    lines = functions_serve.function_lines()[before:]
+    assert [(line.get("client_id"), line["status"]) for line in lines] == [
+        ("log-one", 200),
+        ("log-two", 200),
+        (None, 400),
+    ]
+    assert all(line["message"] == "token request" for line in lines)
+
+
+def test_the_cli_refuses_the_declared_default_url_without_its_routing(
+    functions_serve: FunctionsServe,
+) -> None:
+    """netlify-cli's own router answers 404 at the declared default URL (see FunctionsServe.call): the
+    project's local server is `make dev`, which serves it."""
+    assert httpx.get(functions_serve.url, timeout=60).status_code == 404
 
 
 def test_the_build_and_the_tools_run_on_the_node_the_function_is_deployed_on() -> None:

@@ -1,10 +1,12 @@
-"""The AWS SAM template: valid offline, least privilege, SnapStart behind an alias, built without the Netlify
-output, wired to the real handler, and both key stores working end to end (moto)."""
+"""The AWS SAM template: valid offline, least privilege, SnapStart behind an alias, a per-address rate limit
+in front (AWS WAF on a REST API, the Netlify deploy's numbers) or the bare Function URL, built without the
+Netlify output, wired to the real handler, and both key stores working end to end (moto)."""
 
 import importlib.util
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import uuid
@@ -16,9 +18,11 @@ import boto3
 import pytest
 from cfnlint.decode import decode_str
 
+from devserver.function_config import declared_rate_limits
 from tests.conftest import AWS_REGION as REGION
+from tests.docs import snippet
 from tests.function.conftest import API_KEY, KEY_NAME, KEY_SECRET
-from tests.function.events import function_url_event
+from tests.function.events import api_gateway_v1_event, function_url_event
 from tests.function.signing import expected_mac
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,9 +75,15 @@ def evaluate(value: Any, template: dict[str, Any], parameters: dict[str, str]) -
                 return pseudo[argument]
             return parameters.get(argument, f"<{argument}>")  # a resource: its placeholder
         if name == "Fn::Sub":
-            names = {**parameters, **{k: v for k, v in pseudo.items() if isinstance(v, str)}}
+            text, variables = (argument, {}) if isinstance(argument, str) else argument
+            names = {
+                **parameters,
+                **{k: v for k, v in pseudo.items() if isinstance(v, str)},
+                "AWS::URLSuffix": "amazonaws.com",
+                **{k: str(again(v)) for k, v in variables.items()},
+            }
             # ${Resource.Attribute} stays a readable placeholder: <Resource.Attribute>.
-            return re.sub(r"\$\{([\w:.]+)\}", lambda match: names.get(match[1], f"<{match[1]}>"), argument)
+            return re.sub(r"\$\{([\w:.]+)\}", lambda match: names.get(match[1], f"<{match[1]}>"), text)
         if name == "Fn::If":
             condition, if_true, if_false = argument
             return again(if_true if again(template["Conditions"][condition]) else if_false)
@@ -93,10 +103,32 @@ def evaluate(value: Any, template: dict[str, Any], parameters: dict[str, str]) -
     return {key: inner for key, inner in evaluated.items() if inner is not NO_VALUE}
 
 
+def stack_parameters(template: dict[str, Any], **overrides: str) -> dict[str, str]:
+    return {name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()} | overrides
+
+
 def deployed(template: dict[str, Any], resource: str = "AblyTokenRequestFunction", **overrides: str) -> Any:
     """A resource's properties for a stack created with the parameters' defaults and these overrides."""
-    parameters = {name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()}
-    return evaluate(template["Resources"][resource]["Properties"], template, parameters | overrides)
+    return evaluate(
+        template["Resources"][resource]["Properties"], template, stack_parameters(template, **overrides)
+    )
+
+
+def created(template: dict[str, Any], **overrides: str) -> set[str]:
+    """The resources a stack created with these parameters has (their Conditions hold)."""
+    parameters = stack_parameters(template, **overrides)
+    return {
+        name
+        for name, resource in template["Resources"].items()
+        if "Condition" not in resource
+        or evaluate(template["Conditions"][resource["Condition"]], template, parameters)
+    }
+
+
+def endpoint(template: dict[str, Any], **overrides: str) -> Any:
+    """The stack's TokenFunctionUrl output."""
+    output = template["Outputs"]["TokenFunctionUrl"]["Value"]
+    return evaluate(output, template, stack_parameters(template, **overrides))
 
 
 def role_statements(template: dict[str, Any], **overrides: str) -> list[dict[str, Any]]:
@@ -135,10 +167,10 @@ def test_a_supported_python_with_snapstart_on_published_versions_behind_an_alias
     assert runtime is not None
     assert int(runtime[1]) >= 12  # SnapStart's first Python; python3.11 is deprecated from 2027-06-30
     assert function["SnapStart"] == {"ApplyOn": "PublishedVersions"}
-    # SAM publishes a version per change and points the alias at it; with an alias, the Function URL is the
-    # alias's, so callers always reach a SnapStart version, never $LATEST.
+    # SAM publishes a version per change and points the alias at it; the front door invokes the alias, so
+    # callers always reach a SnapStart version, never $LATEST.
     assert function["AutoPublishAlias"]
-    assert function["FunctionUrlConfig"]["AuthType"] == "NONE"
+    assert "FunctionUrlConfig" not in function  # the front door is chosen by FrontDoor (below)
 
 
 def test_the_function_runs_the_handler_from_its_code_uri(function: dict[str, Any]) -> None:
@@ -213,11 +245,72 @@ def test_kms_decrypt_only_with_a_customer_key_only_for_that_key_and_that_key_sto
     }
 
 
-def test_stack_outputs_the_function_url(template: dict[str, Any]) -> None:
-    assert any(
-        output["Value"] == {"Fn::GetAtt": ["AblyTokenRequestFunctionUrl", "FunctionUrl"]}
-        for output in template["Outputs"].values()
+def test_by_default_waf_limits_each_address_as_the_netlify_deploy_does(template: dict[str, Any]) -> None:
+    """The function's declared Netlify limit, 60 in 60 s per address, as an AWS WAF rate-based rule: past it
+    WAF answers 429 itself, before the function runs, with Retry-After and the error in Ably's shape."""
+    (netlify,) = declared_rate_limits(ROOT / "functions").values()
+    acl = deployed(template, "TokenApiWebAcl")
+    assert acl["Scope"] == "REGIONAL"
+    assert acl["DefaultAction"] == {"Allow": {}}
+    (rule,) = acl["Rules"]
+    limit = rule["Statement"]["RateBasedStatement"]
+    assert limit["AggregateKeyType"] == "IP"
+    assert int(limit["Limit"]) == netlify.window_limit
+    assert limit["EvaluationWindowSec"] == netlify.window_size_s
+    answer = rule["Action"]["Block"]["CustomResponse"]
+    assert answer["ResponseCode"] == 429
+    headers = {header["Name"]: header["Value"] for header in answer["ResponseHeaders"]}
+    assert headers == {"retry-after": "60", "x-ably-errorcode": "42910", "cache-control": "no-store"}
+    body = acl["CustomResponseBodies"][answer["CustomResponseBodyKey"]]
+    assert body["ContentType"] == "APPLICATION_JSON"
+    error = json.loads(body["Content"])["error"]
+    assert (error["code"], error["statusCode"]) == (42910, 429)
+    assert "60 in 60 s" in error["message"]
+    (tuned,) = deployed(template, "TokenApiWebAcl", PerAddressLimit="25")["Rules"]
+    assert int(tuned["Statement"]["RateBasedStatement"]["Limit"]) == 25
+    assert template["Parameters"]["PerAddressLimit"]["MinValue"] == 10  # WAF's lowest
+
+
+def test_the_rate_limited_front_door_is_the_only_way_in(template: dict[str, Any]) -> None:
+    """WAF attaches to a REST API stage, not to a Function URL: by default there is no Function URL to go
+    around it; the REST API invokes the live alias and the web ACL guards its stage."""
+    resources = created(template)
+    assert {
+        "TokenApi",
+        "TokenApiRootMethod",
+        "TokenApiStage",
+        "TokenApiWebAcl",
+        "TokenApiWebAclAssociation",
+    } <= resources
+    assert not any(template["Resources"][name]["Type"] == "AWS::Lambda::Url" for name in resources)
+    method = deployed(template, "TokenApiRootMethod")
+    assert (method["HttpMethod"], method["AuthorizationType"]) == ("ANY", "NONE")
+    assert method["Integration"]["Type"] == "AWS_PROXY"
+    assert "/functions/<AblyTokenRequestFunction.Alias>/invocations" in method["Integration"]["Uri"]
+    permission = deployed(template, "TokenApiInvokePermission")
+    assert permission["FunctionName"] == "<AblyTokenRequestFunction.Alias>"
+    assert permission["SourceArn"].endswith(":<TokenApi>/*/*/")
+    association = deployed(template, "TokenApiWebAclAssociation")
+    assert association == {
+        "ResourceArn": f"arn:aws:apigateway:{REGION}::/restapis/<TokenApi>/stages/<TokenApiStage>",
+        "WebACLArn": "<TokenApiWebAcl.Arn>",
+    }
+    assert endpoint(template) == f"https://<TokenApi>.execute-api.{REGION}.amazonaws.com/<TokenApiStage>/"
+
+
+def test_front_door_function_url_is_the_bare_public_url_without_waf(template: dict[str, Any]) -> None:
+    resources = created(template, FrontDoor="FunctionUrl")
+    assert not {name for name in resources if name.startswith("TokenApi")}
+    url = deployed(
+        template, "AblyTokenRequestUrl", FrontDoor="FunctionUrl", AllowedOrigins="https://a.example"
     )
+    assert url["TargetFunctionArn"] == "<AblyTokenRequestFunction.Alias>"
+    assert url["AuthType"] == "NONE"
+    assert url["Cors"]["AllowOrigins"] == ["https://a.example"]
+    assert url["Cors"]["ExposeHeaders"] == ["x-ably-errorcode"]
+    permission = deployed(template, "AblyTokenRequestUrlPermission", FrontDoor="FunctionUrl")
+    assert (permission["Action"], permission["FunctionUrlAuthType"]) == ("lambda:InvokeFunctionUrl", "NONE")
+    assert endpoint(template, FrontDoor="FunctionUrl") == "<AblyTokenRequestUrl.FunctionUrl>"
 
 
 def test_sam_build_packages_the_python_function_and_never_the_netlify_output(
@@ -239,7 +332,7 @@ def test_sam_build_packages_the_python_function_and_never_the_netlify_output(
     assert "handler.py" in shipped
     assert "ably_token_request/signer.py" in shipped
     assert "ably/types/tokenrequest.py" in shipped
-    netlify_output = {"ably-token-request.js", "pyodide-runtime.js", "Makefile", "requirements.txt"}
+    netlify_output = {"ably-token-request.mjs", "pyodide-runtime.js", "Makefile", "requirements.txt"}
     assert not netlify_output & shipped
     assert not any(name.startswith("pyodide-bundle/") for name in shipped)
     assert not any(name.startswith(("httpx/", "websockets/", "node_modules/")) for name in shipped)
@@ -275,18 +368,20 @@ def store_key(store: str) -> dict[str, str]:
     return {"AblyApiKeySecretArn": created["ARN"]}
 
 
-@pytest.mark.parametrize("store", ["ssm", "secretsmanager"])
+@pytest.mark.parametrize(("store", "front_door"), [("ssm", "RateLimited"), ("secretsmanager", "FunctionUrl")])
 def test_deployed_function_signs_with_the_key_from_its_store(
-    aws: None, template: dict[str, Any], monkeypatch: pytest.MonkeyPatch, store: str
+    aws: None, template: dict[str, Any], monkeypatch: pytest.MonkeyPatch, store: str, front_door: str
 ) -> None:
-    properties = deployed(template, **store_key(store))
+    properties = deployed(template, FrontDoor=front_door, **store_key(store))
     for name, value in properties["Environment"]["Variables"].items():
         monkeypatch.setenv(name, value)
     # The template sets no ABLY_API_KEY; an empty one also keeps a developer's .env out of the way.
     monkeypatch.setenv("ABLY_API_KEY", "")
 
     module = load_handler_module(ROOT / properties["CodeUri"], properties["Handler"])
-    response = module.handler(function_url_event(query={"clientId": "lambda-user"}), None)
+    # What each front door sends: API Gateway REST (payload 1.0) or the Function URL (2.0).
+    event = api_gateway_v1_event if front_door == "RateLimited" else function_url_event
+    response = module.handler(event(query={"clientId": "lambda-user"}), None)
 
     assert response["statusCode"] == 200
     assert KEY_SECRET not in str(response)
@@ -294,3 +389,32 @@ def test_deployed_function_signs_with_the_key_from_its_store(
     assert body["keyName"] == KEY_NAME
     assert body["clientId"] == "lambda-user"
     assert body["mac"] == expected_mac(body, KEY_SECRET)
+
+
+def test_the_readme_deploy_commands_store_the_key_where_the_stack_reads_it(
+    aws: None, template: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's two commands: `aws ssm put-parameter` (run here against moto, through boto3, with the
+    arguments as printed), then `sam build && sam deploy --guided` with the template's defaults."""
+    put_parameter, deploy = snippet("sam-deploy").text.splitlines()
+    argv = shlex.split(put_parameter)
+    assert argv[:3] == ["aws", "ssm", "put-parameter"]
+    options = dict(zip(argv[3::2], argv[4::2], strict=True))
+    assert options["--type"] == "SecureString"
+    boto3.client("ssm", region_name=REGION).put_parameter(
+        Type="SecureString", Name=options["--name"], Value=options["--value"]
+    )
+    assert deploy == "sam build && sam deploy --guided"  # the build is test_sam_build_packages_...
+
+    properties = deployed(template)  # --guided offers the defaults
+    for name, value in properties["Environment"]["Variables"].items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("ABLY_API_KEY", "")
+    module = load_handler_module(ROOT / properties["CodeUri"], properties["Handler"])
+    response = module.handler(function_url_event(query={"clientId": "lambda-user"}), None)
+
+    assert response["statusCode"] == 200, response
+    body = json.loads(response["body"])
+    key_name, secret = options["--value"].split(":")
+    assert body["keyName"] == key_name
+    assert body["mac"] == expected_mac(body, secret)

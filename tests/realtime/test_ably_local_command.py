@@ -1,8 +1,8 @@
-"""`ably-local` as another app's developer meets it: the README's commands and snippets, run as printed.
+"""`ably-local` as another app's developer meets it: the documented commands and snippets, run as printed.
 
-The only change made to what the README prints is the loopback address: each run of the suite has its own
-(ABLY_PYTHON_TEST_HOST), so checkouts on one machine do not fight over a port. The `sudo` of the ably-python
-command is dropped when the tests already run as root (port 80 needs root either way).
+The only change made to what docs/local-service.md prints is the loopback address: each run of the suite
+has its own (ABLY_PYTHON_TEST_HOST), so checkouts on one machine do not fight over a port. The `sudo` of the
+ably-python command is dropped when the tests already run as root (port 80 needs root either way).
 """
 
 import os
@@ -19,27 +19,20 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.docs import snippet
+
 ROOT = Path(__file__).resolve().parents[2]
 TEST_HOST = os.environ.get("ABLY_PYTHON_TEST_HOST", "127.0.0.41")
-README_HOSTS = re.compile(r"127\.0\.0\.[12]\b")
-SECTION = "## The local realtime service"
+DOCUMENTED_HOSTS = re.compile(r"127\.0\.0\.[12]\b")
 TIMEOUT_S = 30
 
 
-def readme_blocks(language: str) -> list[str]:
-    """The fenced `language` blocks of the README's local-service section, in order."""
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index(SECTION) :]
-    section = section[: section.index("\n## ", len(SECTION))]
-    return re.findall(rf"```{language}\n(.*?)```", section, flags=re.DOTALL)
-
-
 def on_test_host(text: str) -> str:
-    return README_HOSTS.sub(TEST_HOST, text)
+    return DOCUMENTED_HOSTS.sub(TEST_HOST, text)
 
 
 @contextmanager
-def ably_local(command: str) -> Iterator[str]:
+def ably_local(command: str, cwd: Path = ROOT) -> Iterator[str]:
     """Run an `ably-local` command line; yields what it printed up to "Press Ctrl-C", then Ctrl-C's it."""
     argv = shlex.split(on_test_host(command))
     if argv[0] == "sudo":
@@ -47,7 +40,7 @@ def ably_local(command: str) -> Iterator[str]:
             pytest.fail("the ably-python snippet needs port 80: run the tests as root, as CI does")
         argv = argv[1:]
     process = subprocess.Popen(
-        argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=without_ably_vars()
+        argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=without_ably_vars()
     )
     assert process.stdout is not None
     banner = ""
@@ -67,10 +60,10 @@ def without_ably_vars() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("ABLY_")}
 
 
-def test_the_readme_ably_js_snippet_runs_as_printed(tmp_path: Path) -> None:
-    command = next(block for block in readme_blocks("sh") if "--port 8765" in block)
-    (snippet,) = readme_blocks("js")
-    (tmp_path / "demo.mjs").write_text(on_test_host(snippet))
+def test_the_documented_ably_js_snippet_runs_as_printed(tmp_path: Path) -> None:
+    command = snippet("ably-local-command").text
+    assert "--port 8765" in command  # the port the ably-js snippet connects to
+    (tmp_path / "demo.mjs").write_text(on_test_host(snippet("ably-local-ably-js").text))
     (tmp_path / "node_modules").symlink_to(ROOT / "node_modules")
     with ably_local(command) as banner:
         assert "local.demo" in banner
@@ -81,12 +74,12 @@ def test_the_readme_ably_js_snippet_runs_as_printed(tmp_path: Path) -> None:
     assert result.stdout.strip() == "received: hello from ably-js"
 
 
-def test_the_readme_ably_python_snippet_runs_as_printed(tmp_path: Path) -> None:
-    command = next(block for block in readme_blocks("sh") if "--port 80 " in block)
-    assert command.startswith("sudo ")  # port 80 needs root, and the README says so in the command
-    (snippet,) = readme_blocks("python")
-    assert "127.0.0.2" in snippet  # the snippet names the address the service listens on
-    (tmp_path / "demo.py").write_text(on_test_host(snippet))
+def test_the_documented_ably_python_snippet_runs_as_printed(tmp_path: Path) -> None:
+    command = snippet("ably-local-port-80").text
+    assert command.startswith("sudo ")  # port 80 needs root, and the docs say so in the command
+    python_snippet = snippet("ably-local-ably-python").text
+    assert "127.0.0.2" in python_snippet  # the snippet names the address the service listens on
+    (tmp_path / "demo.py").write_text(on_test_host(python_snippet))
     with ably_local(command):
         result = subprocess.run(
             [sys.executable, "demo.py"], cwd=tmp_path, capture_output=True, text=True, timeout=TIMEOUT_S

@@ -61,7 +61,7 @@ def test_an_app_answers_like_the_sandbox(sandbox: LocalAbly) -> None:
     app = provision(sandbox)
     assert (app["endpoint"], app["port"], app["tls"]) == (sandbox.host, sandbox.port, False)
     assert len(app["keys"]) == 3
-    assert app["namespaces"] == APP_SPEC["namespaces"]
+    assert [(n["id"], n["persisted"]) for n in app["namespaces"]] == [("persisted", True)]
     for key in app["keys"]:
         assert key["keyStr"] == f"{key['keyName']}:{key['keySecret']}"
         assert key["keyName"].startswith(f"{app['appId']}.")

@@ -2,8 +2,13 @@
 
 The SDKs' own test suites start by posting an app spec (ably-common `test-resources/test-app-setup.json`:
 keys with capabilities, namespaces, channels with presence fixtures) and route every client to the
-`endpoint`/`port`/`tls` in the answer (`ABLY_LOCAL_SANDBOX_URL` in ably-js's harness). Each app gets its
-own keys, channels and connections.
+`endpoint`/`port`/`tls` in the answer (`ABLY_LOCAL_SANDBOX_URL` in ably-js's and ably-go's harnesses).
+Each app gets its own keys, channels and connections.
+
+The answer has the fields of Ably's sandbox answer (its client-library guide, "Sandbox Test API") and
+those the harnesses read besides: a key's `id` and `value` (ably-python, ably-go) and its `keyName`,
+`keySecret` and `keyStr` (ably-js, ably-java, ably-ruby, ably-dotnet, ably-cocoa). Keys here do not
+expire and apps are not deleted by themselves, so the answer has no `expires` or `autodelete` label.
 """
 
 import dataclasses
@@ -27,6 +32,10 @@ from ably_local.rest.wire import answer, authenticate, endpoint, read_body
 
 MAX_KEYS_PER_APP = 50
 MAX_FIXTURE_CHANNELS = 100
+# The account every sandbox app here belongs to, and the status numbers of Ably's sandbox answer.
+ACCOUNT_ID = "local"
+APP_ENABLED = 1
+KEY_ENABLED = 0
 
 
 class Endpoint(Protocol):
@@ -47,12 +56,13 @@ def sandbox_routes(apps: Apps, where: Endpoint) -> list[Route]:
         if not isinstance(spec, dict):
             raise bad_request("The app spec must be an object")
         app_id = f"sandbox{secrets.token_hex(4)}"
-        keys = [_key(app_id, index, key_spec) for index, key_spec in enumerate(_list(spec, "keys"))]
-        if not keys:
-            keys = [_key(app_id, 0, {})]
-        if len(keys) > MAX_KEYS_PER_APP:
+        key_specs = _list(spec, "keys") or [{}]
+        if len(key_specs) > MAX_KEYS_PER_APP:
             raise bad_request(f"An app may have at most {MAX_KEYS_PER_APP} keys")
+        keys = [_key(app_id, index, key_spec) for index, key_spec in enumerate(key_specs)]
         namespaces = _list(spec, "namespaces")
+        if not all(isinstance(namespace.get("id"), str) and namespace["id"] for namespace in namespaces):
+            raise bad_request("Each namespace in the app spec needs an id")
         service = apps.add(
             app_id,
             keys,
@@ -60,15 +70,28 @@ def sandbox_routes(apps: Apps, where: Endpoint) -> list[Route]:
             mutable_namespaces=_namespaces_with(namespaces, "mutableMessages"),
             limits=_app_limits(apps, spec),
         )
-        _enter_fixtures(service, _list(spec, "channels"))
-        host = request.url.hostname or where.host
+        try:
+            _enter_fixtures(service, _list(spec, "channels"))
+        except AblyError:
+            apps.remove(app_id)  # a refused spec leaves no app behind
+            raise
+        now = apps.clock()
         body = {
-            "accountId": "local",
+            "id": f"{ACCOUNT_ID}:{app_id}",
             "appId": app_id,
-            "keys": [_key_answer(key) for key in keys],
-            "namespaces": namespaces,
+            "accountId": ACCOUNT_ID,
+            "status": APP_ENABLED,
+            "created": now,
+            "modified": now,
+            "tlsOnly": False,
+            "keys": [
+                _key_answer(app_id, key, key_spec, now) for key, key_spec in zip(keys, key_specs, strict=True)
+            ],
+            "namespaces": [_namespace_answer(namespace, now) for namespace in namespaces],
+            "connections": [],
             "channels": _list(spec, "channels"),
-            "endpoint": host,
+            # Where this app's clients connect (the local-sandbox harnesses route every client here).
+            "endpoint": request.url.hostname or where.host,
             "port": request.url.port or where.port,
             "tls": False,
         }
@@ -97,7 +120,7 @@ def _list(spec: dict[str, Any], field: str) -> list[dict[str, Any]]:
 
 
 def _namespaces_with(namespaces: list[dict[str, Any]], rule: str) -> frozenset[str]:
-    return frozenset(str(namespace.get("id")) for namespace in namespaces if namespace.get(rule) is True)
+    return frozenset(namespace["id"] for namespace in namespaces if namespace.get(rule) is True)
 
 
 def _key(app_id: str, index: int, spec: dict[str, Any]) -> ApiKey:
@@ -113,16 +136,26 @@ def _key(app_id: str, index: int, spec: dict[str, Any]) -> ApiKey:
     )
 
 
-def _key_answer(key: ApiKey) -> dict[str, Any]:
+def _key_answer(app_id: str, key: ApiKey, spec: dict[str, Any], now: int) -> dict[str, Any]:
     return {
         "id": key.name.split(".", 1)[1],
+        "scopeId": f"app:{app_id}",
+        "status": KEY_ENABLED,
+        "type": 0,
+        "value": key.secret,
+        "created": now,
+        "modified": now,
+        "capability": to_json(key.capability),
+        "privileged": spec.get("privileged") is True,
+        "revocableTokens": key.revocable_tokens,
         "keyName": key.name,
         "keySecret": key.secret,
         "keyStr": key.value,
-        "capability": to_json(key.capability),
-        "revocableTokens": key.revocable_tokens,
-        "status": 0,
     }
+
+
+def _namespace_answer(namespace: dict[str, Any], now: int) -> dict[str, Any]:
+    return {**namespace, "created": now, "modified": now, "persisted": namespace.get("persisted") is True}
 
 
 def _app_limits(apps: Apps, spec: dict[str, Any]) -> Limits:

@@ -1,0 +1,332 @@
+"""`make dev` applies each function's declared config.rateLimit per client address, as Netlify does.
+
+The counting is tested as a plain object with a fake clock; the declaration is read from real entries (the
+project's own and variants Netlify would drop or weaken); then bursts go through a running dev server, past
+the limit and again after the window.
+"""
+
+import json
+import math
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.requests import Request
+
+from devserver.function_config import UnreadableRateLimit, declared_rate_limits, read_rate_limit
+from devserver.rate_limit import RATE_LIMITED, FunctionRateLimits, RateLimit, SlidingWindowLimiter
+from devserver.testing import running_devserver
+from tests.client.devserver_process import ROOT
+from tests.client.test_devserver_startup import start_failure
+from tests.docs import page
+
+FUNCTION = "ably-token-request"
+TOKEN_FUNCTION = f"/.netlify/functions/{FUNCTION}"
+ENTRY = ROOT / "functions" / FUNCTION / f"{FUNCTION}.mjs"
+OTHER_LOOPBACK_ADDRESS = "127.0.0.3"  # a second client address this machine can send from
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# The counting.
+
+
+def test_admits_the_limit_in_any_window_then_says_when_one_more_fits() -> None:
+    clock = FakeClock()
+    limiter = SlidingWindowLimiter(3, 10.0, clock=clock)
+    for offset in (0.0, 2.0, 4.0):
+        clock.now = 1000.0 + offset
+        assert limiter.acquire("a") == 0.0
+    clock.now = 1005.0
+    assert limiter.acquire("a") == pytest.approx(5.0)  # the first request leaves the window at 1010
+    clock.now = 1010.0
+    assert limiter.acquire("a") == 0.0
+    assert limiter.acquire("a") == pytest.approx(2.0)  # the next to leave was admitted at 1002
+
+
+def test_refused_requests_are_not_counted_so_waiting_as_told_gets_in() -> None:
+    clock = FakeClock()
+    limiter = SlidingWindowLimiter(2, 10.0, clock=clock)
+    assert limiter.acquire("a") == limiter.acquire("a") == 0.0
+    for _ in range(100):
+        assert limiter.acquire("a") > 0
+    clock.now += limiter.acquire("a")
+    assert limiter.acquire("a") == 0.0
+
+
+def test_each_address_has_its_own_count() -> None:
+    limiter = SlidingWindowLimiter(1, 60.0, clock=FakeClock())
+    assert limiter.acquire("10.0.0.1") == 0.0
+    assert limiter.acquire("10.0.0.1") > 0
+    assert limiter.acquire("10.0.0.2") == 0.0
+
+
+def test_memory_is_bounded_forgetting_idle_addresses_first() -> None:
+    clock = FakeClock()
+    limiter = SlidingWindowLimiter(10, 60.0, max_entries=1000, clock=clock)
+    assert limiter.max_keys == 100  # 1,000 request times at most, 10 per address
+    for n in range(5000):
+        limiter.acquire(f"10.0.{n // 256}.{n % 256}")
+    assert limiter.tracked_keys == 100
+    clock.now += 30
+    for _ in range(10):
+        limiter.acquire("busy")
+    clock.now += 31  # the first 5,000 addresses' requests have left the window; busy's have not
+    limiter.acquire("newcomer")
+    assert limiter.tracked_keys == 2
+    assert limiter.acquire("busy") > 0
+
+
+def test_past_the_most_addresses_the_least_recently_seen_is_forgotten() -> None:
+    limiter = SlidingWindowLimiter(1, 60.0, max_entries=2, clock=FakeClock())
+    assert limiter.acquire("first") == limiter.acquire("second") == 0.0
+    assert limiter.acquire("first") > 0  # seen again: now the most recent
+    assert limiter.acquire("third") == 0.0  # "second" made room
+    assert limiter.acquire("first") > 0
+    assert limiter.acquire("second") == 0.0  # forgotten, so counted afresh
+
+
+@pytest.mark.parametrize(("limit", "window"), [(0, 60.0), (5, 0.0), (5, -1.0)])
+def test_a_limiter_needs_a_limit_and_a_window(limit: int, window: float) -> None:
+    with pytest.raises(ValueError, match="limit of at least 1"):
+        SlidingWindowLimiter(limit, window)
+
+
+def request_from(client: str, host: str = "localhost:8888") -> Request:
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": TOKEN_FUNCTION,
+        "headers": [(b"host", host.encode())],
+        "client": (client, 50000),
+    }
+    return Request(scope)
+
+
+def test_past_the_limit_the_answer_is_an_ably_shaped_429_with_retry_after() -> None:
+    clock = FakeClock()
+    limits = FunctionRateLimits({FUNCTION: RateLimit(2, 30.0)}, clock=clock)
+    assert limits.refusal(FUNCTION, request_from("10.0.0.1")) is None
+    clock.now += 0.5
+    assert limits.refusal(FUNCTION, request_from("10.0.0.1")) is None
+    refusal = limits.refusal(FUNCTION, request_from("10.0.0.1"))
+    assert refusal is not None
+    assert refusal.status_code == 429
+    assert refusal.headers["retry-after"] == "30"  # 29.5 s, rounded up: never early
+    assert refusal.headers["x-ably-errorcode"] == str(RATE_LIMITED) == "42910"
+    assert refusal.headers["content-type"] == "application/json"
+    error = json.loads(bytes(refusal.body))["error"]
+    assert error["code"] == 42910
+    assert error["statusCode"] == 429
+    assert "2 in 30 s" in error["message"]
+    assert "Retry after 30 s" in error["message"]
+    assert limits.refusal(FUNCTION, request_from("10.0.0.2")) is None  # another address
+    assert limits.refusal("another-function", request_from("10.0.0.1")) is None  # no declared limit
+
+
+def test_the_count_follows_what_the_rule_aggregates_by() -> None:
+    per_domain = FunctionRateLimits({FUNCTION: RateLimit(1, 60.0, ("domain",))}, clock=FakeClock())
+    assert per_domain.refusal(FUNCTION, request_from("10.0.0.1", "a.localhost")) is None
+    assert per_domain.refusal(FUNCTION, request_from("10.0.0.2", "a.localhost")) is not None
+    assert per_domain.refusal(FUNCTION, request_from("10.0.0.2", "b.localhost")) is None
+    per_address = FunctionRateLimits({FUNCTION: RateLimit(1, 60.0, ("ip",))}, clock=FakeClock())
+    assert per_address.refusal(FUNCTION, request_from("10.0.0.1", "a.localhost")) is None
+    assert per_address.refusal(FUNCTION, request_from("10.0.0.1", "b.localhost")) is not None
+
+
+# The declaration.
+
+
+def test_the_project_function_declares_its_per_address_limit() -> None:
+    assert declared_rate_limits(ROOT / "functions") == {FUNCTION: RateLimit(60, 60.0, ("ip", "domain"))}
+
+
+def test_the_docs_state_the_declared_limit() -> None:
+    (limit,) = declared_rate_limits(ROOT / "functions").values()
+    stated = f"{limit.window_limit} in any {limit.window_size_s:g} s"
+    (function_row,) = [
+        row for row in page("token-function").splitlines() if row.startswith("| requests per client")
+    ]
+    (dev_server_row,) = [
+        row for row in page("page").splitlines() if row.startswith("| requests to a function")
+    ]
+    assert stated in function_row
+    assert stated in dev_server_row
+
+
+def entry_with(tmp_path: Path, config: str, name: str = "fn", suffix: str = ".mjs") -> Path:
+    entry = tmp_path / name / f"{name}{suffix}"
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    entry.write_text(f"export default async () => new Response('hi');\n{config}\n")
+    return entry
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        (
+            "export const config = { rateLimit: { windowLimit: 5, windowSize: 10, aggregateBy: ['ip'] } };",
+            RateLimit(5, 10.0, ("ip",)),
+        ),
+        (
+            # Comments, double quotes, quoted keys, a trailing comma and an exponent are all still literals.
+            'export const config = {\n  // per address\n  "rateLimit": {windowLimit: 6e1, windowSize: 1.5,'
+            ' aggregateBy: ["domain", "ip",],},\n  path: "/api/x",\n};',
+            RateLimit(60, 1.5, ("domain", "ip")),
+        ),
+        # No aggregateBy: Netlify counts per site domain, everyone together.
+        (
+            "export const config = { rateLimit: { windowLimit: 5, windowSize: 10 } };",
+            RateLimit(5, 10.0, ("domain",)),
+        ),
+        (
+            "exports.config = { rateLimit: { windowLimit: 7, windowSize: 20,"
+            " aggregateBy: ['ip', 'domain'] } };",
+            RateLimit(7, 20.0, ("ip", "domain")),
+        ),
+        # Another property that is not a literal drops only that property, as in Netlify's bundler.
+        (
+            "const P = '/x';\nexport const config = { path: P, rateLimit: { windowLimit: 3, windowSize: 9,"
+            " aggregateBy: ['ip'] } };",
+            RateLimit(3, 9.0, ("ip",)),
+        ),
+        ("export const config = { path: '/x' };", None),
+        ("", None),
+    ],
+    ids=["plain", "json-ish", "default-aggregate", "commonjs", "other-non-literal", "no-rule", "no-config"],
+)
+def test_reads_what_netlify_reads(tmp_path: Path, config: str, expected: RateLimit | None) -> None:
+    assert read_rate_limit(entry_with(tmp_path, config)) == expected
+
+
+@pytest.mark.parametrize(
+    ("config", "reason"),
+    [
+        (
+            "const LIMIT = 60;\nexport const config = { rateLimit: { windowLimit: LIMIT, windowSize: 60,"
+            " aggregateBy: ['ip'] } };",
+            "no literal number windowLimit",
+        ),
+        (
+            "export const config = { rateLimit: { windowLimit: 60, windowSize: 6 * 10,"
+            " aggregateBy: ['ip'] } };",
+            "no literal number windowSize",
+        ),
+        (
+            "export const config = { rateLimit: { windowLimit: '60', windowSize: 60,"
+            " aggregateBy: ['ip'] } };",
+            "no literal number windowLimit",
+        ),
+        (
+            "export const config = { rateLimit: { windowLimit: 60, windowSize: 60, aggregateBy: 'ip' } };",
+            "not an array: Netlify counts it per site domain only",
+        ),
+        (
+            "export const config = { rateLimit: { windowLimit: 60, windowSize: 60,"
+            " aggregateBy: ['user'] } };",
+            "Netlify drops the rule",
+        ),
+        ("const RULE = {};\nexport const config = { rateLimit: RULE };", "not an object literal"),
+        (
+            "const config = { rateLimit: { windowLimit: 1, windowSize: 1 } };\nexport { config };",
+            "outside an `export const config",
+        ),
+        (
+            "export const config = { rateLimit: { windowLimit: 0.5, windowSize: 60, aggregateBy: ['ip'] } };",
+            "whole windowLimit",
+        ),
+        (
+            "export const config = { rateLimit: { windowLimit: 5, windowSize: 60, aggregateBy: ['ip'],"
+            " action: 'rewrite', to: '/busy.html' } };",
+            "rewrite",
+        ),
+    ],
+    ids=["constant", "expression", "string", "aggregate-string", "aggregate-unknown", "rule-constant",
+         "re-exported", "fraction", "rewrite"],
+)  # fmt: skip
+def test_refuses_what_netlify_would_drop_or_weaken(tmp_path: Path, config: str, reason: str) -> None:
+    entry = entry_with(tmp_path, config)
+    with pytest.raises(UnreadableRateLimit, match=reason) as refused:
+        read_rate_limit(entry)
+    assert str(entry) in str(refused.value)
+
+
+def test_an_unreadable_declaration_stops_make_dev_with_one_line(tmp_path: Path) -> None:
+    entry_with(
+        tmp_path,
+        "export const config = { rateLimit: { windowLimit: 60, windowSize: 60, aggregateBy: 'ip' } };",
+    )
+    result = start_failure("--port", "0", "--env-file", "/dev/null", "--functions", str(tmp_path))
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "aggregateBy 'ip'" in result.stderr
+    assert "fn.mjs" in result.stderr
+
+
+# Through a running dev server.
+
+
+def get(client: httpx.Client, url: str) -> httpx.Response:
+    return client.get(url + TOKEN_FUNCTION, params={"warmup": "1"})
+
+
+def client_from(address: str) -> httpx.Client:
+    return httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=10)
+
+
+def assert_rate_limited(response: httpx.Response, window_s: float) -> int:
+    assert response.status_code == 429, response.text
+    retry_after = int(response.headers["retry-after"])
+    assert 1 <= retry_after <= math.ceil(window_s)
+    assert response.headers["x-ably-errorcode"] == "42910"
+    error: dict[str, Any] = response.json()["error"]
+    assert (error["code"], error["statusCode"]) == (42910, 429)
+    return retry_after
+
+
+def test_make_dev_applies_the_declared_limit_per_address() -> None:
+    """The project's own declaration, 60 in 60 s: the 61st request from one address is refused before the
+    function runs; another address is still served."""
+    with (
+        running_devserver() as server,
+        client_from("127.0.0.1") as first,
+        client_from(OTHER_LOOPBACK_ADDRESS) as other,
+    ):
+        answers = [get(first, server.url).status_code for _ in range(60)]
+        assert answers == [204] * 60
+        assert_rate_limited(get(first, server.url), 60)
+        assert first.get(server.url + TOKEN_FUNCTION, params={"clientId": "x"}).status_code == 429
+        assert get(other, server.url).status_code == 204
+
+
+def test_a_burst_past_the_limit_and_again_after_the_window(tmp_path: Path) -> None:
+    """A copy of the function whose entry declares 5 in 2 s, read as make dev reads it: a burst from one
+    address gets 5 answers and then 429s; after Retry-After it gets 5 more, then 429 again."""
+    source = ROOT / "functions" / FUNCTION
+    copy = tmp_path / FUNCTION
+    shutil.copytree(source / "ably_token_request", copy / "ably_token_request")
+    shutil.copy(source / "handler.py", copy)
+    declared = (
+        ENTRY.read_text()
+        .replace("windowLimit: 60,", "windowLimit: 5,")
+        .replace("windowSize: 60,", "windowSize: 2,")
+    )
+    (copy / ENTRY.name).write_text(declared)
+    assert declared_rate_limits(tmp_path) == {FUNCTION: RateLimit(5, 2.0, ("ip", "domain"))}
+
+    with running_devserver(functions_dir=tmp_path) as server, client_from("127.0.0.1") as client:
+        for _ in range(2):
+            burst = [get(client, server.url) for _ in range(8)]
+            assert [response.status_code for response in burst[:5]] == [204] * 5
+            retry_after = max(assert_rate_limited(response, 2.0) for response in burst[5:])
+            time.sleep(retry_after)
