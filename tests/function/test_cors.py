@@ -80,12 +80,19 @@ def test_refusals_to_an_allowed_origin_carry_cors_headers_so_the_page_can_read_t
 
 @pytest.mark.parametrize(
     "configured",
-    [f"{APP}/", f" {APP} ", f"https://other.example,{APP}", f"https://other.example, {APP}/", f"{APP},,"],
+    [
+        f"{APP}/",
+        f" {APP} ",
+        f"https://other.example,{APP}",
+        f"https://other.example, {APP}/",
+        f"{APP},,",
+        "HTTPS://App.Example.COM/",
+    ],
 )
 def test_allowed_origins_are_read_as_people_write_them(
     make_function: Callable[..., FunctionUnderTest], configured: str
 ) -> None:
-    """A trailing slash (as a browser's address bar shows it), spaces and empty items are forgiven."""
+    """A trailing slash or capitals (as an address bar shows them), spaces and empty items are forgiven."""
     function = make_function(ABLY_API_KEY=API_KEY, ABLY_ALLOWED_ORIGINS=configured)
     assert function(netlify_event(headers={"origin": APP})).status == 200
     assert function(netlify_event(headers={"origin": "https://evil.example"})).status == 403

@@ -19,7 +19,6 @@ from aws_lambda_powertools import Logger
 
 from ably_token_request.api_key import ApiKey
 from ably_token_request.app import MisconfiguredFunction, TokenFunction
-from ably_token_request.log_format import fallback_logger
 from handler import create_function
 from tests.function.conftest import (
     API_KEY,
@@ -171,14 +170,11 @@ def lines(stream: io.StringIO) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stream.getvalue().splitlines()]
 
 
-@pytest.mark.parametrize(
-    ("configured", "service"),
-    [({}, "ably-token-request"), ({"POWERTOOLS_SERVICE_NAME": "chat-tokens"}, "chat-tokens")],
-)
-def test_each_line_is_one_flat_json_object_naming_the_service(
-    configured: dict[str, str], service: str
-) -> None:
+@pytest.mark.parametrize("named", [False, True])
+def test_each_line_is_one_flat_json_object_naming_the_service(named: bool) -> None:
     """POWERTOOLS_SERVICE_NAME, else ably-token-request: what a log search filters on."""
+    service = unique() if named else "ably-token-request"
+    configured = {"POWERTOOLS_SERVICE_NAME": service} if named else {}
     with production_log({"ABLY_API_KEY": API_KEY, **configured}) as (function, stream):
         function(function_url_event(query={"clientId": "ann"}), None)
     (line,) = lines(stream)
@@ -216,14 +212,17 @@ def test_when_powertools_refuses_its_settings_the_fallback_logger_writes_the_lin
     monkeypatch.setenv("POWERTOOLS_LOGGER_SAMPLE_RATE", "often")
     # Lambda's runtime may raise the root logger's level (AWS_LAMBDA_LOG_LEVEL): the line still goes out.
     monkeypatch.setattr(logging.getLogger(), "level", logging.CRITICAL)
+    # As in a new execution environment: the first start-up that needs the fallback logger makes it, once.
+    monkeypatch.setattr(logging.getLogger("ably-token-request.fallback"), "handlers", [])
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
     function = create_function(environ={"ABLY_API_KEY": API_KEY, "POWERTOOLS_SERVICE_NAME": unique()})
-    handler = fallback_logger().handlers[0]
-    assert isinstance(handler, logging.StreamHandler)
-    with redirected(handler) as stream:
-        response = function(function_url_event(), None)
+    again = create_function(environ={"ABLY_API_KEY": API_KEY, "POWERTOOLS_SERVICE_NAME": unique()})
+    response = function(function_url_event(), None)
+    again(function_url_event(), None)
     message = json.loads(response["body"])["error"]["message"]
     assert message.startswith("Powertools could not create its logger from the POWERTOOLS_* variables")
-    (line,) = lines(stream)
+    assert isinstance(sys.stderr, io.StringIO)
+    line, _ = (json.loads(text) for text in sys.stderr.getvalue().splitlines())
     assert (line["level"], line["outcome"], line["error"]) == ("ERROR", "ConfigurationError", message)
     assert not caplog.records  # not also handed to the root logger, which Lambda's runtime prints again
 
@@ -276,7 +275,7 @@ def test_an_unexpected_failure_before_the_key_is_read_is_logged_as_it_is(
     monkeypatch.setattr(function.function, "read_key", broken_read)
     (line,) = function(function_url_event()).log_lines
     assert line["outcome"] == "InternalError"
-    assert line["exception"].startswith("Traceback (most recent call last):\n")
+    assert line["exception"].startswith('Traceback (most recent call last):\n  File "')
     assert line["exception"].endswith("RuntimeError: store\nunreachable\n")
 
 
