@@ -131,3 +131,14 @@ def test_an_origin_that_only_contains_the_host_is_not_same_origin(
     token_function: FunctionUnderTest, origin: str
 ) -> None:
     assert token_function(netlify_event(headers={"origin": origin})).status == 403
+
+
+def test_an_unexpected_failure_reaches_an_allowed_origin_readable(
+    cross_site: FunctionUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page can still read the 500 (and show that the function failed, not the network)."""
+    monkeypatch.setattr(cross_site.function, "signer", None)
+    result = cross_site(netlify_event(headers={"origin": APP}))
+    assert result.status == 500
+    assert {name: result.headers[name] for name in CORS} == CORS
+    assert result.headers["x-ably-errorcode"] == "50000"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.function.conftest import FunctionUnderTest
-from tests.function.events import function_url_event, identity_context, netlify_event
+from tests.function.events import api_gateway_v1_event, function_url_event, identity_context, netlify_event
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 JSON = {"content-type": "application/json"}
@@ -64,6 +64,12 @@ REFUSALS: dict[str, tuple[object, object, tuple[int, int, str], str]] = {
         BAD_REQUEST,
         "The event has a header that is not a string.",
     ),
+    "multi-value-headers-not-an-object": (
+        with_fields(headers=None, multiValueHeaders=["host: x"]),
+        None,
+        BAD_REQUEST,
+        "The event's multiValueHeaders is not an object.",
+    ),
     "multi-value-headers-not-lists": (
         with_fields(headers=None, multiValueHeaders={"host": "example.netlify.app"}),
         None,
@@ -75,6 +81,18 @@ REFUSALS: dict[str, tuple[object, object, tuple[int, int, str], str]] = {
         None,
         BAD_REQUEST,
         "The event's multiValueHeaders are not lists of strings.",
+    ),
+    "multi-value-query-not-an-object": (
+        with_fields(multiValueQueryStringParameters="clientId=ann"),
+        None,
+        BAD_REQUEST,
+        "The event's multiValueQueryStringParameters is not an object.",
+    ),
+    "query-not-an-object": (
+        {**api_gateway_v1_event(), "queryStringParameters": "clientId=ann"},
+        None,
+        BAD_REQUEST,
+        "The event's queryStringParameters is not an object.",
     ),
     "multi-value-query-not-lists": (
         with_fields(multiValueQueryStringParameters={"clientId": "ann"}),

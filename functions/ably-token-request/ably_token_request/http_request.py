@@ -112,7 +112,7 @@ def _query(event: Mapping[str, Any]) -> Mapping[str, list[str]]:
 
 def _body(event: Mapping[str, Any]) -> bytes:
     body = event.get("body")
-    if body is None or body == "":
+    if body is None:
         return b""
     if not isinstance(body, str):
         raise BadRequest("The event's body is not a string.")
