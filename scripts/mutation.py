@@ -1,11 +1,16 @@
-"""Mutation testing of the token function (`make mutation`): how many deliberate small bugs its tests notice.
+"""Mutation testing (`make mutation`): how many deliberate small bugs the tests notice, per module.
 
-mutmut names a mutated module after its path below the directory it runs in, and that name must be the one the
-tests import. The function lives in functions/ably-token-request/ (a hyphen: no package path reaches it) and
-the tests import it as `handler` and `ably_token_request` through pytest's pythonpath, so mutmut runs in
-build/mutation/, a copy laid out the way it expects: the function's code under src/ (imported as the tests
-import it) and tests/function beside it. mutmut mutates the copy, runs the tests against each mutant, and this
-script then prints the score per module and every mutant the tests let through.
+Two targets, each with the tests that hold it:
+  token-function  functions/ably-token-request (handler.py, ably_token_request/) against tests/function
+  rate-limit      the dev server's reading and enforcing of a function's declared rate limit
+                  (src/devserver/function_config.py, rate_limit.py) against its tests in tests/client
+
+mutmut names a mutated module after its path below the directory it runs in, and that name must be the one
+the tests import. The function lives in functions/ably-token-request/ (a hyphen: no package path reaches it)
+and the tests import it as `handler` and `ably_token_request` through pytest's pythonpath, so mutmut runs in
+build/mutation/<target>/, a copy laid out the way it expects: the code under src/ (imported as the tests
+import it), the tests and what they read beside it. mutmut mutates the copy, runs the tests against each
+mutant, and this script then prints the score per module and every mutant the tests let through.
 
 mutmut mutates the bodies of functions and methods, not module-level constants: the limits and allow-lists
 in limits.py and settings.py are held by tests at their edges, not measured here.
@@ -20,25 +25,57 @@ import tomllib
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-FUNCTION_DIR = ROOT / "functions" / "ably-token-request"
-STAGE = ROOT / "build" / "mutation"
-TESTS = "tests/function"
+STAGES = ROOT / "build" / "mutation"
 # Half the machine's cores by default: the runs share it (MUTATION_JOBS overrides).
 JOBS = int(os.environ.get("MUTATION_JOBS", max(1, (os.cpu_count() or 2) // 2)))
 
-MUTMUT = {
-    "source_paths": ["src"],
-    "pytest_add_cli_args_test_selection": [TESTS],
-    # A fixed hypothesis seed, so the fuzz test draws the same events for every mutant and every run.
-    "pytest_add_cli_args": ["-p", "no:cacheprovider", "--hypothesis-seed=0"],
-    # A mutant `make lint` would refuse (mypy --strict) can never be committed: mypy sorts those out first.
-    "type_check_command": [sys.executable, "-m", "mypy", "--output", "json"],
-    "process_isolation": "fork",
+
+@dataclass(frozen=True)
+class Target:
+    title: str
+    code: tuple[tuple[str, str], ...]  # (a path in the repository, where it goes in the copy)
+    tests: tuple[str, ...]  # the tests run against each mutant
+    support: tuple[str, ...] = ()  # what the tests read besides, copied as it is
+    only: tuple[str, ...] = ()  # the files mutated, when not all of the code
+
+
+TARGETS = {
+    "token-function": Target(
+        "functions/ably-token-request",
+        code=(
+            ("functions/ably-token-request/ably_token_request", "src/ably_token_request"),
+            ("functions/ably-token-request/handler.py", "src/handler.py"),
+        ),
+        tests=("tests/function",),
+    ),
+    "rate-limit": Target(
+        "the dev server's rate limit",
+        code=(("src/devserver", "src/devserver"),),
+        tests=("tests/client/test_devserver_rate_limit.py",),
+        support=("tests/client", "tests/docs.py", "functions/ably-token-request", "docs", "README.md"),
+        only=("src/devserver/function_config.py", "src/devserver/rate_limit.py"),
+    ),
 }
+IGNORED = shutil.ignore_patterns("__pycache__", "node_modules", "pyodide-bundle", "*.so")
+
+
+def mutmut_config(target: Target) -> dict[str, object]:
+    return {
+        "source_paths": ["src"],
+        "only_mutate": list(target.only),
+        "pytest_add_cli_args_test_selection": list(target.tests),
+        # A fixed hypothesis seed, so a fuzz test draws the same events for every mutant and every run.
+        "pytest_add_cli_args": ["-p", "no:cacheprovider", "--hypothesis-seed=0"],
+        # A mutant make lint would refuse (mypy --strict) can never be committed: mypy sorts those out first.
+        "type_check_command": [sys.executable, "-m", "mypy", "--output", "json"],
+        "process_isolation": "fork",
+    }
+
 
 KILLED = {"killed", "timeout"}
 # Mutants mypy --strict refuses: make lint stops them before a commit, so the score leaves them out.
@@ -47,15 +84,15 @@ REFUSED = "caught by type check"
 UNTRIED = "not checked"
 
 
-def stage() -> None:
+def stage(name: str) -> Path:
     """A fresh copy every run: mutmut keeps verdicts across runs, which a changed test would not revisit."""
-    shutil.rmtree(STAGE, ignore_errors=True)
-    ignore = shutil.ignore_patterns("__pycache__")
-    shutil.copytree(FUNCTION_DIR / "ably_token_request", STAGE / "src" / "ably_token_request", ignore=ignore)
-    shutil.copy2(FUNCTION_DIR / "handler.py", STAGE / "src" / "handler.py")
-    shutil.copytree(ROOT / TESTS, STAGE / TESTS, ignore=ignore)
-    for name in ("__init__.py", "conftest.py"):
-        shutil.copy2(ROOT / "tests" / name, STAGE / "tests" / name)
+    target, copy = TARGETS[name], STAGES / name
+    shutil.rmtree(copy, ignore_errors=True)
+    copy.mkdir(parents=True)
+    for source, destination in target.code:
+        _copy(ROOT / source, copy / destination)
+    for path in ("tests/__init__.py", "tests/conftest.py", *target.tests, *target.support):
+        _copy(ROOT / path, copy / path)
     with open(ROOT / "pyproject.toml", "rb") as file:
         tool = tomllib.load(file)["tool"]
     # The project's own pytest and mypy settings, for where the code is here: mutmut puts src/ on sys.path.
@@ -64,11 +101,20 @@ def stage() -> None:
     }
     # mutmut's trampolines carry `type: ignore`s that strict mode would report as unused.
     mypy_options = {**tool["mypy"], "mypy_path": ["src"], "files": ["src"], "warn_unused_ignores": False}
-    (STAGE / "pyproject.toml").write_text(
-        toml("tool.mutmut", MUTMUT)
+    (copy / "pyproject.toml").write_text(
+        toml("tool.mutmut", mutmut_config(target))
         + toml("tool.pytest.ini_options", pytest_options)
         + toml("tool.mypy", mypy_options)
     )
+    return copy
+
+
+def _copy(source: Path, destination: Path) -> None:
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    if source.is_dir():
+        shutil.copytree(source, destination, ignore=IGNORED, dirs_exist_ok=True)
+    else:
+        shutil.copy2(source, destination)
 
 
 def toml(name: str, table: dict[str, Any]) -> str:
@@ -90,23 +136,23 @@ def _is_tables(value: object) -> bool:
 
 
 @contextmanager
-def in_stage() -> Iterator[None]:
+def inside(copy: Path) -> Iterator[None]:
     previous = Path.cwd()
-    os.chdir(STAGE)
+    os.chdir(copy)
     try:
         yield
     finally:
         os.chdir(previous)
 
 
-def run_mutmut(mutants: list[str]) -> int:
+def run_mutmut(copy: Path) -> int:
     mutmut = Path(sys.executable).with_name("mutmut")
-    command = [str(mutmut), "run", "--max-children", str(JOBS), *mutants]
+    command = [str(mutmut), "run", "--max-children", str(JOBS)]
     environ = {**os.environ, "MUTATION_RUN": "1", "PYTHONDONTWRITEBYTECODE": "1"}
     if sys.stdout.isatty():
-        return subprocess.run(command, cwd=STAGE, env=environ, check=False).returncode
+        return subprocess.run(command, cwd=copy, env=environ, check=False).returncode
     # mutmut redraws one status line with carriage returns; a log keeps only what each line ends as.
-    with subprocess.Popen(command, cwd=STAGE, env=environ, stdout=subprocess.PIPE) as process:
+    with subprocess.Popen(command, cwd=copy, env=environ, stdout=subprocess.PIPE) as process:
         assert process.stdout is not None
         for line in process.stdout:
             if shown := line.decode(errors="replace").rstrip("\n").rsplit("\r", 1)[-1].strip():
@@ -114,14 +160,15 @@ def run_mutmut(mutants: list[str]) -> int:
     return process.returncode
 
 
-def report() -> None:
+def report(name: str) -> None:
     """The score per module and overall, then each surviving mutant as a diff against the original."""
     from mutmut.mutation.data import SourceFileMutationData
     from mutmut.mutation.diff_apply import get_diff_for_mutant
     from mutmut.stats import status_by_exit_code
     from mutmut.utils.file_utils import walk_mutatable_files
 
-    with in_stage():
+    copy = STAGES / name
+    with inside(copy):
         statuses: dict[str, Counter[str]] = {}
         survivors: list[tuple[str, Path, str]] = []
         for path in sorted(walk_mutatable_files()):
@@ -136,7 +183,7 @@ def report() -> None:
                     survivors.append((name, path, status))
         diffs = [(name, status, get_diff_for_mutant(name, path=path)) for name, path, status in survivors]
 
-    print(f"\nMutation score of functions/ably-token-request against {TESTS}")
+    print(f"\nMutation score of {TARGETS[name].title} against {', '.join(TARGETS[name].tests)}")
     print("(tested: the mutants mypy --strict lets through; score: the share of those the tests kill)\n")
     header = (
         f"{'module':<32} {'mutants':>7} {'mypy':>5} {'tested':>6} {'killed':>6} {'survived':>8} {'score':>6}"
@@ -159,7 +206,7 @@ def report() -> None:
     others = sorted(set(total) - KILLED - {REFUSED, "survived", UNTRIED})
     if others:
         print("not killed, besides survivors: " + ", ".join(f"{total[status]} {status}" for status in others))
-    print(f"\nSurviving mutants ({len(diffs)}); `cd build/mutation && ../../.venv/bin/mutmut show NAME`:\n")
+    print(f"\nSurviving mutants ({len(diffs)}); `cd {copy.relative_to(ROOT)} && mutmut show NAME` for one:\n")
     for name, status, diff in diffs:
         print(f"{name} ({status})")
         print(diff.rstrip() + "\n")
@@ -177,15 +224,18 @@ def _row(module: str, counts: Counter[str]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    """`scripts/mutation.py` runs everything; `scripts/mutation.py report` prints the last run again."""
-    if argv[:1] == ["report"]:
-        report()
-        return 0
-    stage()
-    status = run_mutmut(argv)
-    if status != 0:
-        return status
-    report()
+    """`mutation.py [TARGET...]` runs the targets (all by default); `mutation.py report [TARGET...]` prints
+    the last run's results again."""
+    reprint = argv[:1] == ["report"]
+    names = argv[1:] if reprint else argv
+    unknown = set(names) - set(TARGETS)
+    if unknown:
+        print(f"unknown target {', '.join(sorted(unknown))}; the targets are {', '.join(TARGETS)}")
+        return 2
+    for name in names or TARGETS:
+        if not reprint and (status := run_mutmut(stage(name))) != 0:
+            return status
+        report(name)
     return 0
 
 
