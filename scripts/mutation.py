@@ -176,17 +176,19 @@ def report(name: str) -> None:
             data.load()
             module = str(path.relative_to("src").with_suffix("")).replace(os.sep, ".")
             counts = statuses.setdefault(module, Counter())
-            for name, exit_code in sorted(data.exit_code_by_key.items()):
+            for mutant, exit_code in sorted(data.exit_code_by_key.items()):
                 status = status_by_exit_code[exit_code]
                 counts[status] += 1
                 if status not in KILLED | {REFUSED, UNTRIED}:
-                    survivors.append((name, path, status))
-        diffs = [(name, status, get_diff_for_mutant(name, path=path)) for name, path, status in survivors]
+                    survivors.append((mutant, path, status))
+        diffs = [
+            (mutant, status, get_diff_for_mutant(mutant, path=where)) for mutant, where, status in survivors
+        ]
 
     print(f"\nMutation score of {TARGETS[name].title} against {', '.join(TARGETS[name].tests)}")
     print("(tested: the mutants mypy --strict lets through; score: the share of those the tests kill)\n")
     header = (
-        f"{'module':<32} {'mutants':>7} {'mypy':>5} {'tested':>6} {'killed':>6} {'survived':>8} {'score':>6}"
+        f"{'module':<32} {'mutants':>7} {'mypy':>6} {'tested':>6} {'killed':>6} {'survived':>8} {'score':>6}"
     )
     print(header)
     print("-" * len(header))
@@ -207,8 +209,8 @@ def report(name: str) -> None:
     if others:
         print("not killed, besides survivors: " + ", ".join(f"{total[status]} {status}" for status in others))
     print(f"\nSurviving mutants ({len(diffs)}); `cd {copy.relative_to(ROOT)} && mutmut show NAME` for one:\n")
-    for name, status, diff in diffs:
-        print(f"{name} ({status})")
+    for mutant, status, diff in diffs:
+        print(f"{mutant} ({status})")
         print(diff.rstrip() + "\n")
 
 
