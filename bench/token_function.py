@@ -1,12 +1,16 @@
 """Token function speed: our Python handler, native and in Pyodide, against the original as Netlify ships it.
 
+Each Python row runs in both token formats: TokenRequests (the default) and JWTs (ABLY_TOKEN_FORMAT=jwt).
+
 The reference is the article's TypeScript function bundled the way Netlify bundles it (esbuild, one CommonJS
 file with ably-js inside), run on the Node the project deploys on. In one run, on the same machine:
   cold start - a fresh process answering its first request: from spawning it to reading the answer (the
                process is not timed past the answer; a Lambda worker stays alive), median of interleaved runs;
   warm       - the handler called in-process many times (mean per call, median of several rounds);
   key store  - the SSM Parameter Store path's extra start-up and first-request cost, against moto's server
-               on loopback (on AWS add the SSM round trip, which cannot be measured here).
+               on loopback (on AWS add the SSM round trip, which cannot be measured here);
+  instructions - with valgrind at hand, the machine instructions of a native cold start in each token
+               format (callgrind, the whole process): the same on every run, whatever the machine's load.
 The native handler runs from a venv holding what `sam build` packages (requirements.txt, no dependencies)
 plus boto3, which the Lambda Python runtime provides.
 
@@ -20,6 +24,8 @@ import json
 import logging
 import os
 import platform
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -41,7 +47,8 @@ LAMBDA_VENV = WORK_DIR / "lambda-venv"
 REFERENCE_BUNDLE = WORK_DIR / "node-reference" / "ably-token-request.js"
 REGION = "eu-west-1"
 SSM_PARAMETER = "/bench/ably-api-key"
-API_KEY = "benchApp.benchKey:benchSecretNotReal"
+# A secret as long as Ably's (43 characters): signing code may treat short HMAC keys differently.
+API_KEY = "benchApp.benchKey:benchSecretNotReal_0123456789abcdefghijklmnop"
 EVENT = {
     "path": "/.netlify/functions/ably-token-request",
     "httpMethod": "GET",
@@ -59,6 +66,9 @@ ENV = {
     "BENCH_EVENT": json.dumps(EVENT),
 }
 KEY_IN_ENV = {"ABLY_API_KEY": API_KEY}
+JWT = {"ABLY_TOKEN_FORMAT": "jwt"}
+NATIVE_JWT = "native Python, JWT"
+PYODIDE_ROWS = ("Netlify: Pyodide, JWT", "Netlify: Python in Pyodide")
 
 
 @dataclass(frozen=True)
@@ -72,7 +82,8 @@ class Implementation:
 @dataclass(frozen=True)
 class ColdStart:
     total_ms: float
-    phases: tuple[float, float, float] | None  # Python only: start-up ms, first request ms, peak RSS KiB
+    # Python only: start-up ms, first request ms, peak RSS KiB, start-up CPU ms
+    phases: tuple[float, float, float, float] | None
 
 
 def lambda_python() -> str:
@@ -121,19 +132,21 @@ def implementations(aws: dict[str, str]) -> list[Implementation]:
             env=env,
         )
 
-    def node(name: str, entry: str) -> Implementation:
+    def node(name: str, entry: str, env: dict[str, str] = KEY_IN_ENV) -> Implementation:
         return Implementation(
             name,
             cold=["node", node_driver, "cold", entry],
             warm=lambda n: ["node", node_driver, "warm", entry, str(n)],
-            env=KEY_IN_ENV,
+            env=env,
         )
 
     return [
         node("original: Node, esbuild bundle", str(REFERENCE_BUNDLE)),
         native("native Python (AWS Lambda)", KEY_IN_ENV),
         native("native Python, key from SSM", aws | {"ABLY_API_KEY_SSM_PARAMETER": SSM_PARAMETER}),
-        node("Netlify: Python in Pyodide", netlify_entry),
+        node(PYODIDE_ROWS[1], netlify_entry),
+        native(NATIVE_JWT, KEY_IN_ENV | JWT),
+        node(PYODIDE_ROWS[0], netlify_entry, KEY_IN_ENV | JWT),
     ]
 
 
@@ -184,14 +197,32 @@ def cold_start(subject: Implementation) -> ColdStart:
                 if line.split()[1] != "200":
                     raise RuntimeError(f"{subject.name} answered {line.strip()}")
             elif line.startswith("PHASES"):
-                startup, first, rss = map(float, line.split()[1:])
-                phases = (startup, first, rss)
+                startup, first, rss, cpu = map(float, line.split()[1:])
+                phases = (startup, first, rss, cpu)
     if elapsed is None:
         raise RuntimeError(f"{subject.name} gave no response")
     return ColdStart(elapsed, phases)
 
 
-def warm_micros(subject: Implementation, calls: int) -> float:
+def cold_instructions(subject: Implementation) -> int:
+    """Machine instructions of one cold start, interpreter start to exit, counted by callgrind."""
+    output = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *subject.cold],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=True,
+        env=ENV | subject.env,
+        cwd=ROOT,
+    ).stderr
+    match = re.search(r"Collected : (\d+)", output)
+    if match is None:
+        raise RuntimeError(f"no instruction count from valgrind for {subject.name}:\n{output[-2000:]}")
+    return int(match.group(1))
+
+
+def warm_micros(subject: Implementation, calls: int) -> tuple[float, float]:
+    """Mean microseconds per warm call: wall time, and CPU time (which the machine's load stretches less)."""
     output = subprocess.run(
         subject.warm(calls),
         stdout=subprocess.DEVNULL,
@@ -202,7 +233,8 @@ def warm_micros(subject: Implementation, calls: int) -> float:
         cwd=ROOT,
     )
     line = next(line for line in output.stderr.splitlines() if line.startswith("WARM_US"))
-    return float(line.split()[1])
+    wall, cpu = map(float, line.split()[1:])
+    return wall, cpu
 
 
 def spread(values: list[float]) -> str:
@@ -236,32 +268,42 @@ def main() -> None:
         for subject in subjects:  # untimed: compiles bytecode and warms the page cache
             cold_start(subject)
         cold: dict[str, list[ColdStart]] = {s.name: [] for s in subjects}
-        warm: dict[str, list[float]] = {s.name: [] for s in subjects}
+        warm: dict[str, list[tuple[float, float]]] = {s.name: [] for s in subjects}
         for _ in range(args.cold_runs):  # interleaved, so drift on a shared machine hits all alike
             for subject in subjects:
                 cold[subject.name].append(cold_start(subject))
         for _ in range(args.rounds):
             for subject in subjects:
                 warm[subject.name].append(warm_micros(subject, args.warm_calls))
+        by_name = {subject.name: subject for subject in subjects}
+        instructions = (
+            [cold_instructions(by_name[name]) for name in (subjects[1].name, NATIVE_JWT)]
+            if shutil.which("valgrind")
+            else None
+        )
 
     reference = subjects[0].name
     cold_ref = statistics.median(c.total_ms for c in cold[reference])
-    warm_ref = statistics.median(warm[reference])
+    warm_ref = statistics.median(wall for wall, _ in warm[reference])
+    warm_cpu_ref = statistics.median(cpu for _, cpu in warm[reference])
     print(f"Token function on {machine()}")
     print(f"{args.cold_runs} interleaved cold starts each (median, interquartile range); warm: median of")
     print(f"{args.rounds} rounds of {args.warm_calls} in-process calls")
     print(
         f"{'implementation':<34}{'cold start ms':>14}{'IQR':>11}{'vs original':>13}{'warm µs':>10}{'vs':>7}"
+        f"{'warm CPU µs':>13}{'vs':>7}"
     )
     for subject in subjects:
         totals = [c.total_ms for c in cold[subject.name]]
         cold_ms = statistics.median(totals)
-        warm_us = statistics.median(warm[subject.name])
+        warm_us = statistics.median(wall for wall, _ in warm[subject.name])
+        warm_cpu_us = statistics.median(cpu for _, cpu in warm[subject.name])
         print(
             f"{subject.name:<34}{cold_ms:>14.0f}{spread(totals):>11}{cold_ms / cold_ref:>12.2f}x"
             f"{warm_us:>10.1f}{warm_us / warm_ref:>6.2f}x"
+            f"{warm_cpu_us:>13.1f}{warm_cpu_us / warm_cpu_ref:>6.2f}x"
         )
-    env_key, ssm = (cold[s.name] for s in subjects[1:3])
+    env_key, ssm, jwt = (cold[name] for name in (subjects[1].name, subjects[2].name, NATIVE_JWT))
 
     def phase(runs: list[ColdStart], index: int) -> float:
         return statistics.median(c.phases[index] for c in runs if c.phases is not None)
@@ -274,6 +316,24 @@ def main() -> None:
         "the snapshot and a restored instance pays only the first request. Peak RSS "
         f"{phase(env_key, 2) / 1024:.0f} MiB, {phase(ssm, 2) / 1024:.0f} MiB with SSM (medians)"
     )
+    print(
+        f"JWT mode, native, against TokenRequest mode: start-up {phase(jwt, 0):.0f} ms against "
+        f"{phase(env_key, 0):.0f} ms ({phase(jwt, 0) / phase(env_key, 0):.2f}x), of which CPU "
+        f"{phase(jwt, 3):.0f} ms against {phase(env_key, 3):.0f} ms "
+        f"({phase(jwt, 3) / phase(env_key, 3):.2f}x); "
+        f"first request {phase(jwt, 1):.1f} ms against {phase(env_key, 1):.1f} ms; peak RSS "
+        f"{phase(jwt, 2) / 1024:.0f} MiB against {phase(env_key, 2) / 1024:.0f} MiB"
+    )
+    jwt_pyodide, pyodide = (statistics.median(c.total_ms for c in cold[name]) for name in PYODIDE_ROWS)
+    print(f"JWT mode in Pyodide: cold start {jwt_pyodide / pyodide:.2f}x TokenRequest mode's (medians)")
+    if instructions is None:
+        print("(no valgrind: the cold starts' instruction counts were not measured)")
+    else:
+        token_request, jwt_mode = instructions
+        print(
+            f"native cold start in machine instructions (callgrind, whole process): TokenRequest mode "
+            f"{token_request / 1e6:.1f} M, JWT mode {jwt_mode / 1e6:.1f} M ({jwt_mode / token_request:.3f}x)"
+        )
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 // Benchmark driver for a function entry: the bundled reference (a Lambda-style `handler(event, context)`) or
 // the Netlify Pyodide entry (a v2 function: a web Request in, a Response out, whose body is read as Netlify's
 // bootstrap reads it). `cold` answers one request and prints RESPONSE <status>; `warm N` calls the entry N
-// times in-process and prints the mean microseconds per call. Reports go to stderr; the function's log lines
-// go to stdout, which the benchmark sends to /dev/null.
+// times in-process and prints the mean microseconds per call, of wall time and of the process's CPU time.
+// Reports go to stderr; the function's log lines go to stdout, which the benchmark sends to /dev/null.
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -32,7 +32,8 @@ if (mode === 'cold') {
 } else {
   const n = Number(count);
   for (let i = 0; i < Math.min(n, 2000); i++) await call();
-  const started = process.hrtime.bigint();
+  const [started, cpu] = [process.hrtime.bigint(), process.cpuUsage()];
   for (let i = 0; i < n; i++) await call();
-  report(`WARM_US ${Number(process.hrtime.bigint() - started) / 1000 / n}`);
+  const used = process.cpuUsage(cpu);
+  report(`WARM_US ${Number(process.hrtime.bigint() - started) / 1000 / n} ${(used.user + used.system) / n}`);
 }

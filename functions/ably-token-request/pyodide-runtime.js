@@ -34,9 +34,9 @@ const SITE_PACKAGES = 'site-packages';
 
 // Run before a snapshot is taken, after the bridge below: import the function's modules (handler.py is only
 // compiled: running it reads the environment, so no setting or key enters the snapshot) and answer one
-// made-up request with a made-up key through a throwaway logger, so what a request and Powertools import or
-// set up lazily is in memory too. The build hashes the sources into the bundle's inputs, so a changed module
-// means a new snapshot.
+// made-up request with a made-up key through a throwaway logger, in each token format, so what a request,
+// each format's signer and Powertools import or set up lazily is in memory too. The build hashes the sources
+// into the bundle's inputs, so a changed module means a new snapshot.
 const SNAPSHOT_WARMUP = `
 import importlib, io, logging, pkgutil
 import ably_token_request
@@ -47,16 +47,18 @@ from ably_token_request.key_store import key_reader
 from ably_token_request.log_format import powertools_logger
 from ably_token_request.settings import load_settings
 
-def _warm_up():
-    settings = load_settings({"ABLY_API_KEY": "snapshot.warmup:made-up-not-a-key"})
+def _warm_up(token_format):
+    settings = load_settings({"ABLY_API_KEY": "snapshot.warmup:made-up-not-a-key", "ABLY_TOKEN_FORMAT": token_format})
     logger = powertools_logger("INFO", service="snapshot-warmup", handler=logging.StreamHandler(io.StringIO()))
     function = TokenFunction(settings, logger, key_reader(settings.key_source))
     event = {"httpMethod": "GET", "headers": {"host": "warmup"}, "queryStringParameters": {"clientId": "warmup"}}
     assert function(event, {"awsRequestId": "warmup"})["statusCode"] == 200
     logging.Logger.manager.loggerDict.pop("snapshot-warmup", None)
 
-_warm_up()
-del _module, _warm_up, TokenFunction, key_reader, powertools_logger, load_settings
+for _format in ("token-request", "jwt"):
+    _warm_up(_format)
+
+del _format, _module, _warm_up, TokenFunction, key_reader, powertools_logger, load_settings
 `;
 
 // The entry's Python side, a module defined once: in the snapshot (the build runs it) or, without one, at start.

@@ -9,6 +9,7 @@ import sys
 
 from ably_local import protocol
 from ably_local.auth import ApiKey
+from ably_local.limits import Limits, limits_with
 from ably_local.listening import CannotListen, listen
 from ably_local.server import LocalAbly, tune_gc_for_serving
 
@@ -25,7 +26,18 @@ def main() -> None:
         action="store_true",
         help="also provision apps through POST /apps, as Ably's test sandbox does (ABLY_LOCAL_SANDBOX_URL)",
     )
+    parser.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="change one of the limits (Ably's defaults), e.g. connection_publish_rate=500; repeatable",
+    )
     args = parser.parse_args()
+    try:
+        limits = limits_with(args.limit)
+    except ValueError as error:
+        sys.exit(f"--limit: {error}")
     try:
         key = ApiKey.parse(args.key) if args.key else None
         # Checked here so a busy port is one line, not uvicorn's error and a traceback.
@@ -36,11 +48,13 @@ def main() -> None:
         sys.exit(str(error))
     tune_gc_for_serving()
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: the service closes its connections and exits
-        asyncio.run(serve(args.host, args.port, key, args.sandbox))
+        asyncio.run(serve(args.host, args.port, key, args.sandbox, limits))
 
 
-async def serve(host: str, port: int, key: ApiKey | None, sandbox: bool) -> None:
-    async with LocalAbly(key.value if key else None, host=host, port=port, sandbox=sandbox) as service:
+async def serve(host: str, port: int, key: ApiKey | None, sandbox: bool, limits: Limits) -> None:
+    async with LocalAbly(
+        key.value if key else None, host=host, port=port, sandbox=sandbox, limits=limits
+    ) as service:
         print(f"Local Ably service on {service.http_url} (offline stand-in; production uses real Ably)")
         if key is None:  # a throwaway local key: the other app needs all of it
             print(f"Key: {service.api_key} (generated; pass --key or set ABLY_API_KEY to choose one)")

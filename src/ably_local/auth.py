@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ably_local.capability import ALL, Capability, intersect, parse_capability, to_json
+from ably_local.claims import Scoped
 from ably_local.errors import AblyError, bad_request, invalid_client_id, unauthorized
 from ably_local.jwt import key_name_of_jwt, verify_jwt
 from ably_local.limits import Limits
@@ -28,6 +29,8 @@ EXPIRED_TOKEN_MEMORY_MS = 10 * 60 * 1000
 SIGNED_FIELDS = ("keyName", "ttl", "capability", "clientId", "timestamp", "nonce")
 
 Clock = Callable[[], int]
+NO_CLAIMS: Scoped[str] = Scoped({})
+NO_RATES: Scoped[float] = Scoped({})
 
 
 def now_ms() -> int:
@@ -74,6 +77,9 @@ class Credentials:
     # When the token was issued, and the JWT's revocation key: what token revocation matches on.
     issued: int | None = None
     revocation_key: str | None = None
+    # A JWT's channel-scoped claims (`claims`) and per-attachment publish rates (`rate_limits`).
+    user_claims: Scoped[str] = field(default=NO_CLAIMS, compare=False)
+    publish_rates: Scoped[float] = field(default=NO_RATES, compare=False)
 
     @property
     def own_client_id(self) -> str | None:
@@ -186,6 +192,8 @@ class Authority:
             token,
             claims.issued_ms,
             claims.revocation_key,
+            Scoped(claims.channel_claims),
+            Scoped(claims.publish_rates),
         )
 
     def request_token(self, key_name: str, token_request: Mapping[str, Any]) -> TokenDetails:

@@ -15,6 +15,7 @@ from ably_local.auth import Credentials
 from ably_local.capability import operations_on
 from ably_local.errors import AblyError
 from ably_local.protocol import Action, ProtocolMessage, encode_frame
+from ably_local.rate_limits import InboundRates
 
 # Channels whose granted operations a connection remembers; past this the memory starts over.
 MAX_REMEMBERED_RIGHTS = 1024
@@ -31,6 +32,8 @@ class Connection:
     credentials: Credentials
     fmt: str
     max_outbox_bytes: int
+    # What it may send how fast: protocol messages, publishes, publishes per attachment.
+    rates: InboundRates
     echo: bool = True
     key: str = field(default="")
     # channel name -> granted mode flags

@@ -1,8 +1,10 @@
 """Ably JWTs: HS256 tokens signed with an API key's secret, the key named by the header's `kid`.
 
 Claims Ably reads: `exp` and `iat` (seconds), `x-ably-capability` (capability JSON), `x-ably-clientId`,
-`x-ably-revocation-key` (what token revocation can target), and `x-ably-token` (an Ably token carried
-inside the JWT, which is then the credential that counts).
+`x-ably-revocation-key` (what token revocation can target), `x-ably-token` (an Ably token carried
+inside the JWT, which is then the credential that counts), and the JWT-only channel-scoped ones:
+`ably.channel.<resource>` (`claims`) and `ably.limits.publish.perAttachment.maxRate.<resource>`
+(`rate_limits`).
 """
 
 import base64
@@ -10,10 +12,12 @@ import binascii
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from ably_local.claims import channel_claims
 from ably_local.errors import AblyError, unauthorized
+from ably_local.rate_limits import publish_rates
 
 INVALID_JWT = 40144
 
@@ -27,6 +31,8 @@ class JwtClaims:
     inner_token: str | None
     issued_ms: int | None = None
     revocation_key: str | None = None
+    channel_claims: dict[str, str] = field(default_factory=dict)
+    publish_rates: dict[str, float] = field(default_factory=dict)
 
 
 def _b64url(text: str) -> bytes:
@@ -81,6 +87,8 @@ def verify_jwt(token: str, secret: str, now_ms: int) -> JwtClaims:
         inner_token=_text_claim(claims, "x-ably-token"),
         issued_ms=None if issued is None else int(issued * 1000),
         revocation_key=_text_claim(claims, "x-ably-revocation-key"),
+        channel_claims=channel_claims(claims),
+        publish_rates=publish_rates(claims),
     )
 
 

@@ -4,7 +4,11 @@ Each limit is in bytes where memory is at stake, and in counts where a count is 
 README's limits table is this class; `tests/realtime/test_hostile.py` drives each one past its edge.
 """
 
+import dataclasses
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -32,9 +36,18 @@ class Limits:
     presence_bytes_per_channel: int = 16 * MiB
     presence_bytes_total: int = 128 * MiB
     # Live connections per app (40150; as many more may wait to resume), and channels one connection
-    # may have attached (90010).
+    # may have attached (90010; Ably's 200 on every package).
     connections_per_app: int = 10_000
-    channels_per_connection: int = 1_000
+    channels_per_connection: int = 200
+    # Publishes one connection may make a second (a publish is one MESSAGE protocol message, however many
+    # messages it carries): Ably's per-connection inbound message rate; 42911 beyond it, nonfatal. A JWT's
+    # `ably.limits.publish.perAttachment.maxRate.<resource>` narrows it per attachment (`rate_limits`).
+    connection_publish_rate: float = 50.0
+    # Protocol messages of any kind one connection may send a second; past it the connection is closed
+    # with 42924. Advertised to clients as connectionDetails.maxInboundRate.
+    inbound_protocol_message_rate: float = 2_000.0
+    # A connection publishing at about this many times a publish rate is closed with 42921.
+    fatal_rate_multiple: int = 20
     # Frames waiting for a client that does not read; past this it is disconnected with 80020.
     outbound_buffer_bytes: int = 4 * MiB
     # Live tokens per app; requestToken beyond it is refused with 42910.
@@ -61,6 +74,28 @@ class Limits:
 
     def history_retention(self, persisted: bool) -> int:
         return self.persisted_history_retention_ms if persisted else self.history_retention_ms
+
+
+def limits_with(settings: Iterable[str]) -> Limits:
+    """The default limits with each `name=value` setting applied (the command's `--limit`, the pytest
+    plugin's `ably_local_limits`); an unknown name, or a value that is not a positive number of the
+    limit's kind, is a ValueError naming it."""
+    kinds = {field.name: field.type for field in dataclasses.fields(Limits)}
+    changed: dict[str, Any] = {}
+    for setting in settings:
+        name, _, text = (part.strip() for part in setting.partition("="))
+        if name not in kinds:
+            raise ValueError(f"{name!r} is not a limit (see the limits table in docs/local-service.md)")
+        # Typed Any, not float: compiled, a float variable would turn an int limit's value into a float.
+        value: Any
+        try:
+            value = float(text) if kinds[name] in (float, "float") else int(text)
+        except ValueError:
+            raise ValueError(f"{name} needs a number, not {text!r}") from None
+        if not (value > 0 and math.isfinite(value)):
+            raise ValueError(f"{name} must be a positive, finite number")
+        changed[name] = value
+    return dataclasses.replace(Limits(), **changed)
 
 
 # Counted toward history on top of the messages' own sizes: the bookkeeping Python keeps for each.

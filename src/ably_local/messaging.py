@@ -11,6 +11,7 @@ from typing import Any
 from ably_local.auth import Clock, Credentials
 from ably_local.capability import operations_on
 from ably_local.channels import Channel, ChannelTable
+from ably_local.claims import stamped
 from ably_local.deltas import DeltaVersion
 from ably_local.errors import AblyError, bad_request, capability_denied, invalid_client_id
 from ably_local.fanout import Delivery
@@ -43,9 +44,12 @@ class Messaging:
             limits.idempotency_window_ms, limits.idempotency_ids_per_app, limits.idempotency_bytes_per_app
         )
 
-    def checked_messages(self, raw: list[dict[str, Any]], credentials: Credentials) -> list[dict[str, Any]]:
-        """Messages as they may be published: well-formed, within maxMessageSize, with a permitted
-        clientId. Shared by the realtime and REST paths."""
+    def checked_messages(
+        self, raw: list[dict[str, Any]], credentials: Credentials, channel: str
+    ) -> list[dict[str, Any]]:
+        """Messages as they may be published on a channel: well-formed, within maxMessageSize, with a
+        permitted clientId, and carrying the publisher's claim for the channel as their only userClaim.
+        Shared by the realtime and REST paths."""
         limits = self.limits
         if len(raw) > limits.max_messages_per_publish:
             raise AblyError(
@@ -57,6 +61,9 @@ class Messaging:
             client_id = item.get("clientId")
             if client_id is not None and not credentials.may_act_as(client_id):
                 raise invalid_client_id(f"Message clientId {client_id!r} does not match the connection's")
+        claim = credentials.user_claims.on(channel)
+        for item in items:
+            stamped(item, claim)
         return items
 
     def publish_once(
@@ -201,11 +208,14 @@ class Messaging:
             raise capability_denied("annotation-publish", name)
         store = self.message_store(name)
         annotations = [annotation_from(item, self.limits.max_nesting_depth) for item in raw]
-        size = checked_size(annotations, self.limits.max_message_size)
+        checked_size(annotations, self.limits.max_message_size)
         records = [store.get(item.get("messageSerial")) for item in annotations]
+        claim = credentials.user_claims.on(name)
         for item in annotations:
             if item.get("clientId") is not None and not credentials.may_act_as(item["clientId"]):
                 raise invalid_client_id("Annotation clientId does not match the connection's")
+            stamped(item, claim)
+        size = sum(message_size(item) for item in annotations)  # as kept: the claim counts
         channel = self.table.channel(name)
         timestamp = self.clock()
         position = self.table.history.next_position

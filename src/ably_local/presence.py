@@ -11,6 +11,7 @@ from typing import Any
 
 from ably_local.auth import WILDCARD_CLIENT_ID, Clock
 from ably_local.channels import Channel, ChannelTable
+from ably_local.claims import stamped
 from ably_local.connection import Connection
 from ably_local.errors import AblyError, bad_request, capability_denied, invalid_client_id
 from ably_local.fanout import Delivery
@@ -51,6 +52,7 @@ class Presence:
         depth = self.limits.max_nesting_depth
         items = [presence_from(item, depth) for item in items_of(message, "presence")]
         checked_size(items, self.limits.max_message_size)
+        claim = credentials.user_claims.on(name)
         for item in items:
             if item["action"] not in (PresenceAction.ENTER, PresenceAction.LEAVE, PresenceAction.UPDATE):
                 raise bad_request("Presence action must be enter, leave or update")
@@ -61,6 +63,7 @@ class Presence:
                 raise invalid_client_id("Presence clientId does not match the connection's")
             item["clientId"] = client_id
             item["connectionId"] = connection.id
+            stamped(item, claim)
         channel = self.table.channel(name)
         channel.presence.check_room(items)
         message_id = f"{connection.id}:{message['msgSerial']}"

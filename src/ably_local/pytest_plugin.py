@@ -25,12 +25,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "its port: 0 for any free one; 80 (as root) also lets ably-python's realtime client connect",
         default="0",
     )
+    parser.addini(
+        "ably_local_limits",
+        "limits to change, one NAME=VALUE a line (the limits table), e.g. connection_publish_rate=500",
+        type="linelist",
+        default=[],
+    )
 
 
 @pytest.fixture(scope="session")
 def ably_local(pytestconfig: pytest.Config) -> Iterator["LocalAbly"]:
     """A running local Ably service (sandbox on), shared by the session; it runs on a thread of its own, so
     sync tests and asyncio tests on any event loop can use it."""
+    from ably_local.limits import limits_with
     from ably_local.testing import running_service
 
     host = pytestconfig.getini("ably_local_host")
@@ -39,7 +46,11 @@ def ably_local(pytestconfig: pytest.Config) -> Iterator["LocalAbly"]:
         port = int(port_text)
     except ValueError:
         raise pytest.UsageError(f"ably_local_port must be a port number, not {port_text!r}") from None
-    with running_service(host=host, port=port, sandbox=True) as service:
+    try:
+        limits = limits_with(pytestconfig.getini("ably_local_limits"))
+    except ValueError as error:
+        raise pytest.UsageError(f"ably_local_limits: {error}") from None
+    with running_service(host=host, port=port, sandbox=True, limits=limits) as service:
         yield service
 
 

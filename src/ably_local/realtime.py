@@ -34,6 +34,7 @@ from ably_local.protocol import (
     decode_frame,
     to_json_item,
 )
+from ably_local.rate_limits import InboundRates, RateLimitError
 from ably_local.stats import AppStats
 
 log = logging.getLogger("ably_local")
@@ -93,6 +94,7 @@ class RealtimeService:
             credentials=credentials,
             fmt=fmt,
             max_outbox_bytes=self.limits.outbound_buffer_bytes,
+            rates=InboundRates(self.limits, self.clock()),
             echo=params.get("echo") != "false",
         )
         self.connections[connection.id] = connection
@@ -144,7 +146,7 @@ class RealtimeService:
             "connectionKey": connection.key,
             "maxMessageSize": limits.max_message_size,
             "maxFrameSize": limits.max_frame_size,
-            "maxInboundRate": 1000,
+            "maxInboundRate": int(limits.inbound_protocol_message_rate),
             "connectionStateTtl": config.connection_state_ttl_ms,
             "maxIdleInterval": config.max_idle_interval_ms,
             "serverId": config.server_id,
@@ -199,17 +201,32 @@ class RealtimeService:
     # --- frames from a client ------------------------------------------------------------------------
 
     def receive(self, connection: Connection, frame: str | bytes) -> bool:
-        """Handle one frame; False means the transport should be closed once the outbox is flushed."""
+        """Handle one frame; False means the transport should be closed once the outbox is flushed.
+        Nothing is handled once the connection is closing (frames a client sent after its CLOSE, or after a
+        fatal error, in the same read)."""
+        if connection.closing:
+            return False
         try:
+            connection.rates.admit_protocol_message(self.clock())
             message = decode_frame(frame, connection.fmt)
             return self._dispatch(connection, message)
         except AblyError as error:
-            connection.send({"action": Action.ERROR, "error": error.to_wire()})
+            if isinstance(error, RateLimitError) and error.fatal:
+                self._terminate(connection, error)
+            else:
+                connection.send({"action": Action.ERROR, "error": error.to_wire()})
         except Exception:
             # A bug, not bad input (that is refused above): only this client's connection pays for it.
             log.exception("frame from connection %s could not be handled", connection.id)
             connection.send({"action": Action.ERROR, "error": INTERNAL_ERROR.to_wire()})
         return False
+
+    def _terminate(self, connection: Connection, error: AblyError) -> None:
+        """A fatal error: the client is told (a connection ERROR, which fails an SDK's connection) and the
+        connection ends at once, as after a CLOSE: its presence members leave and it cannot be resumed."""
+        self.close(connection)
+        connection.send({"action": Action.ERROR, "error": error.to_wire()})
+        connection.closing = True
 
     def _dispatch(self, connection: Connection, message: ProtocolMessage) -> bool:
         action = message["action"]
@@ -261,6 +278,8 @@ class RealtimeService:
                 name = validate_channel_name(name)
             serials = handler(connection, name, message)
         except AblyError as error:
+            if isinstance(error, RateLimitError) and error.fatal:
+                raise
             nack = {"action": Action.NACK, "msgSerial": serial, "count": 1, "error": error.to_wire()}
             connection.send(nack)
         else:
@@ -345,6 +364,7 @@ class RealtimeService:
 
     def _detach(self, connection: Connection, name: str) -> None:
         connection.attached.pop(name, None)
+        connection.rates.forget(name)
         connection.resume_from.pop(name, None)
         channel = self.table.get(name)
         if channel is not None:
@@ -358,7 +378,8 @@ class RealtimeService:
         if "publish" not in connection.operations_on(name):
             raise capability_denied("publish", name)
         self._require_mode(connection, name, Flag.PUBLISH, "publish")
-        items = self.messaging.checked_messages(items_of(message, "messages"), credentials)
+        connection.rates.admit_publish(name, credentials.publish_rates, self.clock())
+        items = self.messaging.checked_messages(items_of(message, "messages"), credentials, name)
         if any(item.get("action", MessageAction.CREATE) != MessageAction.CREATE for item in items):
             return [self.messaging.mutate(name, item, credentials) for item in items]
         published = self.messaging.publish_once(

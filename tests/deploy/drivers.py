@@ -13,7 +13,7 @@ from typing import Any
 
 from tests.deploy.conftest import FUNCTION_DIR, NETLIFY_ENTRY, ROOT
 from tests.function.conftest import KEY_NAME, KEY_SECRET
-from tests.function.signing import expected_mac
+from tests.function.signing import expected_mac, verified_jwt
 
 Call = tuple[dict[str, Any], dict[str, Any]]
 PYTHON_DRIVER = ROOT / "tests" / "deploy" / "invoke_handler.py"
@@ -74,3 +74,12 @@ def signed_body(response: dict[str, Any]) -> dict[str, Any]:
     assert body["keyName"] == KEY_NAME
     assert body["mac"] == expected_mac(body, KEY_SECRET)
     return body
+
+
+def signed_jwt(response: dict[str, Any]) -> dict[str, Any]:
+    """The claims of the JWT in a 200 answer, after checking it is signed with the test key (by hand)."""
+    assert response["statusCode"] == 200, response
+    assert response["headers"]["content-type"] == "application/jwt"
+    header, claims = verified_jwt(response["body"], KEY_SECRET)
+    assert header == {"alg": "HS256", "kid": KEY_NAME, "typ": "JWT"}
+    return claims

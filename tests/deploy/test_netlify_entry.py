@@ -22,6 +22,7 @@ from tests.deploy.drivers import (
     run_function,
     run_logged,
     signed_body,
+    signed_jwt,
 )
 from tests.function.conftest import API_KEY
 from tests.function.events import netlify_event
@@ -63,6 +64,22 @@ CASES: dict[str, Call] = {
         {},
     ),
 }
+MODERATOR: dict[str, Any] = {
+    "clientContext": {"user": {"sub": "mod-1", "app_metadata": {"roles": ["moderator"]}}},
+    "awsRequestId": "req-2",
+}
+JWT_ENV = {"ABLY_API_KEY": API_KEY, "ABLY_TOKEN_FORMAT": "jwt", "ABLY_PUBLISH_MAX_RATE": "5"}
+JWT_CASES: dict[str, Call] = {
+    "get": CASES["get"],
+    "moderator": (netlify_event(), MODERATOR),
+    "identity": CASES["identity"],
+    "impersonation": (netlify_event(query={"clientId": "someone-else"}), MODERATOR),
+    "too-many-roles": (
+        netlify_event(),
+        {"clientContext": {"user": {"sub": "u", "app_metadata": {"roles": ["r"] * 11}}}},
+    ),
+    "preflight": CASES["preflight"],
+}
 Responses = dict[str, dict[str, Any]]
 DEEP_JSON = '{"c":' + "[" * 3000 + "]" * 3000 + "}"
 
@@ -77,6 +94,12 @@ def runtime(request: pytest.FixtureRequest, pyodide_bundle: Path) -> str:
 def answers(runtime: str) -> Responses:
     responses = run_function(driver_command(runtime), list(CASES.values()), ABLY_API_KEY=API_KEY)
     return dict(zip(CASES, responses, strict=True))
+
+
+@pytest.fixture(scope="module")
+def jwt_answers(runtime: str) -> Responses:
+    responses = run_function(driver_command(runtime), list(JWT_CASES.values()), **JWT_ENV)
+    return dict(zip(JWT_CASES, responses, strict=True))
 
 
 def test_signs_get_form_json_and_identity_requests(answers: Responses) -> None:
@@ -135,11 +158,63 @@ def test_misconfiguration_is_a_500_that_names_the_setting(
     assert named in json.loads(response["body"])["error"]["message"]
 
 
+def test_issues_jwts_with_rate_and_role_claims_in_jwt_mode(jwt_answers: Responses) -> None:
+    get, moderator, identity = (signed_jwt(jwt_answers[case]) for case in ("get", "moderator", "identity"))
+    assert get["x-ably-clientId"] == "get-user"
+    assert get["exp"] - get["iat"] == 3600
+    assert get["ably.limits.publish.perAttachment.maxRate.chat:*"] == 5
+    assert "ably.channel.chat:*" not in get
+    assert moderator["x-ably-clientId"] == "mod-1"
+    assert moderator["ably.channel.chat:*"] == '{"roles":["moderator"]}'
+    assert identity["x-ably-clientId"] == "identity-user"
+    assert "ably.channel.chat:*" not in identity
+    for case in ("get", "moderator", "identity"):
+        assert jwt_answers[case]["headers"]["cache-control"] == "no-store", case
+
+
+def test_refuses_impersonation_and_unusable_roles_in_jwt_mode(jwt_answers: Responses) -> None:
+    impersonation, roles = jwt_answers["impersonation"], jwt_answers["too-many-roles"]
+    assert (impersonation["statusCode"], json.loads(impersonation["body"])["error"]["code"]) == (403, 40012)
+    assert roles["statusCode"] == 400
+    assert "roles" in json.loads(roles["body"])["error"]["message"]
+    assert jwt_answers["preflight"]["statusCode"] == 204
+
+
+@pytest.mark.parametrize(
+    ("environment", "named"),
+    [
+        ({"ABLY_TOKEN_FORMAT": "jwe"}, "ABLY_TOKEN_FORMAT"),
+        ({"ABLY_TOKEN_FORMAT": "jwt", "ABLY_PUBLISH_MAX_RATE": "0"}, "ABLY_PUBLISH_MAX_RATE"),
+        ({"ABLY_PUBLISH_MAX_RATE": "10"}, "ABLY_PUBLISH_MAX_RATE"),
+        (
+            {
+                "ABLY_TOKEN_FORMAT": "jwt",
+                "ABLY_TOKEN_CAPABILITY": json.dumps({f"room-{i}": ["publish"] for i in range(40)}),
+            },
+            "ABLY_TOKEN_CAPABILITY",
+        ),
+    ],
+    ids=["unknown-format", "zero-rate", "rate-without-jwt", "capability-too-large-for-a-jwt"],
+)
+def test_jwt_misconfiguration_is_a_500_that_names_the_setting(
+    runtime: str, environment: dict[str, str], named: str
+) -> None:
+    (response,) = run_function(driver_command(runtime), [CASES["get"]], ABLY_API_KEY=API_KEY, **environment)
+    assert response["statusCode"] == 500
+    assert named in json.loads(response["body"])["error"]["message"]
+
+
 def comparable(response: dict[str, Any]) -> dict[str, Any]:
-    """A response without what differs by design between calls: a TokenRequest's timestamp, nonce and mac."""
+    """A response without what differs by design between calls: a TokenRequest's timestamp, nonce and mac,
+    a JWT's iat and exp (and so its signature)."""
     if response["statusCode"] != 200:
         return response
-    body = {k: v for k, v in json.loads(response["body"]).items() if k not in {"timestamp", "nonce", "mac"}}
+    if response["headers"]["content-type"] == "application/jwt":
+        body = {k: v for k, v in signed_jwt(response).items() if k not in {"iat", "exp"}}
+    else:
+        body = {
+            k: v for k, v in json.loads(response["body"]).items() if k not in {"timestamp", "nonce", "mac"}
+        }
     return {**response, "body": body}
 
 
@@ -149,6 +224,14 @@ def test_pyodide_entry_answers_exactly_like_the_python_handler(pyodide_bundle: P
         for runtime in RUNTIMES
     )
     for case, expected, actual in zip(CASES, python, pyodide, strict=True):
+        assert comparable(actual) == comparable(expected), case
+
+
+def test_pyodide_entry_issues_the_same_jwts_as_the_python_handler(pyodide_bundle: Path) -> None:
+    python, pyodide = (
+        run_function(driver_command(runtime), list(JWT_CASES.values()), **JWT_ENV) for runtime in RUNTIMES
+    )
+    for case, expected, actual in zip(JWT_CASES, python, pyodide, strict=True):
         assert comparable(actual) == comparable(expected), case
 
 
@@ -177,12 +260,47 @@ def test_pyodide_runs_on_liftoff_only_without_a_command_line_flag(pyodide_bundle
     assert "using TurboFan" not in result.stdout
 
 
+# Restores the entry's memory snapshot and prints the modules it holds, before any configuration is read.
+SNAPSHOT_MODULES = """
+const { readFile } = require('node:fs/promises');
+const { join } = require('node:path');
+const runtime = require(process.argv[1]);
+(async () => {
+  const bundle = JSON.parse(await readFile(join(runtime.BUNDLE_DIR, 'bundle.json'), 'utf8'));
+  const snapshot = readFile(join(runtime.BUNDLE_DIR, bundle.snapshot));
+  const py = await runtime.loadPythonRuntime({ snapshot });
+  process.stdout.write(py.runPython("import sys; ' '.join(sorted(sys.modules))"));
+})();
+"""
+
+
+def test_the_snapshot_holds_both_formats_signers(pyodide_bundle: Path) -> None:
+    """A restored instance has each format's signer imported already, whichever ABLY_TOKEN_FORMAT says."""
+    runtime = NETLIFY_ENTRY.with_name("pyodide-runtime.js")
+    result = subprocess.run(
+        ["node", "-e", SNAPSHOT_MODULES, str(runtime)],
+        capture_output=True,
+        text=True,
+        env=base_env(),
+        cwd=ROOT,
+        timeout=120,
+        check=True,
+    )
+    modules = set(result.stdout.split())
+    assert {"ably_token_request.signer", "ably_token_request.jwt_signer", "ably_token_request.app"} <= modules
+    assert "handler" not in modules  # its start-up reads the environment: never in the snapshot
+
+
 def test_the_entry_also_starts_without_its_snapshot(pyodide_bundle: Path) -> None:
     """ABLY_PYODIDE_SNAPSHOT=off (to rule the snapshot out) imports everything from the shipped files."""
     (response,) = run_function(
         driver_command("pyodide"), [CASES["get"]], ABLY_API_KEY=API_KEY, ABLY_PYODIDE_SNAPSHOT="off"
     )
     assert signed_body(response)["clientId"] == "get-user"
+    (response,) = run_function(
+        driver_command("pyodide"), [CASES["get"]], **JWT_ENV, ABLY_PYODIDE_SNAPSHOT="off"
+    )
+    assert signed_jwt(response)["x-ably-clientId"] == "get-user"
 
 
 def json_lines(lines: list[str]) -> list[dict[str, Any]]:

@@ -18,12 +18,13 @@ import boto3
 import pytest
 from cfnlint.decode import decode_str
 
+from ably_token_request.settings import TOKEN_FORMATS
 from devserver.function_config import declared_rate_limits
 from tests.conftest import AWS_REGION as REGION
 from tests.docs import snippet
 from tests.function.conftest import API_KEY, KEY_NAME, KEY_SECRET
 from tests.function.events import api_gateway_v1_event, function_url_event
-from tests.function.signing import expected_mac
+from tests.function.signing import expected_mac, verified_jwt
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -331,6 +332,7 @@ def test_sam_build_packages_the_python_function_and_never_the_netlify_output(
     shipped = {path.relative_to(artifacts).as_posix() for path in artifacts.rglob("*") if path.is_file()}
     assert "handler.py" in shipped
     assert "ably_token_request/signer.py" in shipped
+    assert "ably_token_request/jwt_signer.py" in shipped
     assert "ably/types/tokenrequest.py" in shipped
     netlify_output = {"ably-token-request.mjs", "pyodide-runtime.js", "Makefile", "requirements.txt"}
     assert not netlify_output & shipped
@@ -351,6 +353,33 @@ def test_sam_build_packages_the_python_function_and_never_the_netlify_output(
     )
     body = json.loads(completed.stdout.strip().splitlines()[-1])
     assert body["mac"] == expected_mac(body, KEY_SECRET)
+    as_jwt = subprocess.run(
+        completed.args,
+        cwd=artifacts,
+        env={
+            **environment,
+            "ABLY_API_KEY": API_KEY,
+            "ABLY_TOKEN_FORMAT": "jwt",
+            "PYTHONPATH": str(artifacts),
+        },
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert verified_jwt(as_jwt.stdout.strip().splitlines()[-1], KEY_SECRET)[0]["kid"] == KEY_NAME
+
+
+def test_token_format_and_publish_rate_reach_the_function(template: dict[str, Any]) -> None:
+    parameters = template["Parameters"]
+    assert tuple(parameters["TokenFormat"]["AllowedValues"]) == TOKEN_FORMATS
+    assert parameters["TokenFormat"]["Default"] == "token-request"
+    defaults = deployed(template)["Environment"]["Variables"]
+    assert (defaults["ABLY_TOKEN_FORMAT"], defaults["ABLY_PUBLISH_MAX_RATE"]) == ("token-request", "")
+    jwt = deployed(template, TokenFormat="jwt", PublishMaxRate="2.5")["Environment"]["Variables"]
+    assert (jwt["ABLY_TOKEN_FORMAT"], jwt["ABLY_PUBLISH_MAX_RATE"]) == ("jwt", "2.5")
+    rate = re.compile(parameters["PublishMaxRate"]["AllowedPattern"])
+    assert all(rate.fullmatch(value) for value in ("", "10", "0.5", ".5", "7."))
+    assert not any(rate.fullmatch(value) for value in ("-1", "fast", "1e3", "inf", "10/s", " 5"))
 
 
 def store_key(store: str) -> dict[str, str]:
@@ -389,6 +418,27 @@ def test_deployed_function_signs_with_the_key_from_its_store(
     assert body["keyName"] == KEY_NAME
     assert body["clientId"] == "lambda-user"
     assert body["mac"] == expected_mac(body, KEY_SECRET)
+
+
+@pytest.mark.parametrize("store", ["ssm", "secretsmanager"])
+def test_deployed_function_issues_jwts_with_the_key_from_its_store(
+    aws: None, template: dict[str, Any], monkeypatch: pytest.MonkeyPatch, store: str
+) -> None:
+    """TokenFormat=jwt with a publish rate, behind the default front door, the key read from its store."""
+    properties = deployed(template, TokenFormat="jwt", PublishMaxRate="4", **store_key(store))
+    for name, value in properties["Environment"]["Variables"].items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("ABLY_API_KEY", "")
+
+    module = load_handler_module(ROOT / properties["CodeUri"], properties["Handler"])
+    response = module.handler(api_gateway_v1_event(query={"clientId": "lambda-user"}), None)
+
+    assert response["statusCode"] == 200, response
+    assert response["headers"]["Content-Type"] == "application/jwt"
+    header, claims = verified_jwt(response["body"], KEY_SECRET)
+    assert header["kid"] == KEY_NAME
+    assert claims["x-ably-clientId"] == "lambda-user"
+    assert claims["ably.limits.publish.perAttachment.maxRate.chat:*"] == 4
 
 
 def test_the_readme_deploy_commands_store_the_key_where_the_stack_reads_it(

@@ -10,11 +10,16 @@ from ably_local.auth import ApiKey, Authority
 from ably_local.capability import parse_capability
 from ably_local.config import ServiceConfig
 from ably_local.connection import Connection
+from ably_local.limits import Limits
 from ably_local.protocol import Action, Flag
 from ably_local.realtime import RealtimeService
+from tests.realtime.wire import Key, signed_jwt
 
 KEY = ApiKey.parse("coreApp.coreKey:coreSecretValue_0123456789")
 ALL_MODES = Flag.PUBLISH | Flag.SUBSCRIBE | Flag.PRESENCE | Flag.PRESENCE_SUBSCRIBE
+# For tests of something else that send faster than one connection may (Ably's 50 publishes and 2,000
+# protocol messages a second), all in one instant of the fake clock.
+UNTHROTTLED = Limits(connection_publish_rate=1e9, inbound_protocol_message_rate=1e9)
 
 
 class FakeClock:
@@ -39,6 +44,11 @@ class Core:
 
     def token(self, client_id: str | None, capability: str = '{"*":["*"]}', ttl: int = 3_600_000) -> str:
         return self.authority.issue(self.key, client_id, parse_capability(capability), ttl).token
+
+    def jwt(self, claims: dict[str, Any], ttl_s: int = 3600) -> str:
+        """An Ably JWT of this core's key, issued now, signed with the standard library (tests/wire)."""
+        now_s = self.clock.now // 1000
+        return signed_jwt(Key(self.key.name, self.key.secret), {"iat": now_s, "exp": now_s + ttl_s, **claims})
 
     def connect(self, fmt: str = "json", **params: str) -> Connection:
         if "access_token" not in params:

@@ -21,6 +21,9 @@ HOSTILE_LIMITS = Limits(
     channels_per_connection=100,
     outbound_buffer_bytes=512 * KiB,
     tokens_per_app=1_000,
+    # The floods below must reach the history, presence and outbound budgets from a connection or two; the
+    # publish rate limits have attacks of their own (a JWT's rate), and Ably's protocol message rate stays.
+    connection_publish_rate=1_000_000.0,
 )
 
 

@@ -1,8 +1,9 @@
 """The unmodified ably-js SDK (npm `ably` 2.28) against the local service, in Node, JSON and msgpack.
 
 Each suite under tests/realtime/js/ is a node:test script; this module starts one service and the real
-token function behind an HTTP endpoint (for authUrl), runs each suite with the service's address in the
-environment and fails with node's own report when any scenario fails.
+token function behind HTTP endpoints (for authUrl: TokenRequests, and JWTs with the default capability and
+with a subscribe-only one), runs each suite with the service's address in the environment and fails with
+node's own report when any scenario fails.
 """
 
 import os
@@ -23,6 +24,7 @@ SUITES = sorted(path.name for path in JS_DIR.glob("*.test.mjs"))
 API_KEY = "jsTests.sdkKey:jsTestSecretThatStaysLocal_0123456789"
 NODE_TIMEOUT_S = 240
 SCENARIO_TIMEOUT_MS = 60_000
+SUBSCRIBE_ONLY = '{"chat:*":["subscribe"]}'
 
 
 @pytest.fixture(scope="module")
@@ -32,16 +34,23 @@ def service_env() -> Iterator[dict[str, str]]:
     with (
         running_service(api_key=API_KEY, sandbox=True, mutable_namespaces=frozenset({"mutable"})) as service,
         token_function_server({"ABLY_API_KEY": API_KEY}) as function,
+        token_function_server({"ABLY_API_KEY": API_KEY, "ABLY_TOKEN_FORMAT": "jwt"}) as jwt_function,
+        token_function_server(
+            {"ABLY_API_KEY": API_KEY, "ABLY_TOKEN_FORMAT": "jwt", "ABLY_TOKEN_CAPABILITY": SUBSCRIBE_ONLY}
+        ) as subscribe_only,
     ):
         yield {
             "ABLY_LOCAL_HOST": service.host,
             "ABLY_LOCAL_PORT": str(service.port),
             "ABLY_LOCAL_KEY": API_KEY,
             "ABLY_TOKEN_URL": function.url,
+            "ABLY_JWT_URL": jwt_function.url,
+            "ABLY_JWT_SUBSCRIBE_ONLY_URL": subscribe_only.url,
         }
-        assert API_KEY.split(":")[1] not in function.log.getvalue(), (
-            "the token function logged the key secret"
-        )
+        for server in (function, jwt_function, subscribe_only):
+            assert API_KEY.split(":")[1] not in server.log.getvalue(), (
+                "the token function logged the key secret"
+            )
 
 
 @pytest.mark.parametrize("suite", SUITES)
@@ -89,7 +98,9 @@ def test_every_suite_is_collected() -> None:
     assert {
         "auth.test.mjs",
         "channel-options.test.mjs",
+        "claims.test.mjs",
         "connection.test.mjs",
+        "jwt.test.mjs",
         "mutable.test.mjs",
         "messaging.test.mjs",
         "presence.test.mjs",

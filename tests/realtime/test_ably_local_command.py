@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from tests.docs import snippet
+from tests.realtime.wire import Action, open_connected, realtime_url
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_HOST = os.environ.get("ABLY_PYTHON_TEST_HOST", "127.0.0.41")
@@ -137,3 +138,39 @@ def test_a_malformed_key_is_one_line_without_the_value() -> None:
     assert result.stderr.count("\n") == 1, result.stderr
     assert "appId.keyId:secret" in result.stderr
     assert "onlyAS3cretValue" not in result.stderr
+
+
+async def test_the_documented_raised_limit_lets_one_connection_publish_faster() -> None:
+    command = snippet("ably-local-raised-limit").text
+    assert "--limit connection_publish_rate=500" in command
+    publishes = 120  # more than the 50 at once Ably allows one connection by default
+    with ably_local(command):
+        client = await open_connected(realtime_url(TEST_HOST, 8765, key="local.demo:not-a-secret"))
+        for _ in range(publishes):
+            serial = await client.publish("raised", {"name": "n", "data": "d"})
+        await client.acked(serial)
+        assert not [message for message in client.backlog if message["action"] == Action.NACK]
+        await client.close()
+
+
+@pytest.mark.parametrize(
+    ("setting", "said"),
+    [
+        ("no_such_limit=1", "'no_such_limit' is not a limit"),
+        ("connection_publish_rate=fast", "connection_publish_rate needs a number, not 'fast'"),
+        ("channels_per_connection=0", "channels_per_connection must be a positive, finite number"),
+        ("inbound_protocol_message_rate=inf", "must be a positive, finite number"),
+    ],
+)
+def test_a_wrong_limit_is_one_line_naming_it(setting: str, said: str) -> None:
+    result = subprocess.run(
+        [ROOT / ".venv" / "bin" / "ably-local", "--port", "0", "--limit", setting],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        env=without_ably_vars(),
+    )
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("--limit: ")
+    assert said in result.stderr

@@ -13,6 +13,8 @@ import pytest
 from ably import AblyException, AblyRealtime, AblyVCDiffDecoder
 from ably.types.channelmode import ChannelMode
 from ably.types.channeloptions import ChannelOptions
+from ably.types.channelstate import ChannelState
+from ably.types.connectionstate import ConnectionState
 from ably.types.message import Message, MessageAction
 
 from ably_local.server import LocalAbly
@@ -123,3 +125,75 @@ async def test_a_jwt_carries_its_client_id_and_capability(service: LocalAbly) ->
         with pytest.raises(AblyException) as refused:
             await asyncio.wait_for(client.channels.get("elsewhere").attach(), TIMEOUT_S)
         assert refused.value.code == 40160
+
+
+def claimed_jwt(claims: dict[str, Any]) -> str:
+    now = int(time.time())
+    capability = '{"*":["*"]}'
+    return signed_jwt(
+        Key.parse(API_KEY), {"iat": now, "exp": now + 600, "x-ably-capability": capability, **claims}
+    )
+
+
+async def test_another_client_reads_the_jwt_claim_on_messages_and_presence(service: LocalAbly) -> None:
+    token = claimed_jwt(
+        {"x-ably-clientId": "mod", "ably.channel.claims:*": "moderator", "ably.channel.*": "guest"}
+    )
+    async with realtime(token=token) as member, realtime(key=API_KEY) as reader:
+        inbox = await subscribe(reader, "claims:room")
+        events: asyncio.Queue[Any] = asyncio.Queue()
+        await reader.channels.get("claims:room").presence.subscribe(events.put_nowait)
+        await member.channels.get("claims:room").publish("said", "hello")
+        await member.channels.get("claims:room").presence.enter("here")
+        [message] = await receive(inbox, 1)
+        assert message.extras == {"userClaim": "moderator"}
+        assert message.client_id == "mod"
+        entered = await asyncio.wait_for(events.get(), TIMEOUT_S)
+        assert entered.extras == {"userClaim": "moderator"}
+        [present] = await reader.channels.get("claims:room").presence.get()
+        assert present.extras == {"userClaim": "moderator"}
+
+
+async def test_a_userclaim_written_by_the_client_never_arrives(service: LocalAbly) -> None:
+    async with realtime(key=API_KEY) as forger, realtime(key=API_KEY) as reader:
+        inbox = await subscribe(reader, "claims:forged")
+        forged = {"userClaim": "moderator", "headers": {"kept": "yes"}}
+        await forger.channels.get("claims:forged").publish(Message(name="forged", data="x", extras=forged))
+        [message] = await receive(inbox, 1)
+        assert message.extras == {"headers": {"kept": "yes"}}
+
+
+async def test_a_publish_past_the_jwt_rate_is_refused_and_the_connection_stays(service: LocalAbly) -> None:
+    token = claimed_jwt({"ably.limits.publish.perAttachment.maxRate.limited:*": 2})
+    async with realtime(token=token) as publisher:
+        channel = publisher.channels.get("limited:py")
+        await channel.attach()
+        await channel.publish("ok", "1")
+        await channel.publish("ok", "2")
+        with pytest.raises(AblyException) as refused:
+            await channel.publish("too-fast", "3")
+        assert (refused.value.code, refused.value.status_code) == (42911, 429)
+        assert publisher.connection.state == ConnectionState.CONNECTED
+        assert channel.state == ChannelState.ATTACHED
+        await asyncio.sleep(0.6)
+        await channel.publish("ok", "4")
+
+
+async def test_far_past_the_jwt_rate_the_connection_fails_with_42921(service: LocalAbly) -> None:
+    token = claimed_jwt({"ably.limits.publish.perAttachment.maxRate.*": 1})
+    async with realtime(token=token) as publisher:
+        channel = publisher.channels.get("limited:flood")
+        await channel.attach()
+        failed = asyncio.ensure_future(publisher.connection.once_async(ConnectionState.FAILED))
+        publishes = [asyncio.ensure_future(channel.publish("flood", str(index))) for index in range(40)]
+        change = await asyncio.wait_for(failed, TIMEOUT_S)
+        assert change.reason is not None
+        assert (change.reason.code, change.reason.status_code) == (42921, 429)
+        first, second = await asyncio.gather(*publishes[:2], return_exceptions=True)
+        assert not isinstance(first, BaseException)
+        assert isinstance(second, AblyException)
+        assert second.code == 42911
+        # ably-python leaves the publishes the failed connection never answered pending until close.
+        for pending in publishes:
+            pending.cancel()
+        await asyncio.gather(*publishes, return_exceptions=True)

@@ -10,7 +10,18 @@ import pytest
 from tests.conftest import outdated_compiled_modules
 
 # The publish path, end to end: a frame decoded, checked, stamped, recorded and fanned out.
-PUBLISH_PATH = ["protocol", "inbound", "realtime", "messaging", "history", "fanout", "connection", "stats"]
+PUBLISH_PATH = [
+    "protocol",
+    "inbound",
+    "realtime",
+    "rate_limits",
+    "messaging",
+    "claims",
+    "history",
+    "fanout",
+    "connection",
+    "stats",
+]
 
 
 @pytest.mark.skipif(

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -31,7 +32,16 @@ from websockets.frames import Frame, Opcode
 
 from ably_local.limits import MiB
 from tests.realtime.hostile_service import HOSTILE_LIMITS
-from tests.realtime.wire import Action, Format, Key, WireClient, fetch_token, open_connected, realtime_url
+from tests.realtime.wire import (
+    Action,
+    Format,
+    Key,
+    WireClient,
+    fetch_token,
+    open_connected,
+    realtime_url,
+    signed_jwt,
+)
 from tests.realtime.witness import Witness, assert_error, assert_http_error, open_witness
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -168,6 +178,10 @@ async def connected(fmt: Format = "json", **params: str) -> WireClient:
     return await open_connected(url(fmt, **params), fmt)
 
 
+def now_s() -> int:
+    return int(time.time())
+
+
 def basic_auth() -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(API_KEY.encode()).decode()}
 
@@ -237,11 +251,14 @@ async def test_object_data_counts_toward_max_message_size(witness: Witness, fmt:
 
 
 async def test_publishing_to_endless_channels_keeps_memory_bounded(witness: Witness) -> None:
-    client = await connected(key=API_KEY)
+    # Four connections, each within the 2,000 protocol messages a second one connection may send at once.
+    clients = [await connected(key=API_KEY) for _ in range(4)]
     payload = {"name": "spread", "data": "z" * 2000}
     for count in range(4000):
+        client = clients[count // 1000]
         serial = await client.publish(f"spread:{count}", payload)
-    await client.acked(serial, seconds=30)
+        if count % 1000 == 999:
+            await client.acked(serial, seconds=30)
     # The oldest were evicted to stay within the service's history budget; the newest is kept.
     assert [item["data"] for item in await history("spread:3999")] == [payload["data"]]
     assert await history("spread:0") == []
@@ -283,6 +300,36 @@ async def test_presence_past_its_limits_is_refused(witness: Witness) -> None:
     one_more = [{"action": 2, "clientId": "one-too-many"}]
     await client.send({"action": Action.PRESENCE, "channel": channel, "msgSerial": 1, "presence": one_more})
     assert (await client.expect(Action.NACK, msgSerial=1))["error"]["code"] == 91003
+
+
+# --- a client that sends too fast ----------------------------------------------------------------------
+
+
+async def test_a_protocol_message_flood_is_closed_with_42924(witness: Witness) -> None:
+    client = await connected(key=API_KEY)
+    channel = f"flood:{uuid.uuid4().hex}"
+    attach, detach = (json.dumps({"action": action, "channel": channel}) for action in (10, 12))
+    for index in range(20_000):  # ten seconds' worth at Ably's 2,000 a second, sent at once
+        await client.send_raw(detach if index % 2 else attach)
+    error = await client.expect(Action.ERROR, seconds=30)
+    assert (error["error"]["code"], error["error"]["statusCode"]) == (42924, 429)
+    assert "channel" not in error, "a connection error, not a channel's"
+    assert await client.closed_by_server(seconds=30)
+
+
+async def test_publishing_far_past_a_jwt_rate_is_refused_then_closed(witness: Witness) -> None:
+    claims = {"x-ably-capability": '{"*":["*"]}', "ably.limits.publish.perAttachment.maxRate.*": 1}
+    client = await connected(access_token=signed_jwt(KEY, {"iat": now_s(), "exp": now_s() + 60, **claims}))
+    channel = f"fast:{uuid.uuid4().hex}"
+    for _ in range(100):
+        await client.publish(channel, {"name": "n", "data": "d"})
+    await client.acked(0)
+    nack = await client.expect(Action.NACK, msgSerial=1)
+    assert (nack["error"]["code"], nack["error"]["statusCode"]) == (42911, 429)
+    error = await client.expect(Action.ERROR, seconds=30)
+    assert error["error"]["code"] == 42921
+    assert await client.closed_by_server(seconds=30)
+    assert [item["data"] for item in await history(channel)] == ["d"], "only the first was published"
 
 
 # --- a client that never reads ------------------------------------------------------------------------

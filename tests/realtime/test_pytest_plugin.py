@@ -170,3 +170,27 @@ def test_a_deleted_app_refuses_its_key(sandbox: LocalAbly) -> None:
     assert httpx.get(history, auth=(name, secret)).status_code == 401
     with pytest.raises(ProvisioningFailed):
         app.delete()
+
+
+def test_limits_set_in_the_ini_apply_to_every_app(tmp_path: Path) -> None:
+    (tmp_path / "pytest.ini").write_text(
+        "[pytest]\nably_local_limits =\n    connection_publish_rate=500\n    channels_per_connection = 300\n"
+    )
+    (tmp_path / "test_limits.py").write_text(
+        textwrap.dedent("""
+        def test_limits(ably_local, ably_app):
+            for limits in (ably_local.service.limits, ably_local.apps.for_key(ably_app.api_key).limits):
+                assert (limits.connection_publish_rate, limits.channels_per_connection) == (500, 300)
+                assert limits.inbound_protocol_message_rate == 2000, "the others stay Ably's"
+        """)
+    )
+    result = run_pytest(tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_wrong_limit_in_the_ini_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "pytest.ini").write_text("[pytest]\nably_local_limits = publish_rate=500\n")
+    (tmp_path / "test_limits.py").write_text("def test_limits(ably_local):\n    pass\n")
+    result = run_pytest(tmp_path)
+    assert result.returncode != 0
+    assert "ably_local_limits: 'publish_rate' is not a limit" in result.stdout + result.stderr

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import json
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +18,16 @@ import msgpack
 import pytest
 
 from ably_local.testing import running_service
-from tests.realtime.wire import Action, Flag, Key, WireClient, fetch_token, open_connected, realtime_url
+from tests.realtime.wire import (
+    Action,
+    Flag,
+    Key,
+    WireClient,
+    fetch_token,
+    open_connected,
+    realtime_url,
+    signed_jwt,
+)
 from tests.realtime.witness import assert_http_error
 
 API_KEY = "restApi.rootKey:restApiSecretThatStaysLocal_0123456789"
@@ -438,3 +448,32 @@ async def test_rest_publishes_with_the_same_ids_are_delivered_once(app: App) -> 
     assert answers[0] == answers[1] == answers[2]
     assert [m["id"] for m in history] == ["k:1", "k:0"]
     assert_http_error(inconsistent, 40000, 400)
+
+
+async def test_rest_publishes_carry_the_jwt_claim_and_never_a_forged_one(app: App) -> None:
+    now = int(time.time())
+    claims = {"iat": now, "exp": now + 600, "ably.channel.claims:*": "moderator", "ably.channel.*": "guest"}
+    jwt = signed_jwt(Key.parse(app.keys[0]), claims)
+    bearer = {"Authorization": f"Bearer {base64.b64encode(jwt.encode()).decode()}", **NEW}
+    forged = {"userClaim": "admin", "headers": {"kept": "yes"}}
+    async with httpx.AsyncClient(base_url=app.sandbox.http_url, headers=bearer) as http:
+        published = await http.post("/channels/claims:rest/messages", json={"data": "one", "extras": forged})
+        assert published.status_code == 201, published.text
+        batch = await http.post(
+            "/messages", json={"channels": ["claims:batch", "news"], "messages": {"extras": forged}}
+        )
+        assert batch.status_code == 201, batch.text
+    async with app.http() as http:
+        plain = await http.post("/channels/claims:rest/messages", json={"data": "two", "extras": forged})
+        assert plain.status_code == 201, plain.text
+
+        async def extras(channel: str) -> list[Any]:
+            response = await http.get(f"/channels/{channel}/messages", params={"direction": "forwards"})
+            return [message.get("extras") for message in response.json()]
+
+        assert await extras("claims:rest") == [
+            {"headers": {"kept": "yes"}, "userClaim": "moderator"},
+            {"headers": {"kept": "yes"}},
+        ]
+        assert await extras("claims:batch") == [{"headers": {"kept": "yes"}, "userClaim": "moderator"}]
+        assert await extras("news") == [{"headers": {"kept": "yes"}, "userClaim": "guest"}]

@@ -13,6 +13,11 @@ import tracemalloc
 from pathlib import Path
 
 from ably_local import LocalAbly
+from ably_local.limits import Limits
+
+# The load test's publishers each send a channel's share at several hundred publishes a second: more than
+# Ably lets one connection publish by default (50 a second), as an account with raised limits could.
+LOAD_LIMITS = Limits(connection_publish_rate=100_000.0)
 
 
 def resident_bytes() -> int:
@@ -30,7 +35,7 @@ def probe() -> dict[str, int]:
 
 async def serve(api_key: str) -> None:
     loop = asyncio.get_running_loop()
-    async with LocalAbly(api_key) as service:
+    async with LocalAbly(api_key, limits=LOAD_LIMITS) as service:
         print(json.dumps({"host": service.host, "port": service.port}), flush=True)
         while line := await loop.run_in_executor(None, sys.stdin.readline):
             if line.strip() == "probe":

@@ -3,12 +3,13 @@
 import traceback
 from collections.abc import Mapping
 from time import perf_counter
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ably_token_request.api_key import ApiKey
 from ably_token_request.client_id import choose_client_id, identity_client_id
 from ably_token_request.errors import FunctionError, MethodNotAllowed
 from ably_token_request.http_request import HttpRequest, parse_event, requested_client_id
+from ably_token_request.identity import identity_roles
 from ably_token_request.key_store import KeyReader
 from ably_token_request.responses import (
     ALLOWED_METHODS,
@@ -16,11 +17,15 @@ from ably_token_request.responses import (
     check_origin,
     error_response,
     json_response,
+    jwt_response,
     no_content,
     preflight_response,
 )
-from ably_token_request.settings import Settings
-from ably_token_request.signer import TokenRequestSigner
+from ably_token_request.settings import JWT, Settings
+
+if TYPE_CHECKING:
+    from ably_token_request.jwt_signer import JwtSigner
+    from ably_token_request.signer import TokenRequestSigner
 
 INTERNAL_ERROR = FunctionError("The token function failed unexpectedly; see its logs.")
 LOG_MESSAGE = "token request"
@@ -38,8 +43,8 @@ class TokenFunction:
         self.settings = settings
         self.logger = logger
         self.read_key = read_key
-        self.signer = TokenRequestSigner(capability=settings.capability, ttl_ms=settings.ttl_ms)
         self._key: ApiKey | None = None  # the key last read, scrubbed from any traceback logged after
+        self.signer = _signer(settings)
 
     def __call__(self, event: object, context: object) -> Response:
         started = perf_counter()
@@ -81,13 +86,34 @@ class TokenFunction:
             self.settings.default_client_id,
         )
         self._key = self.read_key()
-        token_request = self.signer.sign(self._key, client_id)
-        return json_response(200, token_request, cors), {"outcome": "issued", "client_id": client_id}
+        signer = self.signer
+        if signer.format == JWT:
+            response = jwt_response(signer.sign(self._key, client_id, identity_roles(context)), cors)
+        else:
+            response = json_response(200, signer.sign(self._key, client_id), cors)
+        return response, {"outcome": "issued", "client_id": client_id}
 
     def _scrubbed(self, error: Exception) -> str:
         """The traceback for the log, with the key's name and secret taken out of it."""
         text = "".join(traceback.format_exception(error))
         return self._key.scrub(text) if self._key is not None else text
+
+
+def _signer(settings: Settings) -> "TokenRequestSigner | JwtSigner":
+    """The signer for the configured format, imported here so each format loads only its own code."""
+    if settings.token_format == JWT:
+        from ably_token_request.jwt_signer import JwtSigner
+
+        env_key = settings.key_source.env_key
+        return JwtSigner(
+            capability=settings.capability,
+            ttl_ms=settings.ttl_ms,
+            publish_max_rate=settings.publish_max_rate,
+            key_name=env_key.name if env_key is not None else None,
+        )
+    from ably_token_request.signer import TokenRequestSigner
+
+    return TokenRequestSigner(capability=settings.capability, ttl_ms=settings.ttl_ms)
 
 
 class MisconfiguredFunction:

@@ -1,4 +1,4 @@
-"""Lambda proxy responses: JSON bodies that are never cached, and the CORS headers that go with them."""
+"""Lambda proxy responses: JSON bodies or JWTs, never cached, and the CORS headers that go with them."""
 
 import json
 from collections.abc import Mapping
@@ -16,15 +16,24 @@ Response = dict[str, Any]
 
 
 def json_response(status: int, body: object, headers: Mapping[str, str] | None = None) -> Response:
+    return _uncached(status, "application/json", json.dumps(body, separators=(",", ":")), headers)
+
+
+def jwt_response(token: str, headers: Mapping[str, str]) -> Response:
+    """A JWT as its own text: ably-js and ably-python take `application/jwt` as a token string."""
+    return _uncached(200, "application/jwt", token, headers)
+
+
+def _uncached(status: int, content_type: str, body: str, headers: Mapping[str, str] | None) -> Response:
     return {
         "statusCode": status,
         "headers": {
-            "Content-Type": "application/json",
+            "Content-Type": content_type,
             "Cache-Control": "no-store",
             "X-Content-Type-Options": "nosniff",
             **(headers or {}),
         },
-        "body": json.dumps(body, separators=(",", ":")),
+        "body": body,
         "isBase64Encoded": False,
     }
 

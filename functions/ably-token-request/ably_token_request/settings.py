@@ -4,16 +4,18 @@ A bad value becomes a ConfigurationError whose message names the variable and ho
 itself is never echoed, since a misplaced key could sit in any variable.
 """
 
+import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final, Literal
 
 from ably_token_request.api_key import ApiKey, looks_like_api_key, parse_api_key
 from ably_token_request.client_id import validate_client_id
 from ably_token_request.errors import ConfigurationError, InvalidClientId
 from ably_token_request.json_input import TooDeep, parse_json
 from ably_token_request.limits import MAX_CAPABILITY_BYTES, MAX_JSON_DEPTH
-from ably_token_request.signer import canonical_capability
 
 # Least privilege for the demo page: it publishes, subscribes and uses presence on channels of the
 # `chat:` namespace, and may do nothing else (no history, no stats, no other channels).
@@ -23,6 +25,14 @@ DEFAULT_TTL_MS = 60 * 60 * 1000
 MIN_TTL_MS = 10 * 1000
 MAX_TTL_MS = 24 * 60 * 60 * 1000
 DEFAULT_CLIENT_ID = "NO_CLIENT_ID"
+
+TokenFormat = Literal["token-request", "jwt"]
+TOKEN_REQUEST: Final = "token-request"  # noqa: S105 (a format's name)
+JWT: Final = "jwt"
+# TokenRequests are the default: the design asks for them, and they keep the capability out of the client's
+# sight. JWTs (Ably's recommended format) connect a round trip sooner and carry trusted claims.
+TOKEN_FORMATS: tuple[TokenFormat, ...] = (TOKEN_REQUEST, JWT)
+DEFAULT_TOKEN_FORMAT: TokenFormat = TOKEN_REQUEST
 
 OPERATIONS = frozenset(
     {
@@ -51,6 +61,8 @@ _SSM_PARAMETER = re.compile(
 _SECRET_ID = re.compile(
     r"[A-Za-z0-9/_+=.@\-]+|arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@\-]+"
 )
+# Messages per second, as a plain decimal number (10, 0.5).
+_RATE_PATTERN = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_LOG_LEVEL = "INFO"
 
@@ -71,16 +83,28 @@ class Settings:
     ttl_ms: int
     default_client_id: str
     allowed_origins: frozenset[str]
+    token_format: TokenFormat = DEFAULT_TOKEN_FORMAT
+    # Messages per second each attachment may publish (a JWT claim per resource); None sets no limit.
+    publish_max_rate: int | float | None = None
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
+    token_format = _token_format(environ.get("ABLY_TOKEN_FORMAT"))
     return Settings(
         key_source=_key_source(environ),
         capability=_capability(environ.get("ABLY_TOKEN_CAPABILITY")),
         ttl_ms=_ttl_ms(environ.get("ABLY_TOKEN_TTL_MS")),
         default_client_id=_default_client_id(environ.get("DEFAULT_CLIENT_ID")),
         allowed_origins=_allowed_origins(environ.get("ABLY_ALLOWED_ORIGINS")),
+        token_format=token_format,
+        publish_max_rate=_publish_max_rate(environ.get("ABLY_PUBLISH_MAX_RATE"), token_format),
     )
+
+
+def canonical_capability(capability: Mapping[str, list[str]]) -> str:
+    """The capability text ably-python signs: resources and their distinct operations sorted, in
+    json.dumps' default form (tests/function/test_signer_parity.py holds it to ably-python's own)."""
+    return json.dumps({resource: sorted(set(ops)) for resource, ops in capability.items()}, sort_keys=True)
 
 
 def log_level(environ: Mapping[str, str]) -> str:
@@ -149,6 +173,35 @@ def _capability(raw: str | None) -> str:
                 f"known operations are {', '.join(sorted(OPERATIONS))}."
             )
     return canonical_capability(parsed)
+
+
+def _token_format(raw: str | None) -> TokenFormat:
+    if raw is None or not raw.strip():
+        return DEFAULT_TOKEN_FORMAT
+    for token_format in TOKEN_FORMATS:
+        if raw.strip().lower() == token_format:
+            return token_format
+    raise ConfigurationError(
+        "ABLY_TOKEN_FORMAT must be token-request (the default: signed TokenRequests) or jwt (Ably JWTs)."
+    )
+
+
+def _publish_max_rate(raw: str | None, token_format: TokenFormat) -> int | float | None:
+    """A positive number of messages per second; only a JWT can carry it to Ably."""
+    if raw is None or not raw.strip():
+        return None
+    if token_format != JWT:
+        raise ConfigurationError(
+            "ABLY_PUBLISH_MAX_RATE is carried by JWTs only: set ABLY_TOKEN_FORMAT=jwt, or unset "
+            "ABLY_PUBLISH_MAX_RATE (a TokenRequest cannot carry a publish limit)."
+        )
+    text = raw.strip()
+    rate = float(text) if _RATE_PATTERN.fullmatch(text) else math.nan
+    if not (math.isfinite(rate) and rate > 0):
+        raise ConfigurationError(
+            "ABLY_PUBLISH_MAX_RATE must be a positive number of messages per second, such as 10 or 0.5."
+        )
+    return int(rate) if rate.is_integer() else rate
 
 
 def _ttl_ms(raw: str | None) -> int:

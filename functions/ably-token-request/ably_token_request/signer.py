@@ -1,20 +1,20 @@
-"""Sign TokenRequests with ably-python's own TokenRequest and Capability code, without `import ably`.
+"""Sign TokenRequests with ably-python's own TokenRequest code, without `import ably`.
 
 `import ably` runs the package's __init__, which loads the realtime client, httpx, h2, anyio and websockets
-(130-300 ms, about 270 modules) for code the function never calls. The two modules that do the work,
-ably/types/tokenrequest.py and ably/types/capability.py, import only the standard library, so they are
-loaded straight from the installed package. What AblyRest.auth.create_token_request adds around them
-(timestamp, nonce, ttl as int, capability canonicalised) is here, and tests/function/test_signer_parity.py
-holds the result byte-identical to it over generated cases: an ably upgrade (it is pinned) that moves or
-changes either module fails there.
+(130-300 ms, about 270 modules) for code the function never calls. The module that does the work,
+ably/types/tokenrequest.py, imports only the standard library, so it is loaded straight from the installed
+package, and only when the function issues TokenRequests (app.py imports this module in that mode alone).
+What AblyRest.auth.create_token_request adds around it (timestamp, nonce, ttl as int, the capability
+canonicalised as settings.canonical_capability does) is here, and tests/function/test_signer_parity.py holds
+the result byte-identical to it over generated cases: an ably upgrade (it is pinned) that moves or changes
+the module, or its capability text, fails there.
 """
 
 import importlib.util
 import os
 import time
-from collections.abc import Mapping
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
 from ably_token_request.api_key import ApiKey
 
@@ -37,13 +37,6 @@ def _ably_types_module(name: str) -> ModuleType:
 
 
 _tokenrequest = _ably_types_module("tokenrequest")
-_capability = _ably_types_module("capability")
-
-
-def canonical_capability(capability: Mapping[str, list[str]]) -> str:
-    """The capability text ably-python signs (channels and operations sorted); ValueError as it raises."""
-    text: str = _capability.Capability.c14n(_capability.Capability(dict(capability)))
-    return text
 
 
 def new_nonce() -> str:
@@ -52,6 +45,8 @@ def new_nonce() -> str:
 
 
 class TokenRequestSigner:
+    format: Literal["token-request"] = "token-request"
+
     def __init__(self, *, capability: str, ttl_ms: int) -> None:
         self._capability = capability
         self._ttl_ms = ttl_ms

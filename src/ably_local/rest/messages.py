@@ -22,7 +22,7 @@ def message_routes(apps: Apps) -> list[Route]:
             request, service.limits.max_frame_size, "Send the changed message as an object", one=True
         )
         change["serial"] = serial
-        [checked] = service.messaging.checked_messages([change], credentials)
+        [checked] = service.messaging.checked_messages([change], credentials, name)
         version_serial = service.messaging.mutate(name, checked, credentials)
         return answer(request, {"versionSerial": version_serial})
 

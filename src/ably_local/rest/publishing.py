@@ -21,7 +21,7 @@ def publish_over_rest(
     """Publish checked messages; the answer is Ably's publish result (channel, messageId, serials)."""
     require(credentials, "publish", name)
     connection_id, msg_serial, client_id = _publisher(service, raw, credentials)
-    items = service.messaging.checked_messages(raw, credentials)
+    items = service.messaging.checked_messages(raw, credentials, name)
     published = service.messaging.publish_once(name, items, connection_id, msg_serial, client_id)
     return {"channel": name, "messageId": published.message_id, "serials": list(published.serials)}
 

@@ -1,20 +1,11 @@
 // Channel options on the local service with ably-js: modes, params, rewind, vcdiff deltas, untilAttach,
 // and two things every recovery and JWT user meets: a fresh connectionKey and JWT credentials.
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 
 import vcdiffDecoder from '@ably/vcdiff-decoder';
 
-import { API_KEY, Clients, HOST, PORT, sandboxApp, FORMATS, collect, connected, rejection, sleep, uniqueName, until, within } from './helpers.mjs';
-
-const [KEY_NAME, KEY_SECRET] = API_KEY.split(':');
-
-function jwt(claims, secret = KEY_SECRET) {
-  const encode = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
-  const signing = `${encode({ typ: 'JWT', alg: 'HS256', kid: KEY_NAME })}.${encode(claims)}`;
-  return `${signing}.${createHmac('sha256', secret).update(signing).digest('base64url')}`;
-}
+import { Clients, HOST, PORT, sandboxApp, FORMATS, collect, connected, jwt, rejection, sleep, uniqueName, until, within } from './helpers.mjs';
 
 for (const format of FORMATS) {
   describe(`channel options (${format})`, () => {

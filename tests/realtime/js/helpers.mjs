@@ -1,5 +1,7 @@
 // Shared set-up for the ably-js suites: the real `ably` package from the project's node_modules, pointed at
 // the local service that tests/realtime/test_ably_js.py started and described in the environment.
+import { createHmac } from 'node:crypto';
+
 import Ably from 'ably';
 
 const env = process.env;
@@ -20,6 +22,18 @@ export const FORMATS = (env.ABLY_JS_FORMATS || 'json,msgpack').split(',');
 export { Ably };
 
 const STEP_TIMEOUT_MS = 8000;
+const [KEY_NAME, KEY_SECRET] = API_KEY.split(':');
+
+/**
+ * An Ably JWT of the suite's key, signed here with node:crypto (HS256, the key name as `kid`), the way a
+ * token function signs one; `iat` and `exp` are added unless the claims give them.
+ */
+export function jwt(claims, secret = KEY_SECRET) {
+  const now = Math.floor(Date.now() / 1000);
+  const encode = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const signing = `${encode({ typ: 'JWT', alg: 'HS256', kid: KEY_NAME })}.${encode({ iat: now, exp: now + 600, ...claims })}`;
+  return `${signing}.${createHmac('sha256', secret).update(signing).digest('base64url')}`;
+}
 let uniqueCounter = 0;
 
 /** A channel name no other test uses, so suites running side by side never see each other's traffic. */

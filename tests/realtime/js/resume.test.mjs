@@ -26,23 +26,24 @@ for (const format of FORMATS) {
     test('a dropped subscriber resumes and misses nothing', async () => {
       const name = uniqueName('chat');
       const subscriber = clients.byToken({ clientId: 'subscriber' });
-      const publisher = clients.byKey();
-      await Promise.all([connected(subscriber), connected(publisher)]);
+      // Each burst from its own connection: Ably lets one connection publish 50 times a second.
+      const publishers = [clients.byKey(), clients.byKey(), clients.byKey()];
+      await Promise.all([subscriber, ...publishers].map(connected));
       const received = await collect(subscriber.channels.get(name));
       const connectionId = subscriber.connection.id;
       const connectedAgain = [];
       subscriber.connection.on('connected', (change) => connectedAgain.push(change));
-      const channel = publisher.channels.get(name);
+      const [before, during, after] = publishers.map((publisher) => publisher.channels.get(name));
 
       // Some messages are delivered, some are in flight when the socket dies, some are sent while it is down.
-      await publishRange(channel, 0, BURST);
-      const inFlight = channel.publish('seq', `${BURST}`);
+      await publishRange(before, 0, BURST);
+      const inFlight = during.publish('seq', `${BURST}`);
       const drop = dropTransport(subscriber);
       await inFlight;
       await drop;
-      await publishRange(channel, BURST + 1, 2 * BURST);
+      await publishRange(during, BURST + 1, 2 * BURST);
       await connected(subscriber);
-      await publishRange(channel, 2 * BURST, 3 * BURST);
+      await publishRange(after, 2 * BURST, 3 * BURST);
 
       await until(() => received.length >= 3 * BURST, `${3 * BURST} messages after resume (have ${received.length})`);
       assert.deepEqual(
