@@ -42,6 +42,7 @@ class Target:
     tests: tuple[str, ...]  # the tests run against each mutant
     support: tuple[str, ...] = ()  # what the tests read besides, copied as it is
     only: tuple[str, ...] = ()  # the files mutated, when not all of the code
+    pythonpath: tuple[str, ...] = ()  # pytest's, in the copy (src/ is on sys.path already)
 
 
 TARGETS = {
@@ -59,6 +60,8 @@ TARGETS = {
         tests=("tests/client/test_devserver_rate_limit.py",),
         support=("tests/client", "tests/docs.py", "functions/ably-token-request", "docs", "README.md"),
         only=("src/devserver/function_config.py", "src/devserver/rate_limit.py"),
+        # tests/conftest.py imports the token function's handler, as pytest's pythonpath lets it.
+        pythonpath=("functions/ably-token-request",),
     ),
 }
 IGNORED = shutil.ignore_patterns("__pycache__", "node_modules", "pyodide-bundle", "*.so")
@@ -97,7 +100,8 @@ def stage(name: str) -> Path:
         tool = tomllib.load(file)["tool"]
     # The project's own pytest and mypy settings, for where the code is here: mutmut puts src/ on sys.path.
     pytest_options = {
-        k: v for k, v in tool["pytest"]["ini_options"].items() if k not in {"pythonpath", "testpaths"}
+        **{k: v for k, v in tool["pytest"]["ini_options"].items() if k not in {"pythonpath", "testpaths"}},
+        "pythonpath": list(target.pythonpath),
     }
     # mutmut's trampolines carry `type: ignore`s that strict mode would report as unused.
     mypy_options = {**tool["mypy"], "mypy_path": ["src"], "files": ["src"], "warn_unused_ignores": False}

@@ -202,3 +202,8 @@ def test_the_entry_point_hands_event_and_context_to_the_function(
     assert json.loads(response["body"])["clientId"] == "ann"
     token_function.log.seek(0)
     assert json.loads(token_function.log.readline())["request_id"] == "entry-1"
+
+
+def test_a_post_without_a_body_is_served(token_function: FunctionUnderTest) -> None:
+    """ably-js may POST with no authParams at all: no body, no content type."""
+    assert token_function(netlify_event("POST", query={"clientId": "ann"})).json["clientId"] == "ann"

@@ -6,6 +6,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -178,6 +179,7 @@ def test_each_line_is_one_flat_json_object_naming_the_service(named: bool) -> No
     with production_log({"ABLY_API_KEY": API_KEY, **configured}) as (function, stream):
         function(function_url_event(query={"clientId": "ann"}), None)
     (line,) = lines(stream)
+    assert stream.getvalue() == json.dumps(line, separators=(",", ":")) + "\n"  # compact, one line
     assert set(line) == {
         "level",
         "timestamp",
@@ -307,3 +309,30 @@ def test_a_key_read_before_is_scrubbed_from_a_later_failure(
         function.function.read_key = leaky_read
         (line,) = function(function_url_event()).log_lines
         assert "RuntimeError: could not parse [redacted]:[redacted]" in line["exception"]
+
+
+def test_the_duration_is_the_calls_own_in_milliseconds(
+    token_function: FunctionUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert isinstance(token_function.function, TokenFunction)
+    signer = token_function.function.signer
+    sign = signer.sign
+
+    def slow_sign(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.05)
+        return sign(*args, **kwargs)
+
+    monkeypatch.setattr(signer, "sign", slow_sign)
+    started = time.perf_counter()
+    result = token_function(function_url_event())
+    wall_ms = (time.perf_counter() - started) * 1000
+    duration = result.log_lines[0]["duration_ms"]
+    assert 50 <= duration <= wall_ms
+    assert duration == round(duration, 3)  # to the microsecond
+
+
+def test_a_request_id_that_is_not_text_is_logged_as_text(token_function: FunctionUnderTest) -> None:
+    """A runtime (or a test harness) may hand over a UUID object: the line is still written."""
+    request_id = uuid.UUID("c6af9ac6-7b61-11e6-9a41-93e8deadbeef")
+    line = token_function(netlify_event(), {"awsRequestId": request_id}).log_lines[0]
+    assert line["request_id"] == str(request_id)

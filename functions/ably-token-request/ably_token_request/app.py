@@ -154,7 +154,6 @@ def _log(
     line = {
         "request_id": _request_id(event, context),
         "method": request.method if request is not None else None,
-        "client_id": None,
         **details,
         "status": status,
         "duration_ms": round((perf_counter() - started) * 1000, 3),

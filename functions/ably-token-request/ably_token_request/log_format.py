@@ -31,9 +31,6 @@ class JsonLineFormatter(BasePowertoolsFormatter):
             for name, value in source.items():
                 if value is not None and name not in RESERVED_LOG_ATTRS:
                     line[name] = value
-        if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
-            line["exception_name"] = record.exc_info[0].__name__ if record.exc_info[0] else None
         return json.dumps(line, default=str, separators=(",", ":"))
 
     def append_keys(self, **additional_keys: Any) -> None:
