@@ -53,6 +53,8 @@ TARGETS = {
             ("functions/ably-token-request/handler.py", "src/handler.py"),
         ),
         tests=("tests/function",),
+        # Some tests hold the docs to the code: what a JWT holds, the limits table.
+        support=("tests/docs.py", "docs", "README.md"),
     ),
     "rate-limit": Target(
         "the dev server's rate limit",
