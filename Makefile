@@ -36,14 +36,18 @@ dev:
 	@$(MAKE) --no-print-directory --silent -j2 $(PY_READY) build
 	@$(PY) -m devserver $(ARGS)
 
+# Every step of `make test` says what it does in one `==> ` line (tests/test_makefile.py holds it to that).
 test: lint docs $(CORE_COMPILED) $(NODE_READY) $(NETLIFY_TOOLS_READY) build chromium
+	@echo "==> Running the tests (pytest; screenshots and timings go to artifacts/)"
 	$(PY) -m pytest
 
 # Everything but the bounded load tests (marked slow), for a quick local loop.
 test-fast: lint docs $(CORE_COMPILED) $(NODE_READY) $(NETLIFY_TOOLS_READY) build chromium
+	@echo "==> Running the tests but the slow ones (pytest -m 'not slow')"
 	$(PY) -m pytest -m "not slow"
 
 lint: $(PY_TEST_READY)
+	@echo "==> Checking the Python code (ruff, ruff format, mypy --strict)"
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
@@ -65,14 +69,16 @@ dist/app.js: $(NODE_READY) package-lock.json scripts/build-client.mjs $(shell fi
 	@npm run --silent build
 
 # The token-function bench runs moto's server for the SSM row, so it needs the test tools too.
-bench: $(CORE_COMPILED) $(NODE_READY)
+bench: $(CORE_COMPILED) $(NODE_READY) build chromium
 	$(PY) bench/token_function.py
 	$(PY) bench/realtime_fanout.py
 	$(PY) bench/publish_instructions.py
 	$(PY) bench/pytest_fixtures.py
+	$(PY) bench/join_to_connected.py
 	$(PY) bench/first_run.py
 
 chromium:
+	@echo "==> Checking for Chromium for the browser tests"
 	@scripts/ensure-chromium
 
 # How many deliberate small bugs in the token function its tests (tests/function) notice: the score per
@@ -132,5 +138,6 @@ $(NODE_READY): package.json package-lock.json $(NODE_TOOLCHAIN)
 
 # --ignore-scripts: npm 11 skips unapproved install scripts anyway (the tools work without them) and warns.
 $(NETLIFY_TOOLS_READY): tools/netlify/package.json tools/netlify/package-lock.json $(NODE_TOOLCHAIN)
-	npm ci --prefix tools/netlify --no-audit --no-fund --ignore-scripts
-	touch $@
+	@echo "==> Installing Netlify's CLI and bundler into tools/netlify/ (first test run only)"
+	@npm ci --prefix tools/netlify --no-audit --no-fund --ignore-scripts
+	@touch $@

@@ -6,7 +6,8 @@ import * as Ably from 'ably';
 import { ChatLog } from './chat-log.js';
 import { Members } from './members.js';
 import { nameProblem, nameTooLong, rememberName, rememberedName } from './names.js';
-import { explain, offlineProblem } from './problems.js';
+import { CONTINUITY_LOST, explain, isTokenError, offlineProblem, throttled } from './problems.js';
+import { presenceNote, statusLabel, waitingFor } from './status.js';
 import { TokenTracker, authCallback, warmUp } from './token.js';
 
 const MESSAGE_NAME = 'chat';
@@ -14,28 +15,13 @@ const MESSAGE_NAME = 'chat';
 // messages, and it needs only the subscribe capability (history() would need "history" too).
 const RECENT_MESSAGES = 50;
 const MAX_MESSAGE_LENGTH = 2000;
+// Ably's nonfatal refusal of a publish past the connection's (or the token's) publish rate.
+const SENDING_TOO_FAST = 42911;
 const DEFAULT_CHANNEL = 'chat:lobby';
-const STATE_LABELS = {
-  initialized: 'Not connected',
-  connecting: 'Connecting…',
-  connected: 'Connected',
-  disconnected: 'Retrying…',
-  suspended: 'Offline',
-  closing: 'Closing…',
-  closed: 'Closed',
-  failed: 'Stopped',
-};
 // ably-js queues publishes in these states and sends them once connected.
 const QUEUEING_STATES = new Set(['connected', 'connecting', 'disconnected']);
 // Rewound messages follow ATTACHED at once; wait this long before calling the room empty.
 const EMPTY_ROOM_GRACE_MS = 250;
-
-function presenceNote(state, { everConnected, stopped }) {
-  if (state === 'connected') return '';
-  if (stopped || state === 'closed' || state === 'failed') return 'not connected';
-  if (state === 'suspended') return 'offline';
-  return everConnected ? 'reconnecting' : 'connecting';
-}
 
 const element = (id) => document.getElementById(id);
 const joinForm = element('join');
@@ -55,13 +41,9 @@ function channelName() {
   return new URLSearchParams(window.location.search).get('channel') || DEFAULT_CHANNEL;
 }
 
-function showStatus(state, { everConnected, stopped }) {
-  const status = element('status');
-  status.dataset.state = state;
-  let label = STATE_LABELS[state] || state;
-  if (stopped && state !== 'connected') label = 'Stopped';
-  else if (everConnected && (state === 'connecting' || state === 'disconnected')) label = 'Reconnecting…';
-  element('status-text').textContent = label;
+function showStatus(state, context) {
+  element('status').dataset.state = state;
+  element('status-text').textContent = statusLabel(state, context);
 }
 
 function showProblem(problem) {
@@ -69,6 +51,9 @@ function showProblem(problem) {
   element('banner-title').textContent = problem.title;
   element('banner-cause').textContent = problem.cause;
   element('banner-fix').textContent = problem.fix;
+  const detail = element('banner-detail'); // what ably-js or the service said, after the page's words
+  detail.textContent = problem.detail || '';
+  detail.hidden = !problem.detail;
   const help = element('banner-help');
   help.hidden = !problem.help;
   if (problem.help) {
@@ -125,8 +110,21 @@ function join(clientId) {
   });
   const channel = realtime.channels.get(name, { params: { rewind: String(RECENT_MESSAGES) } });
   let everConnected = false;
+  let failedBefore = false; // an attempt to connect failed before the first success
+  let attachedBefore = false;
+  let entered = false; // in presence (see enterPresence)
   let stopped = null; // the final problem, once there is one: nothing retries after it
   let composerUsed = false;
+  let tokenRefusals = 0; // token errors on the connection since it was last connected
+  let gapNoted = false; // the conversation already says messages may be missing (see noteGap)
+  let turnTimer = null; // the attempt asked for at the token function's Retry-After (see waitTurn)
+
+  // Until the room first opens, the empty conversation says what it is waiting for.
+  function showWaiting() {
+    if (!attachedBefore && !stopped) {
+      log.setEmpty(waitingFor(realtime.connection.state, channel.state, { failedBefore }));
+    }
+  }
 
   function updateComposer() {
     const usable =
@@ -142,9 +140,24 @@ function join(clientId) {
     }
   }
 
+  // The token function answered 429 with a Retry-After: ably-js retries on its own clock (and the
+  // authCallback holds off until then), so the page asks for an attempt at the time it was given.
+  function waitTurn() {
+    const retryAt = tracker.failure && tracker.failure.retryAt;
+    if (!retryAt || turnTimer !== null) return;
+    turnTimer = setTimeout(
+      () => {
+        turnTimer = null;
+        if (!stopped && realtime.connection.state !== 'connected') realtime.connect();
+      },
+      Math.max(0, retryAt - Date.now()),
+    );
+  }
+
   function report(reason, where) {
     if (stopped) return;
-    const problem = explain(reason, { tracker, channelName: name, everConnected, where });
+    if (where === 'connection' && isTokenError(reason)) tokenRefusals += 1;
+    const problem = explain(reason, { tracker, channelName: name, everConnected, where, tokenRefusals });
     if (!problem) return;
     showProblem(problem);
     if (problem.final) {
@@ -155,46 +168,77 @@ function join(clientId) {
     }
   }
 
+  // One line in the conversation per gap, however it showed: Ably lost continuity (80020, on the
+  // connection or the channel), or the channel attached again without resuming.
+  function noteGap(reason) {
+    if (gapNoted) return;
+    gapNoted = true;
+    log.addNotice(
+      reason && reason.code === CONTINUITY_LOST
+        ? 'Some messages may be missing: Ably could not deliver all of them to this page (error 80020). ' +
+            'The chat carries on.'
+        : 'Reconnected. Messages sent while you were away may be missing.',
+    );
+  }
+
   realtime.connection.on((change) => {
     const state = change.current;
+    if (!everConnected && (state === 'disconnected' || state === 'suspended')) failedBefore = true;
+    if (change.reason && change.reason.code === CONTINUITY_LOST && attachedBefore) noteGap(change.reason);
     if (state === 'connected') {
       everConnected = true;
+      tokenRefusals = 0;
       if (!stopped) clearProblem(); // stale reasons (e.g. 80008 after a server restart) go too
       members.refresh(channel.presence);
     } else if (state === 'suspended' && !stopped) {
-      showProblem(offlineProblem());
+      showProblem(throttled(tracker) || offlineProblem()); // waiting its turn is not being offline
     } else if (change.reason) {
       report(change.reason, 'connection');
     }
+    if (state === 'disconnected' || state === 'suspended') waitTurn();
     members.setStale(presenceNote(state, { everConnected, stopped }));
     showStatus(state, { everConnected, stopped });
+    showWaiting();
     updateComposer();
   });
 
-  let attachedBefore = false;
   channel.on((change) => {
     if (change.current === 'failed') report(change.reason, 'channel');
     if (change.current === 'attached') {
-      if (attachedBefore && !change.resumed) {
-        log.addNotice('Reconnected. Messages sent while you were away may be missing.');
-      }
+      // ably-js re-attached by itself (or Ably said continuity was lost on the attached channel, an
+      // UPDATE): some messages may not have arrived.
+      if (attachedBefore && !change.resumed) noteGap(change.reason);
       if (!attachedBefore) {
         setTimeout(() => {
           if (!stopped) log.setEmpty('empty');
         }, EMPTY_ROOM_GRACE_MS);
       }
       attachedBefore = true;
+      gapNoted = false; // live again: a later gap gets its own line
+      if (!entered) enterPresence();
       members.refresh(channel.presence);
     }
+    showWaiting();
     updateComposer();
   });
 
-  const onChannelError = (error) => report(error, 'channel');
+  // A channel that could not attach for now (an attach timed out, the connection dropped) is attached
+  // again by ably-js and only waited for; a refusal (the channel failed, or presence was refused on an
+  // attached channel) is reported.
+  const onChannelError = (error) => {
+    if (channel.state !== 'suspended' && channel.state !== 'attaching') report(error, 'channel');
+  };
+  // Entered once the channel is attached, and again on a later attach if that failed: ably-js re-enters
+  // by itself only members it once entered.
+  function enterPresence() {
+    channel.presence.enter().then(() => {
+      entered = true;
+    }, onChannelError);
+  }
   channel
     .subscribe(MESSAGE_NAME, (message) => log.addMessage(message, message.clientId === clientId))
     .catch(onChannelError);
   channel.presence.subscribe(() => members.refresh(channel.presence)).catch(onChannelError);
-  channel.presence.enter().catch(onChannelError);
 
   element('publish').addEventListener('submit', (event) => {
     event.preventDefault();
@@ -212,9 +256,26 @@ function join(clientId) {
     messageInput.value = '';
     channel.publish({ name: MESSAGE_NAME, data: { text }, id }).then(
       () => log.sent(id),
-      (error) => log.notSent(id, error.code ? `${error.message} (${error.code})` : error.message),
+      (error) => {
+        if (error.code === SENDING_TOO_FAST) tooFast(id, text);
+        else log.notSent(id, error.code ? `${error.message} (${error.code})` : error.message);
+      },
     );
   });
+
+  // Ably refused a publish past the rate the token allows (42911, nonfatal): the connection is fine, so
+  // no banner and nothing reconnects; the text goes back in the composer (if nothing else is being typed
+  // there) and the reason is said beside it.
+  function tooFast(id, text) {
+    const restorable = !messageInput.value.trim();
+    if (restorable && log.withdraw(id)) messageInput.value = text;
+    else log.notSent(id, 'you were sending too fast (42911)');
+    showFieldError(
+      messageInput,
+      element('message-error'),
+      'You are sending too fast. Wait a moment, then send again.',
+    );
+  }
 }
 
 function setUpJoinForm() {

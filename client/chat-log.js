@@ -1,3 +1,5 @@
+import { roleTags, trustedRoles } from './roles.js';
+
 // The message list: day dividers, consecutive messages from one person grouped under one name and time,
 // own messages set apart, join/leave lines, and a "new messages" button instead of a forced scroll when
 // the reader has scrolled up. Every piece of text is set with textContent, so nothing received is markup.
@@ -5,7 +7,10 @@
 const GROUP_GAP_MS = 5 * 60 * 1000;
 const AT_BOTTOM_PX = 48;
 const EMPTY_TEXT = {
+  connecting: 'Connecting…',
+  'not-connected': 'Not connected yet. Recent messages appear once the page connects; it keeps trying.',
   loading: 'Loading recent messages…',
+  'room-retrying': 'The room did not open in time. The page keeps trying.',
   empty: 'No messages yet. Say hello: everyone here sees it at once.',
 };
 
@@ -32,6 +37,16 @@ function el(tag, className, text) {
   return node;
 }
 
+/**
+ * A person's name as typed: isolated from the text around it (a right-to-left name would otherwise
+ * reorder the time or the words beside it), with the full name as its title where it is shortened.
+ */
+export function nameElement(name, className) {
+  const node = el('bdi', className, name);
+  node.title = name;
+  return node;
+}
+
 /** Sets a <time> element to `time`: machine-readable in dateTime, hour and minute in its text. */
 function setTime(stamp, time) {
   stamp.dateTime = time.toISOString();
@@ -43,6 +58,13 @@ export function messageText(data) {
   return typeof data === 'string' ? data : JSON.stringify(data);
 }
 
+/** Puts `roles` as tags between a message's sender and its time, replacing any it had. */
+function showRoles(item, roles) {
+  const meta = item.querySelector('.meta');
+  meta.querySelectorAll('.role').forEach((tag) => tag.remove());
+  meta.querySelector('.sender').after(...roleTags(roles));
+}
+
 export class ChatLog {
   constructor({ log, list, empty, marker }) {
     Object.assign(this, { log, list, empty, marker });
@@ -50,7 +72,7 @@ export class ChatLog {
     this.pending = new Map(); // id -> <li> of own messages not yet confirmed
     this.unread = 0;
     this.lastDay = null;
-    this.setEmpty('loading');
+    this.setEmpty('connecting');
     log.addEventListener('scroll', () => {
       if (this.atBottom()) this.clearUnread();
     });
@@ -64,7 +86,8 @@ export class ChatLog {
     return this.seen.size > 0 || this.pending.size > 0;
   }
 
-  /** The placeholder in an empty list: 'loading', 'empty' (attached, nothing recent) or null (none). */
+  /** The placeholder in an empty list: a key of EMPTY_TEXT (status.js's waitingFor, or 'empty' once
+   * the room is open with nothing recent) or null (none). */
   setEmpty(state) {
     this.empty.textContent = state ? EMPTY_TEXT[state] : '';
     this.empty.hidden = !state || this.hasMessages();
@@ -112,13 +135,15 @@ export class ChatLog {
     if (message.id && this.seen.has(message.id)) return;
     if (message.id) this.seen.add(message.id);
     const sent = new Date(message.timestamp || Date.now());
+    const roles = trustedRoles(message.extras);
     const pending = message.id && this.pending.get(message.id);
     if (pending) {
       this.pending.delete(message.id);
       this.confirm(pending, sent);
+      showRoles(pending, roles); // known once Ably has stamped the message
       return;
     }
-    this.append(this.bubble(message.clientId, messageText(message.data), sent, own));
+    this.append(this.bubble(message.clientId, messageText(message.data), sent, own, roles));
   }
 
   /** An own message shown at once, marked as sending until Ably accepts it. */
@@ -139,6 +164,19 @@ export class ChatLog {
     this.confirm(item, null);
   }
 
+  /**
+   * An own message Ably refused for now (sending too fast): taken back off the list when nothing came
+   * after it, so that it can be sent again from the composer; true when it was.
+   */
+  withdraw(id) {
+    const item = this.pending.get(id);
+    if (!item || item !== this.list.lastElementChild) return false;
+    this.pending.delete(id);
+    item.remove();
+    if (!this.hasMessages()) this.empty.hidden = false;
+    return true;
+  }
+
   notSent(id, reason) {
     const item = this.pending.get(id);
     if (!item) return;
@@ -153,18 +191,24 @@ export class ChatLog {
     if (time) setTime(item.querySelector('time'), time);
   }
 
-  /** "bob joined" and the like: part of the conversation's record, never grouped with messages. */
-  addNotice(text, { counts = false } = {}) {
+  /**
+   * "bob joined" and the like: part of the conversation's record, never grouped with messages. `name`,
+   * when given, is isolated as a name is (nameElement) and put before `text`.
+   */
+  addNotice(text, { counts = false, name = null } = {}) {
     const now = new Date();
     this.dividerFor(now);
     const item = el('li', 'notice');
     const time = el('time');
     setTime(time, now);
-    item.append(el('span', 'notice-text', text), ' · ', time);
+    const said = el('span', 'notice-text');
+    if (name !== null) said.append(nameElement(name, 'notice-name'), ' ');
+    said.append(text);
+    item.append(said, ' · ', time);
     this.append(item, { counts });
   }
 
-  bubble(clientId, text, time, own) {
+  bubble(clientId, text, time, own, roles = []) {
     this.dividerFor(time);
     const previous = this.list.lastElementChild;
     const continues =
@@ -179,8 +223,10 @@ export class ChatLog {
     const stamp = el('time');
     setTime(stamp, time);
     stamp.title = time.toLocaleString();
-    meta.append(el('span', 'sender', own ? 'You' : clientId || 'anonymous'), ' ', stamp);
-    item.append(meta, el('p', 'text', text), el('p', 'state'));
+    meta.append(nameElement(own ? 'You' : clientId || 'anonymous', 'sender'), ...roleTags(roles), ' ', stamp);
+    const body = el('p', 'text', text);
+    body.dir = 'auto'; // a message in a right-to-left script reads and aligns as one
+    item.append(meta, body, el('p', 'state'));
     return item;
   }
 }

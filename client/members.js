@@ -1,5 +1,8 @@
 // Who is online: a count, the visitor marked "(you)" and listed first, greyed while the connection is
 // down (the list may be out of date), and joins and leaves reported to the chat log.
+import { nameElement } from './chat-log.js';
+import { roleTags, trustedRoles } from './roles.js';
+
 const PHONE = window.matchMedia('(max-width: 40rem)');
 
 export class Members {
@@ -27,24 +30,36 @@ export class Members {
 
   show(members) {
     const names = new Set(members.map((member) => member.clientId));
+    const roles = new Map(); // a person on several devices: the roles Ably stamped on any of them
+    for (const member of members) {
+      if (!roles.get(member.clientId)?.length) roles.set(member.clientId, trustedRoles(member.extras));
+    }
     if (this.known) {
       const others = (from, without) => [...from].filter((name) => !without.has(name) && name !== this.self);
-      for (const name of others(names, this.known)) this.log.addNotice(`${name} joined`);
-      for (const name of others(this.known, names)) this.log.addNotice(`${name} left`);
+      for (const name of others(names, this.known)) this.log.addNotice('joined', { name });
+      for (const name of others(this.known, names)) this.log.addNotice('left', { name });
     }
     this.known = names;
     const rank = (name) => (name === this.self ? 0 : 1); // you first, then everyone by name
     const sorted = [...names].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
     this.list.replaceChildren(
       ...sorted.map((name) => {
+        // The dot and the name are flex items aligned on their first baseline: a long name wraps
+        // beside the dot instead of leaving it alone on a line above.
         const item = document.createElement('li');
-        item.textContent = name;
+        const dot = document.createElement('span');
+        dot.className = 'member-dot';
+        dot.setAttribute('aria-hidden', 'true');
+        const label = document.createElement('span');
+        label.className = 'member';
+        label.append(nameElement(name, 'member-name'), ...roleTags(roles.get(name)));
         if (name === this.self) {
           const you = document.createElement('span');
           you.className = 'you';
           you.textContent = ' (you)';
-          item.append(you);
+          label.append(you);
         }
+        item.append(dot, label);
         return item;
       }),
     );

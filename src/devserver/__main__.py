@@ -17,13 +17,14 @@ from pathlib import Path
 import uvicorn
 from dotenv import load_dotenv
 
-from ably_local import LocalAbly
+from ably_local import REST_PATH_PREFIXES, LocalAbly
 from ably_local.listening import CannotListen, listen
 from ably_local.server import tune_gc_for_serving
 from devserver.ably_key import AblyRestHost, MalformedKey, check_key_form, check_key_with_ably
-from devserver.app import DevConfig, create_app
+from devserver.app import FUNCTIONS_PREFIX, PAGE_PATHS, DevConfig, create_app
 from devserver.function_config import UnreadableRateLimit, declared_rate_limits
 from devserver.rate_limit import RateLimit
+from devserver.request_log import RequestLog, RoutedStdout
 from devserver.serving import server_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,6 +44,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--local", action="store_true", help="use the local realtime service even when ABLY_API_KEY is set"
     )
+    parser.add_argument(
+        "--json-logs",
+        action="store_true",
+        help="print the functions' JSON log lines as Netlify and AWS get them, not one line per request",
+    )
     # Where the start-up key check asks (real-Ably mode): Ably itself; tests point it at a local service.
     parser.add_argument(
         "--ably-rest-url", type=AblyRestHost.from_url, default=AblyRestHost(), help=argparse.SUPPRESS
@@ -54,6 +60,9 @@ def main() -> None:
     args = parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the key check says what matters in one line
+    logging.getLogger("websockets").setLevel(logging.WARNING)  # "connection open" for every socket
+    if not args.json_logs:
+        sys.stdout = RoutedStdout(sys.stdout)  # before any function is imported: see request_log
     try:
         real_key, rate_limits, listener = prepare(args)
     except (MalformedKey, UnreadableRateLimit, CannotListen) as error:
@@ -82,6 +91,14 @@ def run(
         os.environ["ABLY_API_KEY"] = realtime.api_key  # what the token function signs with
     config = DevConfig(args.site.resolve(), args.functions.resolve(), realtime, args.host, rate_limits)
     app = create_app(config)
+    if isinstance(sys.stdout, RoutedStdout):
+        app = RequestLog(
+            app,
+            sys.stdout.terminal,
+            functions_prefix=FUNCTIONS_PREFIX,
+            listed_prefixes=REST_PATH_PREFIXES if realtime is not None else (),
+            listed_paths=PAGE_PATHS,
+        )
     mode = (
         f"local realtime service (offline, key {realtime.key_name})"
         if realtime is not None

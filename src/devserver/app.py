@@ -26,6 +26,7 @@ from devserver.token_refusals import report_token_refusals
 FUNCTIONS_PREFIX = "/.netlify/functions"
 ABLY_DOMAINS = ("ably.net", "ably-realtime.com", "ably.io")  # where ably-js 2.28 connects in production
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+PAGE_PATHS = ("/", "/index.html")
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,7 @@ def create_app(config: DevConfig) -> ASGIApp:
         routes=[
             Route(FUNCTIONS_PREFIX + "/{name}", function, methods=ALL_METHODS),
             Route(FUNCTIONS_PREFIX + "/{name}/{rest:path}", function, methods=ALL_METHODS),
-            Route("/", index),
-            Route("/index.html", index),
+            *(Route(path, index) for path in PAGE_PATHS),
         ],
         lifespan=lifespan,
     )

@@ -39,6 +39,9 @@ class LoadedFunction:
     directory: Path
     module: ModuleType
     mtime: float
+    # The modules under the function's directory that loading it imported: a reload forgets these, and only
+    # these, so a process that imported the function's package itself (a test) keeps its own copy intact.
+    imported: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -66,7 +69,8 @@ class FunctionRegistry:
             return loaded
         if loaded is not None:
             log.warning("reloading function %s (source changed)", name)
-        _forget_modules_under(directory)
+            for module_name in loaded.imported:
+                sys.modules.pop(module_name, None)
         if str(directory) not in sys.path:
             sys.path.insert(0, str(directory))
         spec = importlib.util.spec_from_file_location(
@@ -75,8 +79,10 @@ class FunctionRegistry:
         if spec is None or spec.loader is None:
             raise FunctionNotFound(name)
         module = importlib.util.module_from_spec(spec)
+        before = set(sys.modules)
         spec.loader.exec_module(module)
-        loaded = self._loaded[name] = LoadedFunction(name, directory, module, mtime)
+        imported = frozenset(set(sys.modules) - before) & _modules_under(directory)
+        loaded = self._loaded[name] = LoadedFunction(name, directory, module, mtime, imported)
         return loaded
 
     async def respond(self, request: Request) -> Response:
@@ -165,9 +171,10 @@ def _newest_source(directory: Path) -> float:
     return max(path.stat().st_mtime for path in directory.rglob("*.py"))
 
 
-def _forget_modules_under(directory: Path) -> None:
+def _modules_under(directory: Path) -> frozenset[str]:
     prefix = str(directory.resolve())
-    for name, module in list(sys.modules.items()):
-        path = getattr(module, "__file__", None)
-        if path and str(Path(path).resolve()).startswith(prefix):
-            del sys.modules[name]
+    return frozenset(
+        name
+        for name, module in list(sys.modules.items())
+        if (path := getattr(module, "__file__", None)) and str(Path(path).resolve()).startswith(prefix)
+    )

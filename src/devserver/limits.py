@@ -18,6 +18,10 @@ MAX_HEADER_BYTES = 16 * 1024
 # A function call that has not answered by then gets a 504 (its worker thread is left to finish).
 FUNCTION_TIMEOUT_S = 10
 
+# What a function writes to stdout while serving one request, held to fold into its terminal line
+# (request_log.py); past it, the rest goes to the terminal as it is written.
+MAX_FUNCTION_OUTPUT_CHARS = 64 * 1024
+
 # Per-address rate limits (a function's declared config.rateLimit, rate_limit.py): the request times kept to
 # apply them, across all client addresses, per function; the addresses seen least recently go first past it.
 MAX_RATE_LIMIT_ENTRIES = 100_000

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -41,12 +42,14 @@ def running_devserver(
     functions_dir: Path = ROOT / "functions",
     host: str = "127.0.0.1",
     rate_limits: Mapping[str, RateLimit] | None = None,
+    **service_config: Any,
 ) -> Iterator[RunningDevServer]:
-    """The functions' declared rate limits apply, as under `make dev`, unless `rate_limits` replaces them."""
+    """The functions' declared rate limits apply, as under `make dev`, unless `rate_limits` replaces them;
+    `service_config`: ServiceConfig fields for the local service, e.g. `limits=Limits(...)`."""
     limits = declared_rate_limits(functions_dir) if rate_limits is None else rate_limits
     listener = socket.create_server((host, 0))
     port = listener.getsockname()[1]
-    realtime = LocalAbly(None, host=host, port=port)
+    realtime = LocalAbly(None, host=host, port=port, **service_config)
     previous_key = os.environ.get("ABLY_API_KEY")
     os.environ["ABLY_API_KEY"] = realtime.api_key
     app = create_app(DevConfig(site_dir.resolve(), functions_dir.resolve(), realtime, host, limits))

@@ -21,6 +21,7 @@ CHROMIUM_FLAGS = [
 ]
 ARTIFACTS = ROOT / "artifacts"
 AXE_SCRIPT = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+PAGE_DOCS = ROOT / "docs" / "page.md"  # where the page's behaviour is documented for its users
 TIMEOUT_MS = 15_000
 Scheme = Literal["light", "dark"]
 SIZES: dict[str, ViewportSize] = {
@@ -29,6 +30,14 @@ SIZES: dict[str, ViewportSize] = {
 }
 SCHEMES: tuple[Scheme, ...] = ("light", "dark")
 BLOCKING_IMPACTS = ("serious", "critical")
+# Reports every text the header's status shows, from the page's first paint on.
+STATUS_RECORDER = """addEventListener('DOMContentLoaded', () => {
+  const text = document.getElementById('status-text');
+  if (!text) return;
+  const report = () => window.__headerShows(text.textContent);
+  report();
+  new MutationObserver(report).observe(text, { childList: true, characterData: true, subtree: true });
+});"""
 
 
 @dataclass
@@ -39,15 +48,24 @@ class Tab:
     console: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # uncaught exceptions and unhandled rejections
     failed_requests: list[str] = field(default_factory=list)  # 4xx/5xx answers, e.g. a missing favicon
+    header_states: set[str] = field(default_factory=set)  # every label the header's status showed
 
     def csp_violations(self) -> list[str]:
         return [line for line in self.console if "Content Security Policy" in line]
 
 
+# Every tab opened since the last clear(): the browser tests' fixture checks what their headers showed.
+OPENED_TABS: list[Tab] = []
+
+
 def open_tab(browser: Browser, size: str = "desktop", scheme: Scheme = "light") -> Tab:
     """A page in a fresh context: its own storage and cache, like a new visitor."""
     context = browser.new_context(viewport=SIZES[size], color_scheme=scheme)
-    tab = Tab(context.new_page())
+    states: set[str] = set()
+    context.expose_function("__headerShows", lambda state: states.add(state))
+    context.add_init_script(STATUS_RECORDER)
+    tab = Tab(context.new_page(), header_states=states)
+    OPENED_TABS.append(tab)
     tab.page.on("console", lambda message: _console(tab, message))
     tab.page.on("pageerror", lambda error: tab.errors.append(str(error)))
     tab.page.on(
@@ -105,6 +123,23 @@ def assert_accessible(page: Page, state: str) -> None:
     if viewport is not None:
         page.set_viewport_size(viewport)
     assert not found, "\n".join(found)
+
+
+def documented_header_states() -> list[str]:
+    """The first column of the docs' table of header states (the row under `| the header says |`)."""
+    lines = iter(PAGE_DOCS.read_text().splitlines())
+    for line in lines:
+        if line.startswith("| the header says |"):
+            break
+    else:
+        raise AssertionError(f"no '| the header says |' table in {PAGE_DOCS}")
+    next(lines)  # the |---| row
+    states = []
+    for line in lines:
+        if not line.startswith("|"):
+            break
+        states.append(line.split("|")[1].strip())
+    return states
 
 
 def screenshot(page: Page, name: str) -> None:

@@ -9,7 +9,14 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from tests.client.browser import ARTIFACTS, AXE_SCRIPT, CHROMIUM, CHROMIUM_FLAGS
+from tests.client.browser import (
+    ARTIFACTS,
+    AXE_SCRIPT,
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    OPENED_TABS,
+    documented_header_states,
+)
 from tests.client.devserver_process import DevServer, dev_server
 
 
@@ -29,6 +36,16 @@ def browser(fresh_timings: None) -> Iterator[Browser]:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture(autouse=True)
+def header_shows_only_documented_states() -> Iterator[None]:
+    """Every browser test also checks that the header showed only states the docs list."""
+    OPENED_TABS.clear()
+    yield
+    shown = {state for tab in OPENED_TABS for state in tab.header_states}
+    undocumented = shown - set(documented_header_states())
+    assert not undocumented, f"the header showed states the docs do not list: {sorted(undocumented)}"
 
 
 @pytest.fixture(scope="module")

@@ -113,7 +113,8 @@ def signed_by_the_test(route: Route) -> None:
 @contextmanager
 def cold_function_warm_service(browser: Browser) -> Iterator[DevServer]:
     """A fresh dev server whose realtime service has served a chat, and whose function was never called."""
-    with dev_server(ABLY_API_KEY=f"{KEY_NAME}:{KEY_SECRET}") as fresh:
+    # --json-logs: the function's log lines as Netlify and AWS get them, which function_log reads.
+    with dev_server("--json-logs", ABLY_API_KEY=f"{KEY_NAME}:{KEY_SECRET}") as fresh:
         tab = open_tab(browser)
         tab.page.context.route(f"**{FUNCTION}?*", signed_by_the_test)
         join(tab, fresh.url, "service-warmer")

@@ -1,15 +1,19 @@
 """The dev server as a user meets it: one process, one origin, Netlify-shaped function calls."""
 
 import html
+import importlib
 import json
+import os
 import re
 import shutil
+import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from devserver.functions import FunctionRegistry
 from tests.client.devserver_process import ROOT, dev_server
 from tests.docs import page
 from tests.function.signing import expected_mac
@@ -180,3 +184,32 @@ def test_the_docs_list_the_client_options_the_dev_server_adds() -> None:
     listed = listed[: listed.index(")")]
     named = set(re.findall(r"`(\w+)", listed))
     assert named == set(options), f"docs/page.md lists {sorted(named)}, the dev server adds {sorted(options)}"
+
+
+def test_a_reload_forgets_what_loading_the_function_imported_and_nothing_else(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dev server reloads a function whose helper module changed; a module the process had imported
+    itself (a test importing the function's package) stays the object it holds, so its classes still match."""
+    greet = tmp_path / "greet"
+    greet.mkdir()
+    (greet / "preloaded_helper.py").write_text("KIND = 'preloaded'\n")
+    (greet / "greeting_words.py").write_text("WORD = 'hello'\n")
+    (greet / "handler.py").write_text(
+        "import greeting_words, preloaded_helper\n"
+        "def handler(event, context):\n"
+        "    return {'statusCode': 200, 'body': greeting_words.WORD + ' ' + preloaded_helper.KIND}\n"
+    )
+    monkeypatch.syspath_prepend(str(greet))
+    for name in ("preloaded_helper", "greeting_words"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    preloaded = importlib.import_module("preloaded_helper")
+    registry = FunctionRegistry(tmp_path)
+
+    assert registry.load("greet").module.handler({}, None)["body"] == "hello preloaded"
+    later = time.time() + 10
+    (greet / "greeting_words.py").write_text("WORD = 'hi'\n")
+    os.utime(greet / "greeting_words.py", (later, later))
+    assert registry.load("greet").module.handler({}, None)["body"] == "hi preloaded"
+    assert sys.modules["preloaded_helper"] is preloaded
+    sys.modules.pop("greeting_words", None)
