@@ -72,6 +72,8 @@ IGNORED = shutil.ignore_patterns("__pycache__", "node_modules", "pyodide-bundle"
 def mutmut_config(target: Target) -> dict[str, object]:
     return {
         "source_paths": ["src"],
+        # mutmut copies tests/ into its own folder by itself; what else the tests read has to be named.
+        "also_copy": [path for path in target.support if not path.startswith("tests/")],
         "only_mutate": list(target.only),
         "pytest_add_cli_args_test_selection": list(target.tests),
         # A fixed hypothesis seed, so a fuzz test draws the same events for every mutant and every run.
