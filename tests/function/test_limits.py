@@ -122,3 +122,18 @@ def test_identity_context_nesting(token_function: FunctionUnderTest) -> None:
 
     assert token_function(netlify_event(), context(MAX_JSON_DEPTH)).json["clientId"] == "u-1"
     assert token_function(netlify_event(), context(MAX_JSON_DEPTH + 1)).status == 400
+
+
+def _segment(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def test_a_jwt_is_as_short_as_its_claims_allow(make_function: Callable[..., FunctionUnderTest]) -> None:
+    """A JWT travels in a header with a size limit: compact JSON, and UTF-8 rather than \\u escapes."""
+    function = make_function(ABLY_API_KEY=API_KEY, ABLY_TOKEN_FORMAT="jwt")
+    token = function(netlify_event(query={"clientId": "zoë-日本"})).response["body"]
+    header, payload, _ = token.split(".")
+    assert _segment(header) == b'{"alg":"HS256","kid":"testApp.testKey","typ":"JWT"}'
+    claims = json.loads(_segment(payload))
+    assert _segment(payload) == json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode()
+    assert "zoë-日本".encode() in _segment(payload)

@@ -6,11 +6,12 @@ shows it to the visitor: the words are part of the answer, so this table holds e
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from tests.function.conftest import FunctionUnderTest
+from tests.function.conftest import API_KEY, FunctionUnderTest
 from tests.function.events import api_gateway_v1_event, function_url_event, identity_context, netlify_event
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
@@ -287,3 +288,27 @@ def test_each_refusal_is_an_ably_error_with_its_own_message(
     (line,) = result.log_lines
     assert (line["level"], line["outcome"], line["status"]) == ("INFO", outcome, status)
     assert "error" not in line  # a caller's mistake is not the function's: no reason logged as a fault
+
+
+ROLES_FIX = "Fix the user's roles in the site's Identity settings."
+ROLE_REFUSALS: dict[str, tuple[object, str]] = {
+    "not-a-list": ("moderator", f"The Identity user's roles must be a list of names. {ROLES_FIX}"),
+    "empty-name": (["moderator", ""], f"The Identity user's roles must be a list of names. {ROLES_FIX}"),
+    "eleven": ([f"r{n}" for n in range(11)], f"The Identity user has more than 10 roles. {ROLES_FIX}"),
+    "control-character": (["mod\x1b[31m"], f"An Identity role contains control characters. {ROLES_FIX}"),
+    "too-many-bytes": (
+        ["r" * 120, "s" * 120],
+        f"The Identity user's roles take more than the 256 bytes a token carries for them. {ROLES_FIX}",
+    ),
+}
+
+
+@pytest.mark.parametrize(("roles", "message"), ROLE_REFUSALS.values(), ids=ROLE_REFUSALS.keys())
+def test_identity_roles_a_jwt_cannot_carry_are_refused_with_the_fix(
+    make_function: Callable[..., FunctionUnderTest], roles: object, message: str
+) -> None:
+    function = make_function(ABLY_API_KEY=API_KEY, ABLY_TOKEN_FORMAT="jwt")
+    context = identity_context({"sub": "u-1", "app_metadata": {"roles": roles}})
+    result = function(netlify_event(), context)
+    assert result.status == 400
+    assert result.json["error"] == {"message": message, "code": 40000, "statusCode": 400}
