@@ -127,4 +127,4 @@ def _encode(claims: Mapping[str, object], key_name: str, secret: str) -> str:
 
 def _base64url(data: bytes) -> str:
     """base64url without padding (RFC 7515 section 2)."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    return base64.urlsafe_b64encode(data).replace(b"=", b"").decode()  # "=" is only ever padding
