@@ -298,6 +298,19 @@ CONFIGURATION_ERRORS: dict[str, tuple[dict[str, str], str]] = {
         "ABLY_ALLOWED_ORIGINS must be a comma-separated list of origins such as "
         "https://example.com,http://localhost:8888 (or * for any origin).",
     ),
+    "publish-rate-without-jwt": (
+        {"ABLY_PUBLISH_MAX_RATE": "10"},
+        "ABLY_PUBLISH_MAX_RATE is carried by JWTs only: set ABLY_TOKEN_FORMAT=jwt, or unset "
+        "ABLY_PUBLISH_MAX_RATE (a TokenRequest cannot carry a publish limit).",
+    ),
+    "publish-rate-not-positive": (
+        {"ABLY_TOKEN_FORMAT": "jwt", "ABLY_PUBLISH_MAX_RATE": "0"},
+        "ABLY_PUBLISH_MAX_RATE must be a positive number of messages per second, such as 10 or 0.5.",
+    ),
+    "token-format": (
+        {"ABLY_TOKEN_FORMAT": "jws"},
+        "ABLY_TOKEN_FORMAT must be token-request (the default: signed TokenRequests) or jwt (Ably JWTs).",
+    ),
     "log-level": (
         {"POWERTOOLS_LOG_LEVEL": "VERBOSE"},
         "POWERTOOLS_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL.",

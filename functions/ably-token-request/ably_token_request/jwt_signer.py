@@ -121,7 +121,8 @@ def _encode(claims: Mapping[str, object], key_name: str, secret: str) -> str:
     """JWS compact serialization (RFC 7515 section 7.1) with HS256; the header is ASCII JSON."""
     header = json.dumps({"alg": "HS256", "kid": key_name, "typ": "JWT"}, separators=(",", ":")).encode()
     signing_input = f"{_base64url(header)}.{_base64url(_json_bytes(claims))}"
-    signature = hmac.digest(secret.encode(), signing_input.encode(), "sha256")
+    # Not mutated: hashlib's algorithm names are case-insensitive ("sha256" or "SHA256").
+    signature = hmac.digest(secret.encode(), signing_input.encode(), "sha256")  # pragma: no mutate
     return f"{signing_input}.{_base64url(signature)}"
 
 
