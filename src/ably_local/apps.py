@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ably_local.auth import ApiKey, Authority, Clock, now_ms
+from ably_local.budgets import ServiceBudgets
 from ably_local.config import ServiceConfig
 from ably_local.connection import Connection
 from ably_local.errors import AblyError, unauthorized
@@ -21,12 +22,24 @@ class Apps:
         self.config = config
         self.clock = clock
         self.services: dict[str, RealtimeService] = {}
+        # The service's totals, which every app draws on together (sandbox apps included).
+        self.budgets = ServiceBudgets.within(config.limits)
+        self._held: dict[str, int] = {}
 
-    def add(self, app_id: str, keys: Iterable[ApiKey], **settings: Any) -> RealtimeService:
-        """A new app with these keys; `settings` override the service config for it alone."""
+    def add(
+        self, app_id: str, keys: Iterable[ApiKey], held_bytes: int = 0, **settings: Any
+    ) -> RealtimeService:
+        """A new app with these keys; `settings` override the service config for it alone (its totals
+        are the service's whatever they say). `held_bytes` is what a sandbox app keeps of its spec,
+        against the sandbox's total (42910 beyond)."""
+        if not self.budgets.sandbox.fits(held_bytes):
+            raise AblyError(42910, 429, "The sandbox's apps hold all the bytes they may: delete some first")
         config = dataclasses.replace(self.config, **settings)
-        authority = Authority(keys, clock=self.clock, limits=config.limits)
-        service = self.services[app_id] = RealtimeService(authority, config, clock=self.clock)
+        authority = Authority(keys, clock=self.clock, limits=config.limits, budgets=self.budgets)
+        service = RealtimeService(authority, config, clock=self.clock, budgets=self.budgets)
+        self.services[app_id] = service
+        self.budgets.sandbox.used += held_bytes
+        self._held[app_id] = held_bytes
         return service
 
     def remove(self, app_id: str) -> RealtimeService | None:
@@ -36,6 +49,8 @@ class Apps:
                 service.close(connection)
                 connection.closing = True
                 connection.wake()
+            service.release()
+            self.budgets.sandbox.used -= self._held.pop(app_id, 0)
         return service
 
     def for_key_name(self, key_name: str) -> RealtimeService:

@@ -13,12 +13,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ably_local.capability import ALL, Capability, intersect, parse_capability, to_json
+from ably_local.budgets import ServiceBudgets
+from ably_local.capability import ALL, Capability, intersect, parse_capability
 from ably_local.claims import Scoped
 from ably_local.errors import AblyError, bad_request, invalid_client_id, unauthorized
 from ably_local.jwt import key_name_of_jwt, verify_jwt
 from ably_local.limits import Limits
 from ably_local.revocation import Revocations
+from ably_local.tokens import IssuedTokens, TokenDetails, token_size_of
 
 TIMESTAMP_WINDOW_MS = 2 * 60 * 1000
 DEFAULT_TTL_MS = 60 * 60 * 1000
@@ -93,41 +95,22 @@ class Credentials:
         return self.client_id == client_id
 
 
-@dataclass(frozen=True)
-class TokenDetails:
-    token: str
-    key_name: str
-    client_id: str | None
-    capability: Capability
-    issued: int
-    expires: int
-
-    def to_wire(self) -> dict[str, Any]:
-        details: dict[str, Any] = {
-            "token": self.token,
-            "keyName": self.key_name,
-            "issued": self.issued,
-            "expires": self.expires,
-            "capability": to_json(self.capability),
-        }
-        if self.client_id is not None:
-            details["clientId"] = self.client_id
-        return details
-
-
 class Authority:
     def __init__(
         self,
         keys: Iterable[ApiKey],
         clock: Clock = now_ms,
         limits: Limits | None = None,
+        budgets: ServiceBudgets | None = None,
     ) -> None:
+        """`budgets` are the service's totals, shared by its apps (None: this authority's alone)."""
         limits = limits or Limits()
         self.keys = {key.name: key for key in keys}
         self.clock = clock
-        self.max_tokens = limits.tokens_per_app
-        self.revocations = Revocations.within(limits, MAX_TTL_MS)
-        self._tokens: dict[str, TokenDetails] = {}
+        shared_tokens = budgets.tokens if budgets is not None else None
+        shared_revocations = budgets.revocations if budgets is not None else None
+        self.revocations = Revocations.within(limits, MAX_TTL_MS, shared_revocations)
+        self._tokens = IssuedTokens(limits.tokens_per_app, limits.token_bytes_per_app, shared_tokens)
         self._nonces: dict[tuple[str, str], int] = {}
 
     def basic(self, value: str) -> Credentials:
@@ -228,10 +211,7 @@ class Authority:
         client_id = token_request.get("clientId")
         if client_id is not None and (not isinstance(client_id, str) or client_id == ""):
             raise invalid_client_id("clientId must be a non-empty string")
-        if len(self._tokens) >= self.max_tokens:
-            self.forget_expired()
-            if len(self._tokens) >= self.max_tokens:
-                raise AblyError(42910, 429, f"Too many live tokens for this app (limit {self.max_tokens})")
+        self._tokens.check_room(token_size_of(key.name, client_id, capability), self.forget_expired)
         self._nonces[(key.name, nonce)] = timestamp
         return self.issue(key, client_id, capability, ttl)
 
@@ -247,8 +227,14 @@ class Authority:
             issued=issued,
             expires=issued + ttl,
         )
-        self._tokens[details.token] = details
+        self._tokens.add(details)
         return details
+
+    def clear(self) -> None:
+        """The app is going: its tokens and revocations no longer count toward the service's totals."""
+        self._tokens.clear()
+        self._nonces.clear()
+        self.revocations.clear()
 
     def forget_expired(self) -> None:
         """Bound memory: drop nonces too old to replay (their timestamps are refused anyway) and tokens
@@ -256,7 +242,7 @@ class Authority:
         now = self.clock()
         oldest = now - 2 * TIMESTAMP_WINDOW_MS
         self._nonces = {nonce: ts for nonce, ts in self._nonces.items() if ts >= oldest}
-        self._tokens = {t: d for t, d in self._tokens.items() if d.expires > now - EXPIRED_TOKEN_MEMORY_MS}
+        self._tokens.forget_where(lambda details: details.expires <= now - EXPIRED_TOKEN_MEMORY_MS)
         self.revocations.forget_expired(now)
 
 

@@ -32,10 +32,11 @@ ALL: Capability = {"*": frozenset({"*"})}
 
 
 def parse_capability(text: str) -> Capability:
-    """Parse capability JSON; a malformed one is refused with 40000 like Ably does."""
+    """Parse capability JSON; a malformed one, or one nested past the parser, is refused with 40000 like
+    Ably does (a capability is JSON inside a string: the body's nesting check never sees it)."""
     try:
         raw = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise bad_request("Invalid capability JSON") from None
     if not isinstance(raw, dict):
         raise bad_request("Capability must be a JSON object")
@@ -54,6 +55,11 @@ def parse_capability(text: str) -> Capability:
             raise bad_request(f"Unknown capability operations {sorted(unknown)}")
         capability[resource] = frozenset(operations)
     return capability
+
+
+def capability_bytes(capability: Capability) -> int:
+    """What a capability holds: its resources' and operations' text."""
+    return sum(len(resource.encode()) + sum(len(op) for op in ops) for resource, ops in capability.items())
 
 
 def resource_matches(pattern: str, name: str) -> bool:

@@ -24,15 +24,13 @@ MODE_FLAGS = {
     "object_publish": Flag.OBJECT_PUBLISH,
 }
 RECOGNISED_PARAMS = frozenset({"rewind", "delta", "modes", "occupancy"})
-# Ably replays at most this many messages for a rewind.
-MAX_REWIND_MESSAGES = 100
 _DURATION = re.compile(r"(?P<amount>\d{1,9})(?P<unit>ms|s|m|h)")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
 
 
 @dataclass(frozen=True)
 class Rewind:
-    """Replay the last `messages`, or those from the last `milliseconds`, capped at 100 either way."""
+    """Replay the last `messages`, or those from the last `milliseconds` (`replay` caps either at 100)."""
 
     messages: int | None = None
     milliseconds: int | None = None
@@ -79,7 +77,7 @@ def _modes(text: str) -> int:
 
 def _rewind(text: str) -> Rewind:
     if text.isdigit() and len(text) <= 9:
-        return Rewind(messages=min(int(text), MAX_REWIND_MESSAGES))
+        return Rewind(messages=int(text))
     match = _DURATION.fullmatch(text)
     if match is None:
         raise bad_request("rewind must be a number of messages or a duration such as 30s, 5m or 1h")

@@ -9,36 +9,42 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ably_local.budgets import Budget
 from ably_local.config import ServiceConfig
-from ably_local.errors import invalid_channel
-from ably_local.filters import Test, compile_filter, split_qualified
+from ably_local.errors import AblyError, invalid_channel
+from ably_local.filters import Filter, compile_filter, split_qualified
 from ably_local.history import ChannelLog, History, position_text
+from ably_local.limits import Limits
 from ably_local.mutations import MessageStore
-from ably_local.presence_set import PresenceBudget, PresenceSet
+from ably_local.presence_set import PresenceSet
 from ably_local.protocol import Flag
 
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
-MAX_CHANNEL_NAME_BYTES = 1024
 
 
-def validate_channel_name(name: object) -> str:
-    """Ably refuses empty names, an empty namespace (a leading `:`) and unprintable characters."""
+def validate_channel_name(name: object, limits: Limits) -> str:
+    """Ably refuses empty names, an empty namespace (a leading `:`) and unprintable characters. A derived
+    channel's filter must compile within its limits, and its source must be a plain channel. The length
+    is checked first: nothing else is worked out for a name that long."""
     if not isinstance(name, str) or not name:
         raise invalid_channel("Channel name must be a non-empty string")
-    if name.startswith(":") or _CONTROL_CHARACTERS.search(name):
-        raise invalid_channel(f"Invalid channel name {name!r}")
-    if name.startswith("["):
-        derived = split_qualified(name)
-        if derived is None:
-            raise invalid_channel(f"Of the channel qualifiers, only [filter=...] is supported: {name!r}")
-        compile_filter(derived[0])
-        validate_channel_name(derived[1])
     try:
         size = len(name.encode())
     except UnicodeEncodeError:
         raise invalid_channel("Channel name is not valid Unicode") from None
-    if size > MAX_CHANNEL_NAME_BYTES:
-        raise invalid_channel(f"Channel name longer than {MAX_CHANNEL_NAME_BYTES} bytes")
+    if size > limits.channel_name_bytes:
+        raise invalid_channel(f"Channel name longer than {limits.channel_name_bytes} bytes")
+    if name.startswith(":") or _CONTROL_CHARACTERS.search(name):
+        raise invalid_channel(f"Invalid channel name {name[:80]!r}")
+    if name.startswith("["):
+        derived = split_qualified(name)
+        if derived is None:
+            raise invalid_channel(f"Of the qualifiers, only [filter=...] is supported: {name[:80]!r}")
+        expression, source = derived
+        if source.startswith("["):
+            raise invalid_channel("A filtered channel's source must be a plain channel, not qualified again")
+        compile_filter(expression, limits)
+        validate_channel_name(source, limits)
     return name
 
 
@@ -59,7 +65,7 @@ class Channel:
     messages: MessageStore | None = None
     # a derived channel ([filter=...]name): the channel it follows and the filter it applies
     source: str | None = None
-    accepts: Test | None = None
+    filter: Filter | None = None
 
     @property
     def position(self) -> str:
@@ -101,13 +107,15 @@ class Channel:
 class ChannelTable:
     """An app's channels: made on first use, with a log in the app's history, released when idle."""
 
-    def __init__(self, config: ServiceConfig) -> None:
+    def __init__(self, config: ServiceConfig, history: History, presence_budget: Budget) -> None:
         self.config = config
         self.channels: dict[str, Channel] = {}
-        self.history = History(config.limits, self.release_if_idle)
-        self.presence_budget = PresenceBudget(config.limits.presence_bytes_total)
-        # channel name -> the derived channels ([filter=...]name) that follow it
+        # Shared by every app of the service: their totals are the service's.
+        self.history = history
+        self.presence_budget = presence_budget
+        # channel name -> the derived channels ([filter=...]name) that follow it, and their filters' terms
         self.followers: dict[str, set[str]] = {}
+        self.follower_terms: dict[str, int] = {}
 
     def get(self, name: str) -> Channel | None:
         return self.channels.get(name)
@@ -124,9 +132,10 @@ class ChannelTable:
             base = derived[1] if derived is not None else name
             namespace = _namespace(base)
             limits = self.config.limits
+            accepts = self._filter_with_room(derived[0], base) if derived is not None else None
             channel = self.channels[name] = Channel(
                 name,
-                self.history.new_log(namespace in self.config.persisted_namespaces),
+                self.history.new_log(namespace in self.config.persisted_namespaces, self.release_if_idle),
                 PresenceSet(
                     limits.presence_members_per_channel,
                     limits.presence_bytes_per_channel,
@@ -135,10 +144,26 @@ class ChannelTable:
             )
             if namespace in self.config.mutable_namespaces:
                 channel.messages = MessageStore()
-            if derived is not None:
-                channel.source, channel.accepts = base, compile_filter(derived[0])
+                channel.log.on_drop = channel.messages.forget_before
+            if accepts is not None:
+                channel.source, channel.filter = base, accepts
                 self.followers.setdefault(base, set()).add(name)
+                self.follower_terms[base] = self.follower_terms.get(base, 0) + accepts.terms
         return channel
+
+    def _filter_with_room(self, expression: str, source: str) -> Filter:
+        """A new filter on `source`, if the terms of every filter following it stay within their bound:
+        each message published there is evaluated by all of them."""
+        limits = self.config.limits
+        accepts = compile_filter(expression, limits)
+        if self.follower_terms.get(source, 0) + accepts.terms > limits.filter_terms_per_channel:
+            raise AblyError(
+                42910,
+                429,
+                f"The filters following {source[:80]!r} would evaluate more than "
+                f"{limits.filter_terms_per_channel} terms per message",
+            )
+        return accepts
 
     def derived_from(self, name: str) -> list[Channel]:
         """The filtered channels following a channel, each getting the messages its filter accepts."""
@@ -148,11 +173,13 @@ class ChannelTable:
         channel = self.channels.get(name)
         if channel is not None and channel.idle:
             del self.channels[name]
-            if channel.source is not None:
+            if channel.source is not None and channel.filter is not None:
                 following = self.followers[channel.source]
                 following.discard(name)
+                self.follower_terms[channel.source] -= channel.filter.terms
                 if not following:
                     del self.followers[channel.source]
+                    del self.follower_terms[channel.source]
 
 
 def _namespace(name: str) -> str | None:

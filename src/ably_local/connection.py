@@ -14,6 +14,7 @@ from typing import Any
 from ably_local.auth import Credentials
 from ably_local.capability import operations_on
 from ably_local.errors import AblyError
+from ably_local.presence_sync import PresenceSync
 from ably_local.protocol import Action, ProtocolMessage, encode_frame
 from ably_local.rate_limits import InboundRates
 
@@ -32,6 +33,8 @@ class Connection:
     credentials: Credentials
     fmt: str
     max_outbox_bytes: int
+    # The most an attach may queue at once (its replay and SYNC pages); never more than half the free room.
+    max_burst_bytes: int
     # What it may send how fast: protocol messages, publishes, publishes per attachment.
     rates: InboundRates
     echo: bool = True
@@ -41,6 +44,8 @@ class Connection:
     # channels where this connection has presence members
     present_on: set[str] = field(default_factory=set)
     resume_from: dict[str, str] = field(default_factory=dict)
+    # Presence SYNC sequences not yet sent in full, by channel: their pages go out as the client reads.
+    syncs: dict[str, PresenceSync] = field(default_factory=dict)
     outbox: list[str | bytes] = field(default_factory=list)
     outbox_bytes: int = 0
     wake: Callable[[], None] = noop
@@ -119,9 +124,32 @@ class Connection:
         elif was_empty:
             self.wake()
 
+    def burst_room(self) -> int:
+        """What an attach-time burst (a replay, SYNC pages) may queue now: at most max_burst_bytes, and
+        never more than half the outbox's free room, so that live messages always have the other half."""
+        return min(self.max_burst_bytes, max(0, self.max_outbox_bytes - self.outbox_bytes) // 2)
+
+    def continue_syncs(self) -> None:
+        """Queue the next SYNC pages the outbox has room for; the rest wait until the client has read. A
+        page larger than the room still goes once the outbox is empty, so every sequence finishes."""
+        room = self.burst_room()
+        for name in list(self.syncs):
+            sync = self.syncs[name]
+            while not sync.done:
+                frame, cursor = sync.next_frame(self.fmt)
+                if len(frame) > room and self.outbox:
+                    return
+                sync.advance(cursor)
+                self.send_frame(frame)
+                room -= len(frame)
+                if not self.live:
+                    return
+            del self.syncs[name]
+
     def _overflow(self) -> None:
         """Drop what the client did not read; tell it why, in case it ever reads again, and let go."""
         self.pending_ack = None
+        self.syncs.clear()
         self.outbox = [encode_frame({"action": Action.DISCONNECTED, "error": OVERFLOW.to_wire()}, self.fmt)]
         self.outbox_bytes = len(self.outbox[0])
         self.overflowed = True
@@ -129,6 +157,7 @@ class Connection:
         self.wake()
 
     def take_outbox(self) -> list[str | bytes]:
+        """What to write now (and a transport that is lost or replaced takes it to discard it)."""
         self._queue_pending_ack()
         frames, self.outbox = self.outbox, []
         self.outbox_bytes = 0

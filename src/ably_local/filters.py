@@ -3,8 +3,12 @@ of `name` an expression accepts (ably-js `channels.getDerived(name, {filter})`).
 
 The expression is the subset of JMESPath Ably documents for filters: the message's `name`, `clientId` and
 `headers` (its `extras.headers`), literals in backticks (JSON) or single quotes (text), comparisons
-(`==`, `!=`, `<`, `<=`, `>`, `>=`), `&&`, `||`, `!` and parentheses. An expression that does not parse is
-refused at attach with 40010, as an invalid channel name.
+(`==`, `!=`, `<`, `<=`, `>`, `>=`), `&&`, `||`, `!` and parentheses. An expression that does not parse, or
+that passes the limits on its terms or nesting, is refused at attach with 40010, as an invalid channel name.
+
+A filter is evaluated for every message published on its source, so what one costs is bounded: its terms
+(fields, literals and operators) and its nesting here, and the terms of all the filters following one
+channel where derived channels are made (`channels`).
 """
 
 import base64
@@ -15,10 +19,12 @@ from collections.abc import Callable
 from typing import Any
 
 from ably_local.errors import invalid_channel
+from ably_local.limits import Limits
 
 Item = dict[str, Any]
-Test = Callable[[Item], Any]
-MAX_EXPRESSION_LENGTH = 2048
+# What an expression sees of a message: its name, clientId and headers, made once per message.
+Context = dict[str, Any]
+Test = Callable[[Context], Any]
 _TOKEN = re.compile(
     r"\s*(?:(?P<literal>`(?:[^`\\]|\\.)*`)|(?P<text>'(?:[^'\\]|\\.)*')|(?P<op>==|!=|<=|>=|&&|\|\||[<>!().])"
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<quoted>\"(?:[^\"\\]|\\.)*\"))"
@@ -36,6 +42,17 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 FILTER_QUALIFIER = "[filter="
 
 
+class Filter:
+    """A compiled expression and its cost: the terms one evaluation may visit."""
+
+    def __init__(self, test: Test, terms: int) -> None:
+        self.test = test
+        self.terms = terms
+
+    def accepts(self, context: Context) -> bool:
+        return _truthy(self.test(context))
+
+
 def is_filtered(name: str) -> bool:
     """Whether a (valid) channel name is a derived channel, `[filter=...]base`."""
     return name.startswith(FILTER_QUALIFIER)
@@ -47,7 +64,7 @@ def split_qualified(name: str) -> tuple[str, str] | None:
         return None
     end = name.find("]")
     if end < 0 or end == len(name) - 1:
-        raise invalid_channel(f"Malformed channel qualifier in {name!r}")
+        raise invalid_channel(f"Malformed channel qualifier in {name[:80]!r}")
     encoded = name[len(FILTER_QUALIFIER) : end]
     padded = encoded + "=" * (-len(encoded) % 4)
     try:
@@ -58,22 +75,19 @@ def split_qualified(name: str) -> tuple[str, str] | None:
     return expression, name[end + 1 :]
 
 
-def compile_filter(expression: str) -> Test:
-    if len(expression) > MAX_EXPRESSION_LENGTH:
-        raise invalid_channel(f"A channel filter may be at most {MAX_EXPRESSION_LENGTH} characters")
+def compile_filter(expression: str, limits: Limits) -> Filter:
     tokens = _tokens(expression)
-    parser = _Parser(tokens)
+    parser = _Parser(tokens, limits)
     test = parser.expression()
     if parser.position != len(tokens):
-        raise invalid_channel(f"Unexpected {tokens[parser.position][1]!r} in channel filter")
-    return test
+        raise invalid_channel(f"Unexpected {tokens[parser.position][1][:40]!r} in channel filter")
+    return Filter(test, parser.terms)
 
 
-def accepts(test: Test, item: Item) -> bool:
+def filter_context(item: Item) -> Context:
     extras = item.get("extras")
     headers = extras.get("headers") if isinstance(extras, dict) else None
-    context = {"name": item.get("name"), "clientId": item.get("clientId"), "headers": headers or {}}
-    return _truthy(test(context))
+    return {"name": item.get("name"), "clientId": item.get("clientId"), "headers": headers or {}}
 
 
 def _tokens(expression: str) -> list[tuple[str, str]]:
@@ -91,11 +105,18 @@ def _tokens(expression: str) -> list[tuple[str, str]]:
 
 
 class _Parser:
-    """Recursive descent over: or := and ('||' and)*; and := not ('&&' not)*; not := '!' not | compare."""
+    """Recursive descent over: or := and ('||' and)*; and := not ('&&' not)*; not := '!' not | compare.
 
-    def __init__(self, tokens: list[tuple[str, str]]) -> None:
+    It counts the terms it makes and refuses, as it goes, an expression past the limits on terms or on
+    nesting (parentheses and `!`), so that no expression can run it out of stack."""
+
+    def __init__(self, tokens: list[tuple[str, str]], limits: Limits) -> None:
         self.tokens = tokens
         self.position = 0
+        self.terms = 0
+        self.depth = 0
+        self.max_terms = limits.filter_terms
+        self.max_depth = limits.filter_nesting_depth
 
     def _peek(self) -> str | None:
         return self.tokens[self.position][1] if self.position < len(self.tokens) else None
@@ -107,26 +128,41 @@ class _Parser:
         self.position += 1
         return token
 
+    def _term(self) -> None:
+        self.terms += 1
+        if self.terms > self.max_terms:
+            raise invalid_channel(f"A channel filter may have at most {self.max_terms} terms")
+
+    def _deeper(self) -> None:
+        self.depth += 1
+        if self.depth > self.max_depth:
+            raise invalid_channel(f"A channel filter may nest at most {self.max_depth} levels")
+
     def expression(self) -> Test:
-        left = self._and()
+        tests = [self._and()]
         while self._peek() == "||":
             self._take()
-            left = _either(left, self._and())
-        return left
+            self._term()
+            tests.append(self._and())
+        return tests[0] if len(tests) == 1 else _any(tests)
 
     def _and(self) -> Test:
-        left = self._not()
+        tests = [self._not()]
         while self._peek() == "&&":
             self._take()
-            left = _both(left, self._not())
-        return left
+            self._term()
+            tests.append(self._not())
+        return tests[0] if len(tests) == 1 else _all(tests)
 
     def _not(self) -> Test:
-        if self._peek() == "!":
-            self._take()
-            inner = self._not()
-            return lambda item: not _truthy(inner(item))
-        return self._compare()
+        if self._peek() != "!":
+            return self._compare()
+        self._take()
+        self._term()
+        self._deeper()
+        inner = self._not()
+        self.depth -= 1
+        return lambda context: not _truthy(inner(context))
 
     def _compare(self) -> Test:
         left = self._operand()
@@ -134,26 +170,27 @@ class _Parser:
         if operator not in _COMPARE:
             return left
         self._take()
+        self._term()
         right = self._operand()
         compare = _COMPARE[operator]
-        return lambda item: compare(left(item), right(item))
+        return lambda context: compare(left(context), right(context))
 
     def _operand(self) -> Test:
         kind, text = self._take()
         if text == "(":
+            self._deeper()
             inner = self.expression()
+            self.depth -= 1
             if self._take()[1] != ")":
                 raise invalid_channel("Unbalanced parentheses in channel filter")
             return inner
+        self._term()
         if kind == "literal":
-            try:
-                value = json.loads(text[1:-1].replace("\\`", "`"))
-            except ValueError:
-                raise invalid_channel(f"Channel filter literal {text} is not JSON") from None
-            return lambda item: value
+            value = self._literal(text[1:-1].replace("\\`", "`"))
+            return lambda context: value
         if kind == "text":
             raw = text[1:-1].replace("\\'", "'")
-            return lambda item: raw
+            return lambda context: raw
         if kind in ("name", "quoted"):
             path = [json.loads(text) if kind == "quoted" else text]
             while self._peek() == ".":
@@ -161,23 +198,67 @@ class _Parser:
                 part_kind, part = self._take()
                 if part_kind not in ("name", "quoted"):
                     raise invalid_channel("A channel filter field name must follow '.'")
+                self._term()
                 path.append(json.loads(part) if part_kind == "quoted" else part)
-            return lambda item: _lookup(item, path)
-        raise invalid_channel(f"Unexpected {text!r} in channel filter")
+            return lambda context: _lookup(context, path)
+        raise invalid_channel(f"Unexpected {text[:40]!r} in channel filter")
+
+    def _literal(self, text: str) -> Any:
+        """A JSON literal, nested no deeper than the expression may be (json.loads would recurse)."""
+        if _json_depth(text) + self.depth > self.max_depth:
+            raise invalid_channel(f"A channel filter may nest at most {self.max_depth} levels")
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise invalid_channel(f"Channel filter literal `{text[:40]}` is not JSON") from None
 
 
-def _either(first: Test, second: Test) -> Test:
-    def test(item: Item) -> Any:
-        value = first(item)
-        return value if _truthy(value) else second(item)
+def _json_depth(text: str) -> int:
+    """How deeply JSON text nests arrays and objects (brackets inside strings do not count)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _any(tests: list[Test]) -> Test:
+    """`a || b || ...`: the first true value, else the last value (JMESPath)."""
+
+    def test(context: Context) -> Any:
+        value: Any = None
+        for each in tests:
+            value = each(context)
+            if _truthy(value):
+                return value
+        return value
 
     return test
 
 
-def _both(first: Test, second: Test) -> Test:
-    def test(item: Item) -> Any:
-        value = first(item)
-        return second(item) if _truthy(value) else value
+def _all(tests: list[Test]) -> Test:
+    """`a && b && ...`: the first false value, else the last value (JMESPath)."""
+
+    def test(context: Context) -> Any:
+        value: Any = None
+        for each in tests:
+            value = each(context)
+            if not _truthy(value):
+                return value
+        return value
 
     return test
 

@@ -3,7 +3,7 @@
 websockets' sans-I/O protocol does the opening handshake. After it, each publish is one frame in and one or
 two out, and websockets' general parser (written for both sides and every extension) took longer per frame
 than the publish itself. This reads only what a server is sent once no extension is negotiated: masked
-frames, fragmented messages joined up to a size limit, and control frames.
+frames, fragmented messages joined up to a size and a fragment count, and control frames.
 """
 
 from typing import Final
@@ -48,8 +48,9 @@ class FrameError(Exception):
 class FrameReader:
     """A client's frames as they arrive: whole TEXT and BINARY messages, and each control frame."""
 
-    def __init__(self, max_message_bytes: int) -> None:
+    def __init__(self, max_message_bytes: int, max_fragments: int) -> None:
         self.max_message_bytes = max_message_bytes
+        self.max_fragments = max_fragments
         # Bytes of a frame not complete yet, and how many bytes the next look at it needs.
         self._pending = bytearray()
         self._wanted = 0
@@ -122,6 +123,8 @@ class FrameReader:
                 raise FrameError(PROTOCOL_ERROR, "a control frame is at most 125 bytes, in one frame")
         elif self._parts_bytes + length > self.max_message_bytes:
             raise FrameError(MESSAGE_TOO_BIG, f"a message is at most {self.max_message_bytes} bytes")
+        elif opcode == CONTINUATION and len(self._parts) >= self.max_fragments:
+            raise FrameError(MESSAGE_TOO_BIG, f"a message comes in at most {self.max_fragments} fragments")
 
     def _message(self, opcode: int, fin: bool, payload: bytes) -> tuple[int, bytes] | None:
         if opcode >= CLOSE:

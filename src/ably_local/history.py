@@ -67,12 +67,17 @@ def position_text(position: int) -> str:
 class ChannelLog:
     """One channel's events, oldest first; `start` is the first position it can still replay from."""
 
-    def __init__(self, start: int, persisted: bool) -> None:
+    def __init__(self, start: int, persisted: bool, release: Callable[[str], None]) -> None:
         self.events: deque[Event] = deque()
         self.bytes = 0
         self.start = start
         self.end = start
         self.persisted = persisted
+        # Called with the channel's name once the log is empty: the channel may then be released.
+        self.release = release
+        # Told the new `start` whenever the oldest event goes, so that what refers to it goes at once too
+        # (a mutable channel's message records).
+        self.on_drop: Callable[[int], None] | None = None
 
     def after(self, position: int) -> Iterator[Event] | None:
         """Events at or after a position this log handed out, or None when it no longer reaches back."""
@@ -86,24 +91,25 @@ class ChannelLog:
         held = held_bytes(event)
         self.bytes -= held
         self.start = event.position + 1
+        if self.on_drop is not None:
+            self.on_drop(self.start)
         return held
 
 
 class History:
-    """Every channel's log, under the per-channel and service-wide bounds."""
+    """Every channel's log, of every app of the service, under the per-channel and service-wide bounds."""
 
-    def __init__(self, limits: Limits, on_emptied: Callable[[str], None]) -> None:
+    def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self.next_position = 0
         self.bytes = 0
-        self._on_emptied = on_emptied
         # (channel name, log, event) in publish order, one queue per retention class.
         self._queues: dict[bool, deque[tuple[str, ChannelLog, Event]]] = {False: deque(), True: deque()}
         # Queue entries whose event its channel already dropped under its own bounds, skipped when reached.
         self._stale = {False: 0, True: 0}
 
-    def new_log(self, persisted: bool) -> ChannelLog:
-        return ChannelLog(self.next_position, persisted)
+    def new_log(self, persisted: bool, release: Callable[[str], None]) -> ChannelLog:
+        return ChannelLog(self.next_position, persisted, release)
 
     def record(
         self,
@@ -135,6 +141,12 @@ class History:
             self._evict_oldest()
         return event
 
+    def forget(self, log: ChannelLog) -> None:
+        """Drop every event of a log at once (its app is going); its queue entries are skipped later."""
+        while log.events:
+            self.bytes -= log._drop_oldest()
+            self._stale[log.persisted] += 1
+
     def expire(self, now: int) -> None:
         """Drop events older than their retention; a channel left with nothing may then be released."""
         for persisted, queue in self._queues.items():
@@ -158,7 +170,7 @@ class History:
             return
         self.bytes -= log._drop_oldest()
         if not log.events:
-            self._on_emptied(name)
+            log.release(name)
 
 
 def _kept(log: ChannelLog, event: Event) -> bool:

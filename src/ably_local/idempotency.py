@@ -9,6 +9,7 @@ together share one idempotency key, so their ids must be `<base>:0`, `<base>:1`,
 from collections import OrderedDict
 from typing import Any, NamedTuple
 
+from ably_local.budgets import Budget
 from ably_local.errors import bad_request
 
 # Bookkeeping counted per remembered publish on top of its channel name and id.
@@ -39,13 +40,19 @@ def idempotency_key(items: list[dict[str, Any]]) -> str | None:
 
 
 class RecentPublishes:
-    """Publishes with ids seen within the window, per channel; bounded in count and bytes."""
+    """Publishes with ids seen within the window, per channel; bounded in count and bytes, and by the
+    service's total for every app's ids (`shared`, None: this app's bounds alone)."""
 
-    def __init__(self, window_ms: int, max_entries: int, max_bytes: int) -> None:
+    def __init__(
+        self, window_ms: int, max_entries: int, max_bytes: int, shared: Budget | None = None
+    ) -> None:
         self.window_ms = window_ms
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.bytes = 0
+        self.shared = shared
+        if shared is not None:
+            shared.join(self)
         # (channel, key) -> (when, result, size), oldest first.
         self._seen: OrderedDict[tuple[str, str], tuple[int, Published, int]] = OrderedDict()
 
@@ -60,19 +67,33 @@ class RecentPublishes:
         size = sum(len(part.encode()) for part in text) + ENTRY_OVERHEAD_BYTES
         previous = self._seen.pop((channel, key), None)
         if previous is not None:
-            self.bytes -= previous[2]
+            self._account(-previous[2])
         self._seen[(channel, key)] = (now, result, size)
-        self.bytes += size
+        self._account(size)
         while self._seen and (len(self._seen) > self.max_entries or self.bytes > self.max_bytes):
-            self._forget_oldest()
+            self.forget_oldest()
+        if self.shared is not None:
+            self.shared.make_room()
 
     def expire(self, now: int) -> None:
         while self._seen and next(iter(self._seen.values()))[0] <= now - self.window_ms:
-            self._forget_oldest()
+            self.forget_oldest()
 
-    def _forget_oldest(self) -> None:
+    def forget_oldest(self) -> None:
         _, (_, _, size) = self._seen.popitem(last=False)
-        self.bytes -= size
+        self._account(-size)
+
+    def _account(self, size: int) -> None:
+        self.bytes += size
+        if self.shared is not None:
+            self.shared.used += size
+
+    def clear(self) -> None:
+        """Forget every id (the app is going), giving their bytes back to the service's total."""
+        self._account(-self.bytes)
+        self._seen.clear()
+        if self.shared is not None:
+            self.shared.leave(self)
 
     def __len__(self) -> int:
         return len(self._seen)

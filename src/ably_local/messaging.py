@@ -9,15 +9,17 @@ published messages can then be updated, deleted, appended to and annotated (`mut
 from typing import Any
 
 from ably_local.auth import Clock, Credentials
+from ably_local.budgets import Budget
 from ably_local.capability import operations_on
 from ably_local.channels import Channel, ChannelTable
 from ably_local.claims import stamped
 from ably_local.deltas import DeltaVersion
-from ably_local.errors import AblyError, bad_request, capability_denied, invalid_client_id
+from ably_local.errors import AblyError, bad_request, capability_denied, message_too_large
 from ably_local.fanout import Delivery
-from ably_local.filters import accepts, is_filtered
+from ably_local.filters import filter_context, is_filtered
 from ably_local.history import Event
 from ably_local.idempotency import Published, RecentPublishes, idempotency_key
+from ably_local.identity import checked_client_id
 from ably_local.inbound import annotation_from, checked_size, message_from, message_size
 from ably_local.limits import Limits
 from ably_local.mutations import (
@@ -26,22 +28,34 @@ from ably_local.mutations import (
     MessageAction,
     MessageRecord,
     MessageStore,
+    annotate,
+    annotation_size,
     apply_mutation,
+    check_room_for_annotations,
     message_serial,
-    summary,
     version_of,
 )
 from ably_local.protocol import Action, ProtocolMessage
 
 
 class Messaging:
-    def __init__(self, table: ChannelTable, deliver: Delivery, limits: Limits, clock: Clock) -> None:
+    def __init__(
+        self,
+        table: ChannelTable,
+        deliver: Delivery,
+        limits: Limits,
+        clock: Clock,
+        idempotency_budget: Budget | None = None,
+    ) -> None:
         self.table = table
         self.limits = limits
         self.clock = clock
         self._deliver = deliver
         self.recent_publishes = RecentPublishes(
-            limits.idempotency_window_ms, limits.idempotency_ids_per_app, limits.idempotency_bytes_per_app
+            limits.idempotency_window_ms,
+            limits.idempotency_ids_per_app,
+            limits.idempotency_bytes_per_app,
+            idempotency_budget,
         )
 
     def checked_messages(
@@ -58,9 +72,7 @@ class Messaging:
         items = [message_from(item, limits.max_nesting_depth) for item in raw]
         checked_size(items, limits.max_message_size)
         for item in items:
-            client_id = item.get("clientId")
-            if client_id is not None and not credentials.may_act_as(client_id):
-                raise invalid_client_id(f"Message clientId {client_id!r} does not match the connection's")
+            checked_client_id(credentials, item.get("clientId"), "A message's")
         claim = credentials.user_claims.on(channel)
         for item in items:
             stamped(item, claim)
@@ -125,20 +137,25 @@ class Messaging:
             event.delta = DeltaVersion(channel.last_message, outgoing)
         channel.last_message = items[-1]
         if channel.messages is not None:
-            channel.messages.forget_before(channel.log.start)
             for item in items:
                 channel.messages.add(item["serial"], event.position, item)
+            channel.messages.forget_before(channel.log.start)  # in case the log could not keep the event
         self._deliver_with_followers(channel, event)
         return event
 
     def _deliver_with_followers(self, channel: Channel, event: Event) -> None:
         """Deliver to the channel, then to each derived channel the messages its filter accepts."""
         self._deliver(channel, event)
-        for derived in self.table.derived_from(channel.name):
-            test = derived.accepts
+        followers = self.table.derived_from(channel.name)
+        if not followers:
+            return
+        items = event.items
+        contexts = [filter_context(item) for item in items]  # what every filter sees, made once
+        for derived in followers:
+            test = derived.filter
             if not derived.attached or test is None:
                 continue
-            accepted = [item for item in event.items if accepts(test, item)]
+            accepted = [item for item, context in zip(items, contexts, strict=True) if test.accepts(context)]
             if accepted:
                 view = {**event.message, "channel": derived.name, "messages": accepted}
                 self._deliver(
@@ -164,10 +181,14 @@ class Messaging:
             raise bad_request("A change needs action update (1), delete (2) or append (5)")
         record = self.message_store(name).get(change.get("serial"))
         self._require_right(credentials, name, action, record.latest.get("clientId"))
+        operation = change.get("version")
+        named = operation.get("clientId") if isinstance(operation, dict) else None
+        editor = checked_client_id(credentials, named, "A version's") or credentials.own_client_id
         channel = self.table.channel(name)
         timestamp = max(self.clock(), record.latest["timestamp"] + 1)
         version_serial = message_serial(self.table.history.next_position, 0)
-        delivered = apply_mutation(record, change, version_of(change, version_serial, timestamp))
+        version = version_of(change, version_serial, timestamp, editor)
+        delivered = apply_mutation(record, change, version, self.limits)
         connection_id = str(delivered.get("connectionId", ""))
         outgoing: ProtocolMessage = {
             "action": Action.MESSAGE,
@@ -177,7 +198,10 @@ class Messaging:
             "timestamp": timestamp,
             "messages": [delivered],
         }
+        # History carries what the change keeps: an append keeps the joined message as well as the part.
         size = message_size(delivered)
+        if record.latest is not delivered:
+            size += message_size(record.latest)
         event = self.table.history.record(name, channel.log, outgoing, connection_id, timestamp, size)
         channel.last_message = None  # the next message goes in full to delta subscribers
         self._deliver_with_followers(channel, event)
@@ -207,16 +231,20 @@ class Messaging:
         if "annotation-publish" not in operations_on(credentials.capability, name):
             raise capability_denied("annotation-publish", name)
         store = self.message_store(name)
-        annotations = [annotation_from(item, self.limits.max_nesting_depth) for item in raw]
-        checked_size(annotations, self.limits.max_message_size)
+        limits = self.limits
+        if len(raw) > limits.max_messages_per_publish:
+            raise AblyError(
+                40034, 400, f"Too many annotations in one publish (limit {limits.max_messages_per_publish})"
+            )
+        annotations = [annotation_from(item, limits.max_nesting_depth) for item in raw]
+        sent = sum(annotation_size(item) for item in annotations)
+        if sent > limits.max_message_size:
+            raise message_too_large(sent, limits.max_message_size)
         records = [store.get(item.get("messageSerial")) for item in annotations]
         claim = credentials.user_claims.on(name)
         for item in annotations:
-            if item.get("clientId") is not None and not credentials.may_act_as(item["clientId"]):
-                raise invalid_client_id("Annotation clientId does not match the connection's")
+            checked_client_id(credentials, item.get("clientId"), "An annotation's")
             stamped(item, claim)
-        size = sum(message_size(item) for item in annotations)  # as kept: the claim counts
-        channel = self.table.channel(name)
         timestamp = self.clock()
         position = self.table.history.next_position
         client_id = credentials.own_client_id
@@ -227,6 +255,13 @@ class Messaging:
             item["serial"] = message_serial(position, index)
             item["connectionId"] = connection_id
             item["timestamp"] = timestamp
+        size = sum(annotation_size(item) for item in annotations)  # as kept: its claim and id count
+        by_record: dict[int, tuple[MessageRecord, list[dict[str, Any]]]] = {}
+        for record, item in zip(records, annotations, strict=True):
+            by_record.setdefault(id(record), (record, []))[1].append(item)
+        for record, added in by_record.values():
+            check_room_for_annotations(record, added, limits)
+        channel = self.table.channel(name)
         outgoing: ProtocolMessage = {
             "action": Action.ANNOTATION,
             "channel": name,
@@ -237,24 +272,24 @@ class Messaging:
         event = self.table.history.record(name, channel.log, outgoing, connection_id, timestamp, size)
         self._deliver(channel, event)
         for record, item in zip(records, annotations, strict=True):
-            record.annotations.append(item)
-        for record in {id(record): record for record in records}.values():
+            annotate(record, item)
+        for record, _ in by_record.values():
             self._send_summary(channel, record)
         return [item["serial"] for item in annotations]
 
     def _send_summary(self, channel: Channel, record: MessageRecord) -> None:
         timestamp = self.clock()
+        summary, summary_size = record.summary.wire(self.limits.max_message_size)
         rolled = {
             "action": MessageAction.SUMMARY,
             "serial": record.latest["serial"],
             "id": record.latest["id"],
             "timestamp": timestamp,
-            "annotations": {"summary": summary(record.annotations)},
+            "annotations": {"summary": summary},
         }
         outgoing: ProtocolMessage = {"action": Action.MESSAGE, "channel": channel.name, "messages": [rolled]}
-        event = self.table.history.record(
-            channel.name, channel.log, outgoing, "", timestamp, message_size(rolled)
-        )
+        size = message_size(rolled) + summary_size
+        event = self.table.history.record(channel.name, channel.log, outgoing, "", timestamp, size)
         channel.last_message = None
         self._deliver(channel, event)
 
@@ -269,7 +304,6 @@ class Messaging:
     def _latest_versions(self, channel: Channel) -> list[Event]:
         """A mutable channel's history: each message once, as its latest version, in publish order."""
         assert channel.messages is not None
-        channel.messages.forget_before(channel.log.start)
         return [
             Event(
                 record.position,

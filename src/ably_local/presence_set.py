@@ -4,9 +4,9 @@ Members are keyed by (connectionId, clientId) as Ably keys them, indexed by conn
 connection's members are found without scanning, and bounded in count and bytes.
 """
 
-from dataclasses import dataclass
 from typing import Any
 
+from ably_local.budgets import Budget
 from ably_local.errors import AblyError
 from ably_local.inbound import message_size
 from ably_local.protocol import PresenceAction
@@ -14,16 +14,8 @@ from ably_local.protocol import PresenceAction
 Member = dict[str, Any]
 
 
-@dataclass
-class PresenceBudget:
-    """The bytes every presence set of a service holds together, against their shared limit."""
-
-    limit: int
-    used: int = 0
-
-
 class PresenceSet:
-    def __init__(self, max_members: int, max_bytes: int, budget: PresenceBudget) -> None:
+    def __init__(self, max_members: int, max_bytes: int, budget: Budget) -> None:
         self.members: dict[tuple[str, str], Member] = {}
         self.bytes = 0
         self._sizes: dict[tuple[str, str], int] = {}
@@ -68,6 +60,14 @@ class PresenceSet:
         self.bytes += size
         self._budget.used += size
         self._by_connection.setdefault(connection_id, set()).add(client_id)
+
+    def clear(self) -> None:
+        """Every member goes at once, recording nothing (its app is going): their bytes are given back."""
+        self._budget.used -= self.bytes
+        self.bytes = 0
+        self.members.clear()
+        self._sizes.clear()
+        self._by_connection.clear()
 
     def of_connection(self, connection_id: str) -> list[Member]:
         return [

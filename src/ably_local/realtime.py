@@ -11,8 +11,10 @@ import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ably_local import replay
 from ably_local.auth import WILDCARD_CLIENT_ID, Authority, Clock, Credentials, now_ms
-from ably_local.channel_params import Rewind, parse_attach
+from ably_local.budgets import ServiceBudgets
+from ably_local.channel_params import parse_attach
 from ably_local.channels import Channel, ChannelTable, validate_channel_name
 from ably_local.config import ServiceConfig
 from ably_local.connection import Connection, noop
@@ -24,6 +26,7 @@ from ably_local.inbound import items_of, optional_int, optional_text
 from ably_local.messaging import Messaging
 from ably_local.mutations import MessageAction
 from ably_local.presence import Presence
+from ably_local.presence_sync import PresenceSync
 from ably_local.protocol import (
     FORMATS,
     JSON,
@@ -32,7 +35,6 @@ from ably_local.protocol import (
     Flag,
     ProtocolMessage,
     decode_frame,
-    to_json_item,
 )
 from ably_local.rate_limits import InboundRates, RateLimitError
 from ably_local.stats import AppStats
@@ -49,17 +51,25 @@ UNRECOVERABLE = AblyError(80018, 400, "Unable to recover connection: invalid or 
 
 
 class RealtimeService:
-    def __init__(self, authority: Authority, config: ServiceConfig | None = None, clock: Clock = now_ms):
+    def __init__(
+        self,
+        authority: Authority,
+        config: ServiceConfig | None = None,
+        clock: Clock = now_ms,
+        budgets: ServiceBudgets | None = None,
+    ):
+        """`budgets` are the totals this app shares with the service's other apps (None: its own)."""
         self.authority = authority
         self.config = config or ServiceConfig()
         self.limits = self.config.limits
         self.clock = clock
         self.connections: dict[str, Connection] = {}
         self.by_key: dict[str, Connection] = {}
-        self.table = ChannelTable(self.config)
-        self.stats = AppStats(self.limits)
+        budgets = budgets or ServiceBudgets.within(self.limits)
+        self.table = ChannelTable(self.config, budgets.history, budgets.presence)
+        self.stats = AppStats(self.limits, budgets.stats)
         deliver = Delivery(self.connections, self.stats)
-        self.messaging = Messaging(self.table, deliver, self.limits, clock)
+        self.messaging = Messaging(self.table, deliver, self.limits, clock, budgets.idempotency)
         self.presence = Presence(self.table, deliver, self.limits, clock, self._require_mode)
         self._renew_at: dict[str, int] = {}
         self._lost: dict[str, Connection] = {}
@@ -94,6 +104,7 @@ class RealtimeService:
             credentials=credentials,
             fmt=fmt,
             max_outbox_bytes=self.limits.outbound_buffer_bytes,
+            max_burst_bytes=self.limits.attach_burst_bytes,
             rates=InboundRates(self.limits, self.clock()),
             echo=params.get("echo") != "false",
         )
@@ -177,6 +188,7 @@ class RealtimeService:
         the ATTACH then replays the gap and rejoins live delivery in one step, keeping order. After an
         overflow the service no longer knows what the client read, so only the client's serial counts."""
         connection.take_outbox()
+        connection.syncs.clear()
         for name in connection.attached:
             channel = self.table.get(name)
             if channel is None or channel.attached.pop(connection.id, None) is None:
@@ -261,7 +273,7 @@ class RealtimeService:
         self, connection: Connection, message: ProtocolMessage, handler: ChannelHandler
     ) -> None:
         try:
-            handler(connection, validate_channel_name(message.get("channel")), message)
+            handler(connection, validate_channel_name(message.get("channel"), self.limits), message)
         except AblyError as error:
             refusal = {"action": Action.ERROR, "channel": message.get("channel"), "error": error.to_wire()}
             connection.send(refusal)
@@ -275,7 +287,7 @@ class RealtimeService:
         try:
             name = message.get("channel")
             if not (isinstance(name, str) and name in self.table.channels):  # a known channel is valid
-                name = validate_channel_name(name)
+                name = validate_channel_name(name, self.limits)
             serials = handler(connection, name, message)
         except AblyError as error:
             if isinstance(error, RateLimitError) and error.fatal:
@@ -303,21 +315,27 @@ class RealtimeService:
         channel = self.table.channel(name)
         channel.attached[connection.id] = modes
         connection.attached[name] = request.modes
+        connection.syncs.pop(name, None)  # a SYNC still going for an earlier attachment is superseded
         flags = modes
-        replay: list[Event] = []
         # A resumed connection continues where its transport dropped, even if the client has no serial.
         serial = optional_text(message, "channelSerial") or connection.resume_from.pop(name, None)
         channel.resumable.discard(connection.id)
+        room = connection.burst_room()
+        fmt = connection.fmt
+        replayed = replay.Replay([], None, True)
         if serial:
             events = channel.log.after(_position(serial))
             if events is not None:
-                flags |= Flag.RESUMED
-                replay = list(events)
+                replayed = replay.resume(events, self._wanted_by(connection, modes), fmt, room)
+                if replayed.complete:
+                    flags |= Flag.RESUMED
         elif request.rewind is not None and not request.resume:
-            replay = self._rewound(channel, request.rewind)
-            if replay:
+            history = self.messaging.history_of(name)
+            wanted = self._wanted_by(connection, modes)
+            replayed = replay.rewind(history, request.rewind, self.clock(), wanted, fmt, room)
+            if replayed.frames:
                 flags |= Flag.HAS_BACKLOG
-        present = list(channel.presence.members.values()) if modes & Flag.PRESENCE_SUBSCRIBE else []
+        present = bool(channel.presence.members) and bool(modes & Flag.PRESENCE_SUBSCRIBE)
         if present:
             flags |= Flag.HAS_PRESENCE
         attached: ProtocolMessage = {
@@ -328,27 +346,27 @@ class RealtimeService:
         }
         if request.params:
             attached["params"] = request.params
+        if not replayed.complete:
+            attached["error"] = replay.TRUNCATED.to_wire()
         connection.send(attached)
-        last_sent: str | None = None
-        for event in replay:
-            if wants(connection, modes, event):
-                connection.send_frame(event.frame(connection.fmt))
-                if event.action == Action.MESSAGE:
-                    last_sent = event.items[-1]["id"]
+        for frame in replayed.frames:
+            connection.send_frame(frame)
         if request.delta:
-            channel.delta_subscribers[connection.id] = last_sent
+            channel.delta_subscribers[connection.id] = replayed.last_message_id
         else:
             channel.delta_subscribers.pop(connection.id, None)
         if present:
-            _send_sync(connection, name, present)
+            self._start_sync(connection, channel)
 
-    def _rewound(self, channel: Channel, rewind: Rewind) -> list[Event]:
-        messages = self.messaging.history_of(channel.name)
-        if rewind.milliseconds is not None:
-            since = self.clock() - rewind.milliseconds
-            messages = [event for event in messages if event.timestamp >= since]
-        count = rewind.messages if rewind.messages is not None else len(messages)
-        return messages[-count:] if count else []
+    def _wanted_by(self, connection: Connection, modes: int) -> Callable[[Event], bool]:
+        return lambda event: wants(connection, modes, event)
+
+    def _start_sync(self, connection: Connection, channel: Channel) -> None:
+        """The presence set in SYNC pages: what fits now, the rest as the client reads (`continue_syncs`)."""
+        connection.syncs[channel.name] = PresenceSync(
+            channel.name, channel.presence, self.limits.max_message_size
+        )
+        connection.continue_syncs()
 
     def _sync(self, connection: Connection, name: str, message: ProtocolMessage) -> None:
         """A client may ask for the presence set again (RTP18): answer with a fresh SYNC."""
@@ -356,7 +374,7 @@ class RealtimeService:
         modes = channel.attached.get(connection.id) if channel is not None else None
         if channel is None or modes is None:
             raise AblyError(90001, 400, f"Channel {name!r} is not attached")
-        _send_sync(connection, name, list(channel.presence.members.values()))
+        self._start_sync(connection, channel)
 
     def _detach_message(self, connection: Connection, name: str, message: ProtocolMessage) -> None:
         self._detach(connection, name)
@@ -366,6 +384,7 @@ class RealtimeService:
         connection.attached.pop(name, None)
         connection.rates.forget(name)
         connection.resume_from.pop(name, None)
+        connection.syncs.pop(name, None)
         channel = self.table.get(name)
         if channel is not None:
             channel.attached.pop(connection.id, None)
@@ -508,6 +527,18 @@ class RealtimeService:
                 connection.send({"action": Action.HEARTBEAT})
         return to_close
 
+    def release(self) -> None:
+        """The app is going (its connections closed first): what it held leaves the service's totals."""
+        for channel in list(self.table.channels.values()):
+            self.table.history.forget(channel.log)
+            channel.presence.clear()
+        self.table.channels.clear()
+        self.table.followers.clear()
+        self.table.follower_terms.clear()
+        self.stats.clear()
+        self.messaging.recent_publishes.clear()
+        self.authority.clear()
+
     # --- views for the REST API ----------------------------------------------------------------------
 
     def channel(self, name: str) -> Channel:
@@ -525,14 +556,6 @@ class RealtimeService:
 def presented_credentials(params: Mapping[str, str]) -> tuple[str | None, str | None]:
     """The key and the token a connection's query presents; a key is used first when both are there."""
     return params.get("key") or None, params.get("access_token") or params.get("accessToken") or None
-
-
-def _send_sync(connection: Connection, name: str, members: list[dict[str, Any]]) -> None:
-    """The whole presence set in one SYNC (an empty cursor after the colon: nothing follows)."""
-    if connection.fmt == JSON:
-        members = [to_json_item(member) for member in members]
-    serial = f"{secrets.token_hex(4)}:"
-    connection.send({"action": Action.SYNC, "channel": name, "channelSerial": serial, "presence": members})
 
 
 def _attachment_modes(name: str, granted: int, requested: int) -> int:

@@ -10,6 +10,7 @@ using it are disconnected with 40141; tokens issued later are untouched, so a cl
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from ably_local.budgets import Budget
 from ably_local.errors import AblyError, bad_request
 from ably_local.limits import Limits
 
@@ -49,9 +50,11 @@ def targets_of(client_id: str | None, revocation_key: str | None) -> Iterator[st
 class Revocations:
     """Every revocation of one app, indexed by (key name, target); bounded in count and bytes."""
 
-    def __init__(self, max_count: int, max_bytes: int, keep_ms: int) -> None:
+    def __init__(self, max_count: int, max_bytes: int, keep_ms: int, shared: Budget | None = None) -> None:
         self.max_count = max_count
         self.max_bytes = max_bytes
+        # The service's total for every app's revocations (None: this app's bounds alone).
+        self.shared = shared
         # A revocation is forgotten once every token it can match has expired (tokens live at most this).
         self.keep_ms = keep_ms
         self.bytes = 0
@@ -60,8 +63,8 @@ class Revocations:
         self._pending: list[int] = []
 
     @classmethod
-    def within(cls, limits: Limits, keep_ms: int) -> "Revocations":
-        return cls(limits.revocations_per_app, limits.revocation_bytes_per_app, keep_ms)
+    def within(cls, limits: Limits, keep_ms: int, shared: Budget | None = None) -> "Revocations":
+        return cls(limits.revocations_per_app, limits.revocation_bytes_per_app, keep_ms, shared)
 
     def revoke(self, key_name: str, target: str, issued_before: int, applies_at: int, now: int) -> Revocation:
         revocation = Revocation(key_name, checked_target(target), issued_before, applies_at)
@@ -71,13 +74,27 @@ class Revocations:
                 raise AblyError(42910, 429, f"Too many token revocations in force (limit {self.max_count})")
         self._by_target.setdefault((key_name, target), []).append(revocation)
         self._count += 1
-        self.bytes += _size(revocation)
+        self._account(_size(revocation))
         if applies_at > now:
             self._pending.append(applies_at)
         return revocation
 
     def _has_room(self, revocation: Revocation) -> bool:
-        return self._count < self.max_count and self.bytes + _size(revocation) <= self.max_bytes
+        size = _size(revocation)
+        fits_shared = self.shared is None or self.shared.fits(size)
+        return self._count < self.max_count and self.bytes + size <= self.max_bytes and fits_shared
+
+    def _account(self, size: int) -> None:
+        self.bytes += size
+        if self.shared is not None:
+            self.shared.used += size
+
+    def clear(self) -> None:
+        """Forget every revocation (the app is going), giving their bytes back to the service's total."""
+        self._account(-self.bytes)
+        self._by_target.clear()
+        self._count = 0
+        self._pending = []
 
     def revoked(
         self, key_name: str, client_id: str | None, revocation_key: str | None, issued: int | None, now: int
@@ -105,7 +122,7 @@ class Revocations:
                     kept.append(revocation)
                 else:
                     self._count -= 1
-                    self.bytes -= _size(revocation)
+                    self._account(-_size(revocation))
             if kept:
                 self._by_target[index] = kept
             else:

@@ -20,6 +20,7 @@ from ably_local.apps import Apps
 from ably_local.auth import ApiKey
 from ably_local.config import ServiceConfig
 from ably_local.connection import Connection
+from ably_local.limits import Limits
 from ably_local.realtime import RealtimeService, presented_credentials
 from ably_local.rest import rest_routes
 from ably_local.rest.sandbox import sandbox_routes
@@ -73,8 +74,8 @@ class LocalAbly:
         self._timers: asyncio.Task[None] | None = None
 
     @property
-    def max_frame_size(self) -> int:
-        return self.service.limits.max_frame_size
+    def limits(self) -> Limits:
+        return self.service.limits
 
     def open(self, params: dict[str, str]) -> tuple[RealtimeService, Connection]:
         """Open a realtime connection on the app the credentials belong to."""

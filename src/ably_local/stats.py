@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from ably_local.budgets import Budget
 from ably_local.errors import bad_request
 from ably_local.limits import Limits
 
@@ -109,11 +110,15 @@ class Interval:
 class AppStats:
     """One app's per-minute entries, oldest first, within the stats limits."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, shared: Budget | None = None) -> None:
         self.max_minutes = limits.stats_minutes_per_app
         self.max_bytes = limits.stats_bytes_per_app
         self.minutes: dict[int, Entries] = {}
         self.bytes = 0
+        # The service's total for every app's stats (None: this app's bounds alone).
+        self.shared = shared
+        if shared is not None:
+            shared.join(self)
         self._order: list[int] = []
         self._sizes: dict[int, int] = {}
         # Traffic counted in the current minute and not yet folded into `minutes`: per (rest, kind),
@@ -129,17 +134,36 @@ class AppStats:
             kept = self.minutes[minute] = {}
             bisect.insort(self._order, minute)
             self._sizes[minute] = MINUTE_OVERHEAD_BYTES
-            self.bytes += MINUTE_OVERHEAD_BYTES
+            self._account(MINUTE_OVERHEAD_BYTES)
         for name, value in entries.items():
             if name not in kept:
                 size = len(name.encode()) + ENTRY_OVERHEAD_BYTES
                 self._sizes[minute] += size
-                self.bytes += size
+                self._account(size)
             kept[name] = _merge(name, kept.get(name), value)
         while self._order and (len(self._order) > self.max_minutes or self.bytes > self.max_bytes):
-            oldest = self._order.pop(0)
-            del self.minutes[oldest]
-            self.bytes -= self._sizes.pop(oldest)
+            self.forget_oldest()
+        if self.shared is not None:
+            self.shared.make_room()
+
+    def forget_oldest(self) -> None:
+        oldest = self._order.pop(0)
+        del self.minutes[oldest]
+        self._account(-self._sizes.pop(oldest))
+
+    def _account(self, size: int) -> None:
+        self.bytes += size
+        if self.shared is not None:
+            self.shared.used += size
+
+    def clear(self) -> None:
+        """Forget every minute (the app is going), giving their bytes back to the service's total."""
+        self._account(-self.bytes)
+        self.minutes.clear()
+        self._order.clear()
+        self._sizes.clear()
+        if self.shared is not None:
+            self.shared.leave(self)
 
     def count(self, timestamp: int, kind: str, items: int, size: int, delivered: int, rest: bool) -> None:
         """A message or presence event the service carried: inbound once, outbound once per delivery.

@@ -5,7 +5,8 @@ through its `ws` protocol setting. python-websockets' sans-I/O protocol answers 
 frames after it are read and written by `frames` and go straight to the sans-I/O service. What the service
 queues for a connection is written in one go at the end of the event loop's turn, and a frame every
 subscriber gets is framed once for all of them. A client that stops reading fills its transport, then its
-outbox, and is let go when the outbox passes its bound.
+outbox, and is let go when the outbox passes its bound; a presence SYNC too large to send at once goes out
+page by page while the client keeps reading.
 """
 
 import asyncio
@@ -35,6 +36,7 @@ from ably_local.frames import (
     close_frame,
     frame,
 )
+from ably_local.limits import Limits
 from ably_local.protocol import FORMATS, JSON, Action, encode_frame
 from ably_local.realtime import RealtimeService
 
@@ -50,7 +52,7 @@ class Opener(Protocol):
     """What the socket needs from the server: the service for a client's credentials, and its limits."""
 
     @property
-    def max_frame_size(self) -> int: ...
+    def limits(self) -> Limits: ...
 
     def open(self, params: dict[str, str]) -> tuple[RealtimeService, Connection]: ...
 
@@ -173,7 +175,8 @@ class RealtimeSocket(asyncio.Protocol):
             self._drop_later()
             return
         self.handshake = None
-        self.frames = FrameReader(self.gateway.opener.max_frame_size)
+        limits = self.gateway.opener.limits
+        self.frames = FrameReader(limits.max_frame_size, limits.max_frame_fragments)
         if sent_early:  # RFC 6455 4.1: a client waits for the server's answer before it sends frames
             self._close(PROTOCOL_ERROR)
             return
@@ -239,7 +242,11 @@ class RealtimeSocket(asyncio.Protocol):
             return
         if not self.writable and not connection.overflowed:
             return  # the client is behind; frames wait in the outbox, which has its own bound
+        if connection.syncs:
+            connection.continue_syncs()  # the client keeps up: the next SYNC pages go with this write
         self._write_outbox(connection, wires)
+        if connection.syncs and self.writable:
+            self.gateway.wake(self)  # more pages next turn, after the other sockets had theirs
         if connection.overflowed and self.service is not None:
             self.service.transport_lost(connection)
             self._drop_later()

@@ -321,7 +321,12 @@ def test_nothing_in_common_is_refused(
     assert refused.value.code == code
 
 
-@pytest.mark.parametrize("text", ['{"c":["publish_"]}', '{"c":["*","publish"]}', '{"c":[]}', '["c"]', "{"])
+DEEP = ["[" * 5000, '{"a":' * 5000]  # nested past json's parser
+
+
+@pytest.mark.parametrize(
+    "text", ['{"c":["publish_"]}', '{"c":["*","publish"]}', '{"c":[]}', '["c"]', "{", *DEEP]
+)
 def test_invalid_capabilities_are_refused_with_40000(text: str) -> None:
     with pytest.raises(AblyError) as refused:
         parse_capability(text)

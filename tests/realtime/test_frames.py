@@ -23,6 +23,7 @@ from ably_local.frames import (
 )
 
 LIMIT = 70_000
+FRAGMENTS = 8
 
 
 def client_frame(opcode: Opcode, data: bytes, fin: bool = True) -> bytes:
@@ -31,7 +32,7 @@ def client_frame(opcode: Opcode, data: bytes, fin: bool = True) -> bytes:
 
 
 def read(*frames: bytes, limit: int = LIMIT) -> list[tuple[int, bytes]]:
-    return FrameReader(limit).feed(b"".join(frames))
+    return FrameReader(limit, FRAGMENTS).feed(b"".join(frames))
 
 
 def refused(*frames: bytes, limit: int = LIMIT) -> FrameError:
@@ -68,7 +69,7 @@ def test_a_stream_in_one_read() -> None:
 @given(st.lists(st.integers(min_value=0, max_value=sum(map(len, STREAM))), max_size=40))
 def test_a_stream_cut_anywhere_reads_the_same(cuts: list[int]) -> None:
     data = b"".join(STREAM)
-    reader = FrameReader(LIMIT)
+    reader = FrameReader(LIMIT, FRAGMENTS)
     received: list[tuple[int, bytes]] = []
     bounds = [0, *sorted(cuts), len(data)]
     for start, end in itertools.pairwise(bounds):
@@ -77,7 +78,7 @@ def test_a_stream_cut_anywhere_reads_the_same(cuts: list[int]) -> None:
 
 
 def test_one_byte_at_a_time_reads_the_same() -> None:
-    reader = FrameReader(LIMIT)
+    reader = FrameReader(LIMIT, FRAGMENTS)
     data = b"".join(STREAM[:2] + STREAM[3:])
     received = [message for byte in data for message in reader.feed(bytes([byte]))]
     assert received == EXPECTED[:2] + EXPECTED[3:]
@@ -121,6 +122,21 @@ def test_fragments_count_toward_the_message_limit() -> None:
 
 def test_a_message_at_the_limit_is_read() -> None:
     assert read(client_frame(Opcode.BINARY, b"y" * LIMIT)) == [(BINARY, b"y" * LIMIT)]
+
+
+def fragmented(count: int, part: bytes) -> list[bytes]:
+    """One TEXT message in `count` frames (the first and count - 1 continuations), each carrying `part`."""
+    continuations = [client_frame(Opcode.CONT, part, fin=index == count - 2) for index in range(count - 1)]
+    return [client_frame(Opcode.TEXT, part, fin=count == 1), *continuations]
+
+
+@pytest.mark.parametrize("part", [b"", b"z"], ids=["empty", "one-byte"])
+def test_the_fragments_of_a_message_are_bounded_in_number(part: bytes) -> None:
+    assert read(*fragmented(FRAGMENTS, part)) == [(TEXT, part * FRAGMENTS)]
+    one_too_many = fragmented(FRAGMENTS + 1, part)
+    assert refused(*one_too_many).code == MESSAGE_TOO_BIG
+    # Refused from the header of the fragment past the bound, before its payload is waited for.
+    assert refused(*one_too_many[:-1], one_too_many[-1][:6]).code == MESSAGE_TOO_BIG
 
 
 def parsed(data: bytes) -> Frame:

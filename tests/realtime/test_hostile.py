@@ -1,14 +1,16 @@
 """Attacks on the local service, each followed by proof that everyone else is still served.
 
-The service runs in a process of its own with small limits (tests/realtime/hostile_service.py), on port 80
-of a loopback address so ably-python can reach it. After every attack: a raw JSON publisher and msgpack
-subscriber (the witness), ably-js in Node with JSON and msgpack (tests/realtime/js/probe.mjs) and
-ably-python all still publish, subscribe and enter presence; the service's peak memory stays within what
-its limits allow; and it has logged no traceback.
+The service runs in a process of its own with small limits, behind the dev server as `make dev` runs it
+(tests/realtime/hostile_service.py), on port 80 of a loopback address so ably-python can reach it. After
+every attack: a raw JSON publisher and msgpack subscriber (the witness), ably-js in Node with JSON and
+msgpack (tests/realtime/js/probe.mjs), ably-python, and two new visitors of the chat page in Chromium
+(tests/realtime/page_probe.py) all still publish, subscribe and enter presence; the service's peak memory
+stays within what its limits allow; and it has logged no traceback.
 """
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import subprocess
@@ -20,7 +22,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 import pytest
@@ -34,13 +36,16 @@ from ably_local.limits import MiB
 from tests.realtime.hostile_service import HOSTILE_LIMITS
 from tests.realtime.wire import (
     Action,
+    Flag,
     Format,
     Key,
     WireClient,
     fetch_token,
     open_connected,
     realtime_url,
+    request_token,
     signed_jwt,
+    signed_token_request,
 )
 from tests.realtime.witness import Witness, assert_error, assert_http_error, open_witness
 
@@ -51,11 +56,19 @@ KEY = Key.parse(API_KEY)
 HOST = os.environ.get("ABLY_PYTHON_TEST_HOST", "127.0.0.41").replace("127.0.0.", "127.0.1.", 1)
 PORT = 80
 TIMEOUT_S = 10
-# Peak memory the service may reach above its idle size: its history and presence budgets several times
-# over (Python objects and cached frames cost more than the bytes counted), each attacker's outbound
-# buffer, and slack for the interpreter. Unbounded growth (tens or hundreds of MiB) exceeds it.
+# Peak memory the service may reach above its idle size: its history and presence totals several times
+# over (Python objects and cached frames cost more than the bytes counted), its other totals (tokens, stats,
+# idempotency ids, revocations: every app's together) twice over, each attacker's outbound buffer, and
+# slack for the interpreter. Unbounded growth (tens or hundreds of MiB) exceeds it.
 MEMORY_ALLOWANCE = (
     4 * (HOSTILE_LIMITS.history_bytes_total + HOSTILE_LIMITS.presence_bytes_total)
+    + 2
+    * (
+        HOSTILE_LIMITS.token_bytes_total
+        + HOSTILE_LIMITS.stats_bytes_total
+        + HOSTILE_LIMITS.idempotency_bytes_total
+        + HOSTILE_LIMITS.revocation_bytes_total
+    )
     + 8 * HOSTILE_LIMITS.outbound_buffer_bytes
     + 32 * MiB
 )
@@ -133,6 +146,40 @@ def probe(hostile: HostileService) -> Iterator[Probe]:
     node.close()
 
 
+class PageProbe:
+    """The chat page in Chromium: one long-lived process answering `check URL NAME` lines."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.realtime.page_probe"],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    async def check(self, channel: str, name: str) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        page = f"http://{HOST}:{PORT}/?channel={quote(channel, safe=':')}"
+        self.process.stdin.write(f"check {page} {name}\n")
+        self.process.stdin.flush()
+        line = await asyncio.wait_for(asyncio.to_thread(self.process.stdout.readline), 6 * TIMEOUT_S)
+        result: dict[str, Any] = json.loads(line)
+        return result
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(TIMEOUT_S)
+
+
+@pytest.fixture(scope="module")
+def page_probe(hostile: HostileService) -> Iterator[PageProbe]:
+    chromium = PageProbe()
+    yield chromium
+    chromium.close()
+
+
 def url(fmt: Format = "json", **params: str) -> str:
     return realtime_url(HOST, PORT, fmt, **params)
 
@@ -157,15 +204,18 @@ async def python_sdk_served(name: str) -> None:
 
 @pytest.fixture
 async def witness(
-    hostile: HostileService, probe: Probe, request: pytest.FixtureRequest
+    hostile: HostileService, probe: Probe, page_probe: PageProbe, request: pytest.FixtureRequest
 ) -> AsyncIterator[Witness]:
-    """Around each attack: the witness before and after, then ably-js, ably-python, memory and the log."""
+    """Around each attack: the witness before and after, then ably-js, ably-python, the page in Chromium,
+    memory and the log."""
     async with open_witness(url(key=API_KEY), url("msgpack", key=API_KEY)) as witness:
         yield witness
     name = f"{request.node.name}-{uuid.uuid4().hex[:8]}".replace("[", "-").replace("]", "")
     result = await probe.check(name)
     assert result["ok"], f"ably-js after {request.node.name}: {result}"
     await python_sdk_served(name)
+    page = await page_probe.check(witness.page_channel or f"chat:page-{uuid.uuid4().hex[:8]}", "visitor")
+    assert page["ok"], f"the chat page after {request.node.name}: {page}"
     peak = hostile.memory("VmHWM")
     assert peak - hostile.idle_rss < MEMORY_ALLOWANCE, (
         f"peak memory {peak / MiB:.0f} MiB, idle {hostile.idle_rss / MiB:.0f} MiB, "
@@ -190,6 +240,15 @@ async def token(**fields: Any) -> str:
     return await fetch_token(f"http://{HOST}:{PORT}", KEY, **fields)
 
 
+async def sandbox_app_key(**key_spec: Any) -> str:
+    """A new sandbox app (POST /apps, as the SDKs' suites make them) with one key of this spec."""
+    async with httpx.AsyncClient(base_url=f"http://{HOST}:{PORT}") as http:
+        created = await http.post("/apps", json={"keys": [key_spec]})
+    assert created.status_code == 201, created.text
+    key: str = created.json()["keys"][0]["keyStr"]
+    return key
+
+
 async def history(channel: str) -> list[dict[str, Any]]:
     async with httpx.AsyncClient(base_url=f"http://{HOST}:{PORT}", headers=basic_auth()) as http:
         response = await http.get(f"/channels/{channel}/messages")
@@ -203,7 +262,8 @@ async def history(channel: str) -> list[dict[str, Any]]:
 
 async def test_a_huge_rest_body_is_refused_before_it_is_kept(witness: Witness) -> None:
     channel = f"flood:{uuid.uuid4().hex}"
-    body = json.dumps([{"name": "x", "data": "y" * 1000}] * 20_000).encode()  # about 20 MB
+    # About 4 MB: eight times the service's body limit, within the dev server's own (6 MiB), which it reaches.
+    body = json.dumps([{"name": "x", "data": "y" * 1000}] * 4_000).encode()
     async with httpx.AsyncClient(base_url=f"http://{HOST}:{PORT}", headers=basic_auth()) as http:
         declared = await http.post(f"/channels/{channel}/messages", content=body)
         assert_http_error(declared, 40009, 413, secret=KEY.secret)
@@ -302,6 +362,258 @@ async def test_presence_past_its_limits_is_refused(witness: Witness) -> None:
     assert (await client.expect(Action.NACK, msgSerial=1))["error"]["code"] == 91003
 
 
+# --- the work one request causes ------------------------------------------------------------------------
+
+
+async def batch_publish(body: Any) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=f"http://{HOST}:{PORT}", headers=basic_auth(), timeout=30) as http:
+        return await http.post("/messages", json=body, headers={"X-Ably-Version": "3"})
+
+
+async def test_a_batch_publish_is_bounded_in_messages_across_its_channels(witness: Witness) -> None:
+    # Within the channel limit and a fraction of the body limit, one spec asks for 300,000 publishes.
+    prefix = f"batch:{uuid.uuid4().hex}"
+    channels = [f"{prefix}:{n}" for n in range(HOSTILE_LIMITS.batch_items_per_request)]
+    tiny: list[dict[str, str]] = [{}] * 300
+    refused = await batch_publish({"channels": channels, "messages": tiny})
+    assert_http_error(refused, 40034, 400, secret=KEY.secret)
+    # The same spread over many specs, each of them small.
+    spread = [{"channels": channels[at : at + 10], "messages": tiny[:101]} for at in range(0, 1000, 10)]
+    assert_http_error(await batch_publish(spread), 40034, 400, secret=KEY.secret)
+    assert await history(channels[0]) == []
+    assert await history(channels[-1]) == []
+    # More channels than a batch may name: Ably's code for it.
+    too_many = {"channels": [*channels, f"{prefix}:one-more"], "messages": [{}]}
+    assert_http_error(await batch_publish(too_many), 90010, 400, secret=KEY.secret)
+    # Up to the bound, everything is published.
+    limit = HOSTILE_LIMITS.batch_messages_per_request
+    within = await batch_publish({"channels": channels[:10], "messages": [{"data": "x"}] * (limit // 10)})
+    assert within.status_code == 201, within.text
+    assert len(await history(channels[9])) == limit // 10
+
+
+def heavy_filter(variant: int) -> str:
+    """A subscription filter of 118 terms, each distinct by `variant`, that passes every message."""
+    alternatives = " || ".join(f"headers.k{n} == 'v{variant}-{n}'" for n in range(23))
+    return filtered(f"({alternatives}) || name != 'never'", "")
+
+
+async def test_the_filters_following_one_channel_are_bounded_in_their_work(witness: Witness) -> None:
+    # Every message published on a channel is evaluated by each distinct filter following it: a thousand
+    # messages against hundreds of heavy filters held the event loop for seconds.
+    channel = f"chat:filtered-{uuid.uuid4().hex}"
+    app_key = await sandbox_app_key(capability=json.dumps({"[*]*": ["*"]}))
+    subscriber = await connected(key=app_key)
+    answers = [await subscriber.attach(heavy_filter(variant) + channel) for variant in range(40)]
+    attached = [answer for answer in answers if answer["action"] == Action.ATTACHED]
+    assert 0 < len(attached) <= HOSTILE_LIMITS.filter_terms_per_channel // 118
+    for answer in answers[len(attached) :]:
+        assert_error(answer, Action.ERROR, 42910, 429)
+    # Those attached still get what their filters accept.
+    publisher = await connected(key=app_key)
+    serial = await publisher.publish(channel, *[{"name": "m", "data": n} for n in range(100)])
+    await publisher.acked(serial)
+    for _ in attached:
+        delivered = await subscriber.expect(Action.MESSAGE, seconds=TIMEOUT_S)
+        assert len(delivered["messages"]) == 100
+
+
+# --- attach-time bursts -----------------------------------------------------------------------------------
+
+# A text Ably counts as 1 byte a character and JSON escapes to 6 (\u0001): legitimate messages that weigh
+# six times as much on a JSON client's wire as they count against maxMessageSize.
+ESCAPED = "\x01"
+
+
+async def visitor(client_id: str, fmt: Format = "json") -> WireClient:
+    """A client with the token any page visitor gets from the token function."""
+    rights = json.dumps({"chat:*": ["presence", "publish", "subscribe"]})
+    return await connected(fmt, access_token=await token(client_id=client_id, capability=rights))
+
+
+async def test_a_rewind_never_drops_its_joiner(witness: Witness) -> None:
+    # Sixty messages of 8 KB each, within every limit, are about 3 MB of JSON: a rewind replaying them all
+    # overflowed every JSON joiner's outbox (80020), the page's visitors included, for as long as history
+    # kept them.
+    channel = f"chat:rewind-{uuid.uuid4().hex}"
+    witness.page_channel = channel
+    mallory = await visitor("mallory")
+    for _ in range(60):
+        serial = await mallory.publish(channel, {"name": "chat", "data": ESCAPED * 8000})
+    await mallory.acked(serial)
+    for rewind in ("50", "2m"):
+        joiner = await connected(key=API_KEY)
+        attached = await joiner.attach(channel, params={"rewind": rewind})
+        assert attached["action"] == Action.ATTACHED, attached
+        assert attached["error"]["code"] == 90004  # fewer than asked for: the newest that fit
+        replayed = [await joiner.expect(Action.MESSAGE) for _ in range(3)]
+        assert all(len(frame["messages"]) == 1 for frame in replayed)
+        serial = await mallory.publish(channel, {"name": "chat", "data": "live"})
+        live = await joiner.expect(Action.MESSAGE, seconds=TIMEOUT_S, channel=channel)
+        while live["messages"][0]["data"] != "live":  # the rest of the replay, then live delivery
+            live = await joiner.expect(Action.MESSAGE, seconds=TIMEOUT_S, channel=channel)
+        await joiner.close()
+
+
+async def test_a_large_presence_set_never_drops_its_joiner(witness: Witness) -> None:
+    # Ninety members of 2.5 KB each are within the presence limits and about 1.4 MB of JSON: in one SYNC
+    # that overflowed every JSON joiner's outbox (80020). It goes out in pages as the joiner reads.
+    channel = f"chat:crowd-{uuid.uuid4().hex}"
+    witness.page_channel = channel
+    holder = await connected("msgpack", key=API_KEY)
+    assert (await holder.attach(channel, flags=Flag.PRESENCE))["action"] == Action.ATTACHED
+    for serial, start in enumerate(range(0, 90, 15)):
+        members = [
+            {"action": 2, "clientId": f"member-{n}", "data": ESCAPED * 2500} for n in range(start, start + 15)
+        ]
+        await holder.send(
+            {"action": Action.PRESENCE, "channel": channel, "msgSerial": serial, "presence": members}
+        )
+        await holder.acked(serial)
+    joiner = await connected(key=API_KEY)
+    attached = await joiner.attach(channel)
+    assert attached["flags"] & Flag.HAS_PRESENCE
+    pages = [await joiner.expect(Action.SYNC, seconds=TIMEOUT_S)]
+    while not pages[-1]["channelSerial"].endswith(":"):
+        pages.append(await joiner.expect(Action.SYNC, seconds=TIMEOUT_S))
+    assert len(pages) > 1
+    assert len({page["channelSerial"].split(":")[0] for page in pages}) == 1
+    present = sorted(member["clientId"] for page in pages for member in page["presence"])
+    assert present == sorted(f"member-{n}" for n in range(90))
+    publisher = await connected(key=API_KEY)
+    await publisher.publish(channel, {"name": "chat", "data": "after the sync"})
+    await joiner.expect(Action.MESSAGE, seconds=TIMEOUT_S, channel=channel)
+
+
+# --- mutable messages and annotations ----------------------------------------------------------------------
+
+EDITOR_RIGHTS = ["publish", "subscribe", "history", "message-update-own", "annotation-publish"]
+
+
+async def test_appends_cannot_grow_a_message_or_its_versions_without_bound(witness: Witness) -> None:
+    # Each append is a small publish; what it keeps is the whole joined message, again, as a new version.
+    mallory = await connected(
+        access_token=await token(client_id="mallory", capability=json.dumps({"mutable:*": EDITOR_RIGHTS}))
+    )
+    channel = f"mutable:{uuid.uuid4().hex}"
+    serial = await mallory.publish(channel, {"data": "x" * 40_000})
+    [message_serial] = (await mallory.acked(serial))["res"][0]["serials"]
+    serial = await mallory.publish(channel, {"action": 5, "serial": message_serial, "data": "y" * 40_000})
+    assert (await mallory.expect(Action.NACK, msgSerial=serial))["error"]["code"] == 40009  # joined: 80 KB
+    # Then 300 one-byte appends to each of five messages of 60 KB: 90 MB of versions, were they unbounded.
+    codes: list[int] = []
+    for _ in range(5):
+        serial = await mallory.publish(channel, {"data": "z" * 60_000})
+        [message_serial] = (await mallory.acked(serial))["res"][0]["serials"]
+        for _ in range(3):  # a hundred at a time, within Ably's 2,000 protocol messages a second
+            for _ in range(100):
+                serial = await mallory.publish(channel, {"action": 5, "serial": message_serial, "data": "z"})
+            while True:
+                answer = await mallory.recv(seconds=TIMEOUT_S)
+                if answer["action"] == Action.NACK:
+                    codes.append(answer["error"]["code"])
+                if (
+                    answer["action"] in (Action.ACK, Action.NACK)
+                    and answer["msgSerial"] + answer["count"] > serial
+                ):
+                    break
+            await asyncio.sleep(0.1)
+    assert codes
+    assert set(codes) <= {42910, 40400}  # too many versions, or history already let the message go
+
+
+async def test_annotations_and_their_summary_are_bounded(witness: Witness) -> None:
+    channel = f"mutable:{uuid.uuid4().hex}"
+    publisher = await connected("msgpack", key=API_KEY)
+    subscriber = await connected(key=API_KEY)
+    assert (await subscriber.attach(channel))["action"] == Action.ATTACHED
+    serial = await publisher.publish(channel, {"data": "react to me"})
+    [message_serial] = (await publisher.acked(serial))["res"][0]["serials"]
+    # Two thousand clients react, a hundred at a time: each summary would list every one of them.
+    codes: list[int] = []
+    for start in range(0, 2000, 100):
+        reactions = [
+            {
+                "messageSerial": message_serial,
+                "type": "reaction:distinct.v1",
+                "name": "+1",
+                "clientId": f"fan-{n:05}-" + "x" * 74,  # 80 bytes: 1,000 of them pass 64 KiB
+            }
+            for n in range(start, start + 100)
+        ]
+        await publisher.send(
+            {
+                "action": Action.ANNOTATION,
+                "channel": channel,
+                "msgSerial": start + 1,
+                "annotations": reactions,
+            }
+        )
+        reply = await publisher.recv()
+        while reply["action"] not in (Action.ACK, Action.NACK):
+            reply = await publisher.recv()
+        if reply["action"] == Action.NACK:
+            codes.append(reply["error"]["code"])
+    assert codes
+    assert set(codes) == {42910}
+    last: dict[str, Any] = {}
+    with contextlib.suppress(TimeoutError):
+        while True:
+            frame = await subscriber.expect(Action.MESSAGE, seconds=1, channel=channel)
+            for item in frame["messages"]:
+                if item.get("action") == 4:
+                    last = item
+    listed = last["annotations"]["summary"]["reaction:distinct.v1"]["+1"]
+    assert listed["total"] == HOSTILE_LIMITS.annotations_per_message
+    assert listed["clipped"] is True
+    assert len(json.dumps(last["annotations"])) <= HOSTILE_LIMITS.max_message_size
+
+
+# --- a total is a total ------------------------------------------------------------------------------------
+
+
+async def test_sandbox_apps_share_the_services_totals(witness: Witness) -> None:
+    # Each app made through POST /apps (no credentials needed) had budgets of its own: a dozen of them
+    # held a dozen times the service's history and presence totals, and tokens of any size.
+    keys = [Key.parse(await sandbox_app_key()) for _ in range(12)]
+    base = f"http://{HOST}:{PORT}"
+    block = "h" * 4000
+    for key in keys:  # about 4 MB of history in each: the whole service's total, twelve times
+        credentials = {
+            "Authorization": "Basic " + base64.b64encode(f"{key.name}:{key.secret}".encode()).decode()
+        }
+        async with httpx.AsyncClient(base_url=base, headers=credentials, timeout=30) as http:
+            # 60 KB on each of 64 channels: within max_message_size and batch_messages_per_request.
+            spec = {"channels": [f"fill:{n}" for n in range(64)], "messages": [{"data": block}] * 15}
+            answer = await http.post("/messages", json=spec, headers={"X-Ably-Version": "3"})
+            assert answer.json()[0]["successCount"] == 64, answer.text[:300]
+    # The first app's history went first, to keep the whole service within its total.
+    first = keys[0]
+    credentials = {
+        "Authorization": "Basic " + base64.b64encode(f"{first.name}:{first.secret}".encode()).decode()
+    }
+    async with httpx.AsyncClient(base_url=base, headers=credentials) as http:
+        assert (await http.get("/channels/fill:0/messages")).json() == []
+    # Tokens whose capabilities are as large as a TokenRequest can carry are bounded in bytes, for every
+    # app together.
+    capability = json.dumps({f"room-{n}-{'r' * 400}": ["subscribe"] for n in range(1000)})  # 420 KB
+    refused: list[int] = []
+    for key in keys:
+        for _ in range(4):
+            answer = await request_token(base, signed_token_request(key, capability=capability))
+            if answer.status_code != 200:
+                refused.append(answer.json()["error"]["code"])
+    assert refused
+    assert set(refused) == {42910}
+    assert len(refused) >= len(keys) * 4 - HOSTILE_LIMITS.token_bytes_total // 400_000
+    # A removed app gives its share back.
+    async with httpx.AsyncClient(base_url=base) as http:
+        for key in keys:
+            auth = (key.name, key.secret)
+            assert (await http.delete(f"/apps/{key.name.partition('.')[0]}", auth=auth)).status_code == 204
+    assert (await request_token(base, signed_token_request(KEY, capability=capability))).status_code == 200
+
+
 # --- a client that sends too fast ----------------------------------------------------------------------
 
 
@@ -332,6 +644,63 @@ async def test_publishing_far_past_a_jwt_rate_is_refused_then_closed(witness: Wi
     assert [item["data"] for item in await history(channel)] == ["d"], "only the first was published"
 
 
+# --- found attacking it once more ---------------------------------------------------------------------------
+
+
+async def test_a_capability_nested_past_the_parser_is_40000(witness: Witness) -> None:
+    # A capability is JSON inside a string: the body's nesting check never sees it.
+    deep = "[" * 3000
+    answer = await request_token(f"http://{HOST}:{PORT}", signed_token_request(KEY, capability=deep))
+    assert_http_error(answer, 40000, 400, secret=KEY.secret)
+    jwt = signed_jwt(KEY, {"iat": now_s(), "exp": now_s() + 60, "x-ably-capability": deep})
+    refused = await WireClient.open(url(access_token=jwt))
+    assert_error(await refused.recv(), Action.ERROR, 40000, 400)
+    bearer = {"Authorization": "Bearer " + base64.b64encode(jwt.encode()).decode()}
+    async with httpx.AsyncClient(base_url=f"http://{HOST}:{PORT}", headers=bearer) as http:
+        assert_http_error(await http.get("/channels/chat:x/messages"), 40000, 400, secret=KEY.secret)
+
+
+async def test_a_batch_presence_request_naming_a_channel_again_and_again_costs_it_once(
+    witness: Witness,
+) -> None:
+    # Five hundred names of one channel holding 250 KB of presence asked for 125 MB in one answer.
+    channel = f"c{uuid.uuid4().hex[:6]}"  # short: five hundred of them fit in the dev server's request head
+    holder = await connected("msgpack", key=API_KEY)
+    assert (await holder.attach(channel, flags=Flag.PRESENCE))["action"] == Action.ATTACHED
+    for serial in range(5):
+        members = [{"action": 2, "clientId": f"m{serial}-{n}", "data": "p" * 2500} for n in range(20)]
+        await holder.send(
+            {"action": Action.PRESENCE, "channel": channel, "msgSerial": serial, "presence": members}
+        )
+        await holder.acked(serial)
+    async with httpx.AsyncClient(base_url=f"http://{HOST}:{PORT}", headers=basic_auth(), timeout=30) as http:
+        answer = await http.get("/presence", params={"channels": ",".join([channel] * 500)})
+    assert answer.status_code == 200, answer.text[:200]
+    [result] = answer.json()["results"] if "results" in answer.json() else answer.json()
+    assert result["channel"] == channel
+    assert len(result["presence"]) == 100
+
+
+async def test_sandbox_apps_are_bounded_in_the_bytes_their_specs_keep(witness: Witness) -> None:
+    # Anyone may make an app; each keeps its keys' capabilities, up to a whole request body of them.
+    capability = json.dumps({f"room-{n}-{'r' * 400}": ["subscribe"] for n in range(1000)})  # 420 KB
+    created: list[str] = []
+    codes: list[int] = []
+    async with httpx.AsyncClient(base_url=f"http://{HOST}:{PORT}", timeout=30) as http:
+        for _ in range(HOSTILE_LIMITS.sandbox_apps):
+            answer = await http.post("/apps", json={"keys": [{"capability": capability}]})
+            codes.append(answer.json()["error"]["code"] if answer.status_code != 201 else 201)
+            if answer.status_code == 201:
+                created.append(answer.json()["keys"][0]["keyStr"])
+        assert 201 in codes
+        assert codes[-1] == 42910
+        assert len(created) <= HOSTILE_LIMITS.sandbox_bytes_total // 400_000
+        for key in map(Key.parse, created):  # deleting them gives their share back
+            deleted = await http.delete(f"/apps/{key.name.partition('.')[0]}", auth=(key.name, key.secret))
+            assert deleted.status_code == 204
+        assert (await http.post("/apps", json={"keys": [{"capability": capability}]})).status_code == 201
+
+
 # --- a client that never reads ------------------------------------------------------------------------
 
 
@@ -357,9 +726,8 @@ async def test_a_subscriber_that_never_reads_is_let_go(hostile: HostileService, 
             assert frame["error"]["code"] == 80020
 
 
-async def test_a_client_that_pings_and_never_reads_cannot_grow_memory(witness: Witness) -> None:
-    # Every PING wants a PONG; a client that reads none must not make the service keep them all. The flood
-    # is past the memory allowance, so kept PONGs would fail the witness's memory check.
+async def open_raw_websocket() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A WebSocket opened by hand, for frames no client library would send."""
     reader, writer = await asyncio.open_connection(HOST, PORT)
     where = urlsplit(url(key=API_KEY))
     target = f"{where.path}?{where.query}"
@@ -368,12 +736,36 @@ async def test_a_client_that_pings_and_never_reads_cannot_grow_memory(witness: W
         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
     )
     assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
+    return reader, writer
+
+
+async def test_a_client_that_pings_and_never_reads_cannot_grow_memory(witness: Witness) -> None:
+    # Every PING wants a PONG; a client that reads none must not make the service keep them all. The flood
+    # is past the memory allowance, so kept PONGs would fail the witness's memory check.
+    _, writer = await open_raw_websocket()
     ping = Frame(Opcode.PING, b"p" * 125).serialize(mask=True)
     pings = ping * 1_000
     flood = MEMORY_ALLOWANCE + 16 * MiB
     for _ in range(flood // len(pings)):
         writer.write(pings)
         await writer.drain()
+    writer.close()
+
+
+@pytest.mark.parametrize("fragment", [b"", b"x"], ids=["empty", "one-byte"])
+async def test_a_message_in_endless_fragments_is_refused(witness: Witness, fragment: bytes) -> None:
+    # Each fragment is kept until the message ends: tiny ones are within the byte limit long after they cost
+    # more to keep than they carry, so their number is bounded too (1009, as for too many bytes).
+    reader, writer = await open_raw_websocket()
+    # One fragment past the bound, and nothing after it: the service has read everything when it closes.
+    first = Frame(Opcode.TEXT, b"{", fin=False).serialize(mask=True)
+    more = Frame(Opcode.CONT, fragment, fin=False).serialize(mask=True)
+    writer.write(first + more * HOSTILE_LIMITS.max_frame_fragments)
+    await writer.drain()
+    seen = await asyncio.wait_for(reader.read(), TIMEOUT_S)  # until the service closes the TCP connection
+    closing = seen[seen.rfind(b"\x88\x02") :]
+    assert closing[:2] == b"\x88\x02", seen[-64:]
+    assert int.from_bytes(closing[2:4], "big") == 1009
     writer.close()
 
 
@@ -573,3 +965,129 @@ async def test_wrong_token_requests_get_400(witness: Witness, body: bytes) -> No
             f"/keys/{KEY.name}/requestToken", content=body, headers={"Content-Type": "application/json"}
         )
     assert_http_error(response, 40000, 400, secret=KEY.secret)
+
+
+# --- identity and input rules everywhere ------------------------------------------------------------------
+
+
+def filtered(expression: str, base: str = "chat:filtered") -> str:
+    return f"[filter={base64.b64encode(expression.encode()).decode()}]{base}"
+
+
+def rest_path(channel: str, resource: str = "messages") -> str:
+    return f"/channels/{quote(channel, safe='')}/{resource}"
+
+
+MALFORMED_FILTERS = {
+    "negations": filtered("!" * 2000 + "name"),
+    "parentheses": filtered("(" * 1000 + "name" + ")" * 1000),
+    "deep-literal": filtered("name == `" + "[" * 1000 + "]" * 1000 + "`"),
+    "long-conjunction": filtered(" && ".join(["name == 'x'"] * 400)),
+    "nested-qualifiers": "[filter=bmFtZQ]" * 700 + "chat:filtered",  # within the 16 KiB request head
+    "not-utf8": "[filter=" + base64.b64encode(b"name == '\xff'").decode() + "]chat:filtered",
+    "unclosed": "[filter=bmFtZQ==chat:filtered",
+    "nothing-after": "[filter=bmFtZQ==]",
+}
+
+
+@pytest.mark.parametrize("name", MALFORMED_FILTERS.values(), ids=MALFORMED_FILTERS.keys())
+async def test_a_malformed_filter_is_40010_on_realtime_and_rest(witness: Witness, name: str) -> None:
+    client = await connected(key=API_KEY)
+    assert_error(await client.attach(name), Action.ERROR, 40010, 400)
+    async with httpx.AsyncClient(base_url=f"http://{HOST}:{PORT}", headers=basic_auth()) as http:
+        for method, resource in (("GET", "messages"), ("POST", "messages"), ("GET", "presence")):
+            body = {"name": "x", "data": "y"} if method == "POST" else None
+            answer = await http.request(method, rest_path(name, resource), json=body)
+            assert_http_error(answer, 40010, 400, secret=KEY.secret)
+
+
+async def test_a_version_or_annotation_cannot_claim_another_clientid(witness: Witness) -> None:
+    rights = [
+        "publish",
+        "subscribe",
+        "history",
+        "message-update-own",
+        "message-delete-own",
+        "annotation-publish",
+    ]
+    mallory_token = await token(client_id="mallory", capability=json.dumps({"mutable:*": rights}))
+    mallory = await connected(access_token=mallory_token)
+    channel = f"mutable:{uuid.uuid4().hex}"
+    assert (await mallory.attach(channel))["action"] == Action.ATTACHED
+    serial = await mallory.publish(channel, {"name": "post", "data": "mine"})
+    [message_serial] = (await mallory.acked(serial))["res"][0]["serials"]
+    as_alice = {"clientId": "alice", "description": "alice approved this"}
+    for change in (
+        {"action": 1, "serial": message_serial, "data": "edited", "version": as_alice},
+        {"action": 5, "serial": message_serial, "data": " more", "version": as_alice},
+        {"action": 2, "serial": message_serial, "version": as_alice},
+    ):
+        serial = await mallory.publish(channel, change)
+        assert (await mallory.expect(Action.NACK, msgSerial=serial))["error"]["code"] == 40012
+    annotation = {"messageSerial": message_serial, "type": "reaction:distinct.v1", "name": "+1"}
+    await mallory.send(
+        {
+            "action": Action.ANNOTATION,
+            "channel": channel,
+            "msgSerial": 99,
+            "annotations": [{**annotation, "clientId": "alice"}],
+        }
+    )
+    assert (await mallory.expect(Action.NACK, msgSerial=99))["error"]["code"] == 40012
+    bearer = {"Authorization": "Bearer " + base64.b64encode(mallory_token.encode()).decode()}
+    async with httpx.AsyncClient(base_url=f"http://{HOST}:{PORT}", headers=bearer) as http:
+        path = f"{rest_path(channel)}/{quote(message_serial, safe='')}"
+        patched = await http.patch(path, json={"action": 1, "data": "edited", "version": as_alice})
+        assert_http_error(patched, 40012, 400)
+        annotated = await http.post(f"{path}/annotations", json={**annotation, "clientId": "alice"})
+        assert_http_error(annotated, 40012, 400)
+        # Mallory's own edit goes through, and its version names her whoever she is not allowed to be.
+        edited = await http.patch(path, json={"action": 1, "data": "edited"})
+        assert edited.status_code == 200, edited.text
+        versions = (await http.get(f"{path}/versions")).json()
+    assert [version.get("version", {}).get("clientId") for version in versions][1:] == ["mallory"]
+
+
+UNAUTHENTICATED = [
+    ("GET", rest_path(MALFORMED_FILTERS["negations"])),
+    ("POST", rest_path(MALFORMED_FILTERS["nested-qualifiers"])),
+    ("GET", rest_path("chat:x", "presence")),
+    ("GET", rest_path("\x01bad", "presence/history")),
+    ("GET", f"/channels/{quote(MALFORMED_FILTERS['parentheses'], safe='')}"),
+    ("GET", f"{rest_path('mutable:x')}/no-such-serial"),
+    ("PATCH", f"{rest_path('mutable:x')}/no-such-serial"),
+    ("GET", f"{rest_path('mutable:x')}/no-such-serial/versions"),
+    ("POST", f"{rest_path('mutable:x')}/no-such-serial/annotations"),
+    ("POST", "/messages"),
+    ("GET", "/presence?channels=" + ",".join(["x"] * 5000)),
+    ("GET", "/stats?unit=fortnight"),
+    ("POST", "/stats"),
+    ("POST", f"/keys/{KEY.name}/revokeTokens"),
+    ("DELETE", "/apps/someone-elses"),
+    ("GET", "/keys/no.such/resource"),
+]
+
+
+STRANGERS = {
+    "none": {},
+    "wrong-secret": {
+        "Authorization": "Basic " + base64.b64encode(f"{KEY.name}:wrong-secret".encode()).decode()
+    },
+    "unknown-token": {
+        "Authorization": "Bearer " + base64.b64encode(b"hostileApp.notATokenWeIssued").decode()
+    },
+}
+
+
+async def test_rest_checks_credentials_before_anything_else(witness: Witness) -> None:
+    """A stranger learns nothing from any endpoint (not what exists, nor what it would refuse) and costs it
+    nothing past reading the credentials: every answer is the same 401."""
+    answers: dict[str, tuple[int, int]] = {}
+    for who, credentials in STRANGERS.items():
+        async with httpx.AsyncClient(base_url=f"http://{HOST}:{PORT}", headers=credentials) as http:
+            for method, path in UNAUTHENTICATED:
+                answer = await http.request(method, path, content=b"[" * 10_000)
+                answers[f"{who} {method} {path[:60]}"] = (answer.status_code, answer.json()["error"]["code"])
+    refused = {probe: answer for probe, answer in answers.items() if answer[0] != 401}
+    assert refused == {}
+    assert {code for _, code in answers.values()} <= {40101, 40140}

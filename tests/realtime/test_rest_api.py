@@ -213,18 +213,23 @@ async def test_batch_publish_for_older_clients_is_an_array_or_40020(app: App) ->
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "code"),
     [
-        [{"channels": [], "messages": [{"data": "x"}]}],
-        [{"channels": ["a"], "messages": []}],
-        [{"channels": ["a"]}],
-        ["not a spec"],
-        [{"channels": [f"c{n}" for n in range(1001)], "messages": [{"data": "x"}]}],
+        ([{"channels": [], "messages": [{"data": "x"}]}], 40000),
+        ([{"channels": ["a"], "messages": []}], 40000),
+        ([{"channels": ["a"]}], 40000),
+        (["not a spec"], 40000),
+        ([{"channels": ["a", *(f"c{n}" for n in range(1000))], "messages": [{"data": "x"}]}], 90010),
+        ([{"channels": ["a", "b"], "messages": [{"data": "x"}] * 501}], 40034),  # 1,002 publishes
+        ([{"channels": ["a"], "messages": [{"data": "x"}] * 600}] * 2, 40034),  # 1,200 over two specs
     ],
+    ids=["no-channels", "no-messages", "messages-missing", "not-a-spec", "channels", "messages", "specs"],
 )
-async def test_malformed_batch_publishes_are_refused_whole(app: App, body: Any) -> None:
+async def test_malformed_or_oversized_batch_publishes_are_refused_whole(
+    app: App, body: Any, code: int
+) -> None:
     async with app.http(0, **NEW) as http:
-        assert_http_error(await http.post("/messages", json=body), 40000, 400)
+        assert_http_error(await http.post("/messages", json=body), code, 400)
         assert (await http.get("/channels/a/messages")).json() == []
 
 

@@ -128,5 +128,9 @@ def test_a_malformed_spec_is_refused_in_ablys_terms(sandbox: LocalAbly, spec: An
 
 
 def test_a_plain_service_does_not_provision(local_ably: LocalAbly) -> None:
-    response = httpx.post(f"{local_ably.http_url}/apps", json={})
+    """No such resource; and, as everywhere on the REST API, a stranger is told only that they are one."""
+    stranger = httpx.post(f"{local_ably.http_url}/apps", json={})
+    assert (stranger.status_code, stranger.json()["error"]["code"]) == (401, 40101)
+    key_name, secret = local_ably.api_key.split(":", 1)
+    response = httpx.post(f"{local_ably.http_url}/apps", json={}, auth=(key_name, secret))
     assert (response.status_code, response.json()["error"]["code"]) == (404, 40400)

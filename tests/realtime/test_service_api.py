@@ -70,10 +70,17 @@ def test_command_prints_what_clients_need_but_never_the_secret() -> None:
 
 def test_unknown_rest_resources_get_ablys_not_found(local_ably: LocalAbly) -> None:
     with pytest.raises(urllib.error.HTTPError) as refused:
-        _get_json(f"{local_ably.http_url}/channels/chat/unknown")
+        _rest(local_ably, "/channels/chat/unknown")
     assert refused.value.code == 404
     assert refused.value.headers["x-ably-errorcode"] == "40400"
     assert json.load(refused.value)["error"]["code"] == 40400
+
+
+def test_unknown_rest_resources_ask_strangers_for_credentials_first(local_ably: LocalAbly) -> None:
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        _get_json(f"{local_ably.http_url}/channels/chat/unknown")
+    assert refused.value.code == 401
+    assert json.load(refused.value)["error"]["code"] == 40101
 
 
 def _rest(service: LocalAbly, path: str, body: Any = None) -> tuple[Any, str | None]:

@@ -46,6 +46,7 @@ class Action(IntEnum):
     MESSAGE = 15
     SYNC = 16
     AUTH = 17
+    ANNOTATION = 21
 
 
 class Flag:

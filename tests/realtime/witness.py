@@ -19,6 +19,9 @@ class Witness:
     subscriber: WireClient
     channel: str
     checks: int = 0
+    # The channel the chat page is checked on after the attack (a fresh one when None): an attack on a
+    # channel visitors use sets it, so that the page proves that channel still serves newcomers.
+    page_channel: str | None = None
 
     async def still_served(self) -> None:
         self.checks += 1

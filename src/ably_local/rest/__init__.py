@@ -13,7 +13,7 @@ from ably_local.rest.messages import message_routes
 from ably_local.rest.revocation import revocation_routes
 from ably_local.rest.stats import stats_routes
 from ably_local.rest.status import status_routes
-from ably_local.rest.wire import endpoint
+from ably_local.rest.wire import authenticate, endpoint
 
 # Paths the REST API owns; the dev server sends these to the service and everything else to the page.
 REST_PATH_PREFIXES = ("/time", "/keys/", "/channels/", "/stats", "/messages", "/presence", "/apps")
@@ -21,7 +21,8 @@ REST_PATH_PREFIXES = ("/time", "/keys/", "/channels/", "/stats", "/messages", "/
 
 def rest_routes(apps: Apps) -> list[Route]:
     async def not_found(request: Request) -> Response:
-        raise AblyError(40400, 404, f"No such resource: {request.method} {request.url.path}")
+        authenticate(apps, request)  # as everywhere: a stranger learns nothing, not even what exists
+        raise AblyError(40400, 404, f"No such resource: {request.method} {request.url.path[:200]}")
 
     return [
         *key_routes(apps),

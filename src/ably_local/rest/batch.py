@@ -41,16 +41,24 @@ def batch_routes(apps: Apps) -> list[Route]:
         refusal = "A batch publish is a BatchPublishSpec or a list of them"
         specs = await read_objects(request, limits.max_frame_size, refusal)
         parsed = [_spec(spec, request) for spec in specs]
-        publishes = sum(len(channels) for channels, _ in parsed)
-        if publishes > limits.batch_items_per_request:
-            raise bad_request(f"A batch may publish to at most {limits.batch_items_per_request} channels")
+        if sum(len(channels) for channels, _ in parsed) > limits.batch_items_per_request:
+            raise too_many_channels("publish to", limits.batch_items_per_request)
+        # The work is each message published on each channel its spec names, whatever the body's size.
+        publishes = sum(len(channels) * len(messages) for channels, messages in parsed)
+        if publishes > limits.batch_messages_per_request:
+            raise AblyError(
+                40034,
+                400,
+                f"A batch may publish at most {limits.batch_messages_per_request} messages, counting each "
+                f"message once per channel it goes to; this one would publish {publishes}",
+            )
         batches = []
         for channels, messages in parsed:
             results = []
             for name in channels:
                 try:
                     results.append(
-                        publish_over_rest(service, validate_channel_name(name), messages, credentials)
+                        publish_over_rest(service, validate_channel_name(name, limits), messages, credentials)
                     )
                 except AblyError as error:
                     results.append({"channel": name, "error": error.to_wire()})
@@ -61,15 +69,18 @@ def batch_routes(apps: Apps) -> list[Route]:
 
     async def batch_presence(request: Request) -> Response:
         service, credentials = authenticate(apps, request)
-        names = [name for name in request.query_params.get("channels", "").split(",") if name]
+        # A channel named again is answered once: repeating a name must not multiply the answer.
+        names = list(
+            dict.fromkeys(name for name in request.query_params.get("channels", "").split(",") if name)
+        )
         if not names:
             raise bad_request("Name the channels: GET /presence?channels=a,b")
         if len(names) > service.limits.batch_items_per_request:
-            raise bad_request(f"A batch may read at most {service.limits.batch_items_per_request} channels")
+            raise too_many_channels("read", service.limits.batch_items_per_request)
         results: list[Result] = []
         for name in names:
             try:
-                require(credentials, "subscribe", validate_channel_name(name))
+                require(credentials, "subscribe", validate_channel_name(name, service.limits))
                 members = service.presence.members(name)
                 if not wants_msgpack(request):
                     members = [to_json_item(member) for member in members]
@@ -82,6 +93,10 @@ def batch_routes(apps: Apps) -> list[Route]:
         Route("/messages", endpoint(batch_publish), methods=["POST", "OPTIONS"]),
         Route("/presence", endpoint(batch_presence), methods=["GET", "OPTIONS"]),
     ]
+
+
+def too_many_channels(verb: str, limit: int) -> AblyError:
+    return AblyError(90010, 400, f"A batch request may {verb} at most {limit} channels")
 
 
 def _spec(spec: dict[str, Any], request: Request) -> tuple[list[str], list[dict[str, Any]]]:

@@ -28,8 +28,8 @@ from ably_local.rest.wire import (
 
 def channel_routes(apps: Apps) -> list[Route]:
     async def messages(request: Request) -> Response:
-        name = validate_channel_name(request.path_params["channel"])
         service, credentials = authenticate(apps, request)
+        name = validate_channel_name(request.path_params["channel"], service.limits)
         if request.method == "POST":
             return await publish(request, service, name, credentials)
         require(credentials, "history", name)
@@ -43,14 +43,14 @@ def channel_routes(apps: Apps) -> list[Route]:
         return answer(request, publish_over_rest(service, name, raw, credentials), 201)
 
     async def presence(request: Request) -> Response:
-        name = validate_channel_name(request.path_params["channel"])
         service, credentials = authenticate(apps, request)
+        name = validate_channel_name(request.path_params["channel"], service.limits)
         require(credentials, "subscribe", name)
         return answer(request, service.presence.members(name))
 
     async def presence_history(request: Request) -> Response:
-        name = validate_channel_name(request.path_params["channel"])
         service, credentials = authenticate(apps, request)
+        name = validate_channel_name(request.path_params["channel"], service.limits)
         require(credentials, "history", name)
         return history(request, service.messaging.history_of(name, Action.PRESENCE), "presence/history")
 

@@ -8,13 +8,14 @@ from starlette.routing import Route
 
 from ably_local.apps import Apps
 from ably_local.channels import validate_channel_name
+from ably_local.realtime import RealtimeService
 from ably_local.rest.wire import answer, authenticate, endpoint, int_param, page_limit, read_items, require
 
 
 def message_routes(apps: Apps) -> list[Route]:
     async def message(request: Request) -> Response:
-        name, serial = _names(request)
         service, credentials = authenticate(apps, request)
+        name, serial = _names(request, service)
         if request.method == "GET":
             require(credentials, "history", name)
             return answer(request, service.messaging.message_store(name).get(serial).latest)
@@ -27,14 +28,14 @@ def message_routes(apps: Apps) -> list[Route]:
         return answer(request, {"versionSerial": version_serial})
 
     async def versions(request: Request) -> Response:
-        name, serial = _names(request)
         service, credentials = authenticate(apps, request)
+        name, serial = _names(request, service)
         require(credentials, "history", name)
         return _page(request, service.messaging.message_store(name).get(serial).versions, "versions")
 
     async def annotations(request: Request) -> Response:
-        name, serial = _names(request)
         service, credentials = authenticate(apps, request)
+        name, serial = _names(request, service)
         if request.method == "GET":
             require(credentials, "history", name)
             return _page(
@@ -66,8 +67,9 @@ def message_routes(apps: Apps) -> list[Route]:
     ]
 
 
-def _names(request: Request) -> tuple[str, str]:
-    return validate_channel_name(request.path_params["channel"]), request.path_params["serial"]
+def _names(request: Request, service: RealtimeService) -> tuple[str, str]:
+    name = validate_channel_name(request.path_params["channel"], service.limits)
+    return name, request.path_params["serial"]
 
 
 def _page(request: Request, items: list[dict[str, Any]], resource: str) -> Response:

@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from ably_local.apps import Apps
 from ably_local.auth import ApiKey
-from ably_local.capability import ALL, parse_capability, to_json
+from ably_local.capability import ALL, capability_bytes, parse_capability, to_json
 from ably_local.channels import validate_channel_name
 from ably_local.errors import AblyError, bad_request, unauthorized
 from ably_local.limits import Limits
@@ -63,9 +63,12 @@ def sandbox_routes(apps: Apps, where: Endpoint) -> list[Route]:
         namespaces = _list(spec, "namespaces")
         if not all(isinstance(namespace.get("id"), str) and namespace["id"] for namespace in namespaces):
             raise bad_request("Each namespace in the app spec needs an id")
+        kept = sum(len(key.name) + len(key.secret) + capability_bytes(key.capability) for key in keys)
+        kept += sum(len(namespace["id"].encode()) for namespace in namespaces)
         service = apps.add(
             app_id,
             keys,
+            held_bytes=kept,
             persisted_namespaces=_namespaces_with(namespaces, "persisted"),
             mutable_namespaces=_namespaces_with(namespaces, "mutableMessages"),
             limits=_app_limits(apps, spec),
@@ -174,7 +177,7 @@ def _enter_fixtures(service: RealtimeService, channels: list[dict[str, Any]]) ->
     if len(channels) > MAX_FIXTURE_CHANNELS:
         raise bad_request(f"An app spec may have at most {MAX_FIXTURE_CHANNELS} channels")
     for channel_spec in channels:
-        name = validate_channel_name(channel_spec.get("name"))
+        name = validate_channel_name(channel_spec.get("name"), service.limits)
         fixtures = channel_spec.get("presence", [])
         if not isinstance(fixtures, list) or not all(isinstance(item, dict) for item in fixtures):
             raise bad_request("A channel's presence fixtures must be a list of objects")

@@ -31,16 +31,16 @@ NO_METRICS = {
 
 def status_routes(apps: Apps) -> list[Route]:
     async def status(request: Request) -> Response:
+        service, credentials = authenticate(apps, request)
         # The name is one path segment as sent (SDKs percent-encode `/`); more segments are another resource.
         raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
         segment = raw_path.partition(b"?")[0][len(PREFIX) :]
         if not raw_path.startswith(PREFIX) or b"/" in segment:
-            raise AblyError(40400, 404, f"No such resource: {request.method} {request.url.path}")
+            raise AblyError(40400, 404, f"No such resource: {request.method} {request.url.path[:200]}")
         try:
-            name = validate_channel_name(unquote_to_bytes(segment).decode())
+            name = validate_channel_name(unquote_to_bytes(segment).decode(), service.limits)
         except UnicodeDecodeError:
             raise invalid_channel("Channel name is not valid UTF-8") from None
-        service, credentials = authenticate(apps, request)
         require(credentials, "channel-metadata", name)
         metrics = service.channel_metrics(name) or NO_METRICS
         details = {

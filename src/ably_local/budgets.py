@@ -1,0 +1,73 @@
+"""What every app of one service draws on together: a total is a total, however many sandbox apps there are.
+
+Each app keeps its own history, presence sets, stats, idempotency ids, revocations and tokens within its
+own limits; the service's totals bound all of them at once. History is one store with one eviction order
+for every app (the oldest event of the whole service goes first); the others are counters each app's store
+checks as well as its own bound.
+"""
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from ably_local.history import History
+from ably_local.limits import Limits
+
+
+class Forgetful(Protocol):
+    """A store that can give bytes back by forgetting its oldest entry (stats minutes, idempotency ids)."""
+
+    @property
+    def bytes(self) -> int: ...
+
+    def forget_oldest(self) -> None: ...
+
+
+class Budget:
+    """Bytes held together by several stores, against one limit. Stores that refuse past it check `fits`;
+    stores that forget instead join it, and the one holding most forgets first, so that one app filling
+    the total cannot keep the others from remembering anything."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self._forgetful: list[Forgetful] = []
+
+    def fits(self, size: int) -> bool:
+        return self.used + size <= self.limit
+
+    def join(self, store: Forgetful) -> None:
+        self._forgetful.append(store)
+
+    def leave(self, store: Forgetful) -> None:
+        self._forgetful = [member for member in self._forgetful if member is not store]
+
+    def make_room(self) -> None:
+        """Past the limit, the store holding most forgets its oldest, until the total fits again."""
+        while self.used > self.limit and self._forgetful:
+            largest = max(self._forgetful, key=lambda store: store.bytes)
+            if largest.bytes <= 0:
+                return
+            largest.forget_oldest()
+
+
+@dataclass(frozen=True)
+class ServiceBudgets:
+    history: History
+    presence: Budget
+    stats: Budget
+    idempotency: Budget
+    revocations: Budget
+    tokens: Budget
+    sandbox: Budget
+
+    @classmethod
+    def within(cls, limits: Limits) -> "ServiceBudgets":
+        return cls(
+            History(limits),
+            Budget(limits.presence_bytes_total),
+            Budget(limits.stats_bytes_total),
+            Budget(limits.idempotency_bytes_total),
+            Budget(limits.revocation_bytes_total),
+            Budget(limits.token_bytes_total),
+            Budget(limits.sandbox_bytes_total),
+        )

@@ -1,0 +1,145 @@
+"""A total is a total: every app of one service (sandbox apps included) draws on the same budgets."""
+
+import json
+from typing import Any
+
+import pytest
+
+from ably_local.apps import Apps
+from ably_local.auth import ApiKey
+from ably_local.config import ServiceConfig
+from ably_local.connection import Connection
+from ably_local.errors import AblyError
+from ably_local.limits import KiB, Limits
+from ably_local.protocol import Action
+from ably_local.realtime import RealtimeService
+from tests.realtime.core import FakeClock, actions, drain
+from tests.realtime.wire import Key, signed_token_request
+
+CLOCK = FakeClock()
+
+
+def apps_with(count: int, **limits: Any) -> tuple[Apps, list[RealtimeService]]:
+    apps = Apps(ServiceConfig(limits=Limits(**limits)), clock=CLOCK)
+    services = [apps.add(f"app{n}", [ApiKey(f"app{n}.key", "secret-of-app")]) for n in range(count)]
+    return apps, services
+
+
+def connected(service: RealtimeService) -> Connection:
+    [key] = service.authority.keys.values()
+    connection = service.open({"v": "6", "format": "msgpack", "key": key.value})
+    drain(connection)
+    return connection
+
+
+def publish(service: RealtimeService, connection: Connection, channel: str, serial: int, size: int) -> None:
+    message = {
+        "action": Action.MESSAGE,
+        "channel": channel,
+        "msgSerial": serial,
+        "messages": [{"data": "d" * size}],
+    }
+    service.receive(connection, _packed(message))
+    assert Action.ACK in actions(drain(connection))
+
+
+def _packed(message: dict[str, Any]) -> bytes:
+    import msgpack
+
+    packed: bytes = msgpack.packb(message, use_bin_type=True)
+    return packed
+
+
+def test_history_is_one_total_for_every_app_oldest_first() -> None:
+    apps, services = apps_with(3, history_bytes_total=100 * KiB)
+    for serial, service in enumerate(services):
+        connection = connected(service)
+        for n in range(5):
+            publish(service, connection, f"room{n}", serial * 5 + n, 10_000)
+    assert apps.budgets.history.bytes <= 100 * KiB
+    # The first app's oldest went first, whichever app published since.
+    assert services[0].messaging.history_of("room0") == []
+    assert len(services[2].messaging.history_of("room4")) == 1
+
+
+def test_presence_is_one_total_for_every_app() -> None:
+    _, services = apps_with(2, presence_bytes_total=30_000)
+    sizes = []
+    for service in services:
+        connection = connected(service)
+        service.receive(connection, _packed({"action": Action.ATTACH, "channel": "room"}))
+        drain(connection)
+        members = [{"action": 2, "clientId": f"m{n}", "data": "p" * 9_000} for n in range(2)]
+        message = {"action": Action.PRESENCE, "channel": "room", "msgSerial": 0, "presence": members}
+        service.receive(connection, _packed(message))
+        sizes.append([frame.get("error", {}).get("code") for frame in _decoded(drain(connection))])
+    assert sizes[0] == [None]  # 18 KB of 30 KB
+    assert 91003 in sizes[1]  # 18 KB more would pass the service's total, whichever app asks
+
+
+def _decoded(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [frame for frame in frames if frame["action"] in (Action.ACK, Action.NACK)]
+
+
+@pytest.mark.parametrize("store", ["stats", "idempotency"])
+def test_what_apps_remember_is_one_total_the_oldest_of_the_app_forgotten(store: str) -> None:
+    limits = {"stats_bytes_total": 20_000} if store == "stats" else {"idempotency_bytes_total": 2_000}
+    apps, services = apps_with(4, **limits)
+    budget = apps.budgets.stats if store == "stats" else apps.budgets.idempotency
+    for service in services:
+        connection = connected(service)
+        for serial in range(10):
+            message = {
+                "action": Action.MESSAGE,
+                "channel": f"room{serial}",
+                "msgSerial": serial,
+                "messages": [{"id": f"id-{serial}-{'x' * 100}", "data": "d"}],
+            }
+            service.receive(connection, _packed(message))
+            CLOCK.advance(60_000)  # a new minute each time, for stats
+            drain(connection)
+        service.stats.intervals("minute", 0, service.clock(), service.clock())  # folds the counts
+    limit = 20_000 if store == "stats" else 2_000
+    assert 0 < budget.used <= limit
+    held = [
+        len(service.stats.minutes) if store == "stats" else len(service.messaging.recent_publishes)
+        for service in services
+    ]
+    assert min(held) > 0  # the app holding most forgets first: every app keeps some
+    assert sum(held) < 40  # four apps remembered ten each before the total was the service's
+
+
+def test_tokens_are_bounded_in_bytes_per_app_and_for_every_app() -> None:
+    _, services = apps_with(2, token_bytes_per_app=300_000, token_bytes_total=400_000)
+    capability = json.dumps({f"room-{n}-{'r' * 100}": ["subscribe"] for n in range(1000)})  # 110 KB
+    answers: list[list[int | None]] = []
+    for service in services:
+        [key] = service.authority.keys.values()
+        codes: list[int | None] = []
+        for _ in range(3):
+            request = signed_token_request(
+                Key.parse(key.value), capability=capability, timestamp=service.clock()
+            )
+            try:
+                service.authority.request_token(key.name, request)
+                codes.append(None)
+            except AblyError as error:
+                codes.append(error.code)
+        answers.append(codes)
+    assert answers == [[None, None, 42910], [None, 42910, 42910]]
+
+
+def test_a_removed_app_gives_its_share_back() -> None:
+    apps, services = apps_with(2, history_bytes_total=100 * KiB, presence_bytes_total=30_000)
+    service = services[0]
+    connection = connected(service)
+    publish(service, connection, "room", 0, 10_000)
+    service.receive(connection, _packed({"action": Action.ATTACH, "channel": "room"}))
+    fixture = {"clientId": "fixture", "data": "p" * 5_000}
+    service.presence.enter_fixture("room", fixture)
+    assert apps.budgets.history.bytes > 0
+    assert apps.budgets.presence.used > 0
+    apps.remove("app0")
+    assert apps.budgets.history.bytes == 0
+    assert apps.budgets.presence.used == 0
+    assert apps.budgets.tokens.used == 0
