@@ -10,6 +10,8 @@ PY := $(VENV)/bin/python
 # function); with the test tools (its `test` extra) for the tests.
 PY_READY := $(VENV)/.installed-runtime
 PY_TEST_READY := $(VENV)/.installed-test
+# mutmut, for `make mutation` only (pyproject's `mutation` extra).
+PY_MUTATION_READY := $(VENV)/.installed-mutation
 ARGS ?=
 # The local service's sans-I/O core, which setup.py compiles with mypyc in place (the .so files beside it).
 CORE_SOURCES := setup.py $(wildcard src/ably_local/*.py)
@@ -27,7 +29,7 @@ NODE_HOME := $(CURDIR)/.node
 NODE_TOOLCHAIN := $(NODE_HOME)/.installed-$(NODE_VERSION)
 export PATH := $(NODE_HOME)/node_modules/node-linux-$(NODE_ARCH)/bin:$(PATH)
 
-.PHONY: dev test test-fast lint docs format build bench chromium
+.PHONY: dev test test-fast lint docs format build bench chromium mutation
 
 # The Python and npm installs of a first run go side by side (-j2): they wait on different registries.
 dev:
@@ -80,6 +82,11 @@ chromium:
 	@echo "==> Checking for Chromium for the browser tests"
 	@scripts/ensure-chromium
 
+# How many deliberate small bugs in the token function its tests (tests/function) notice: the score per
+# module and every mutant they miss. Not part of `make test`: it takes minutes, on half the cores, niced.
+mutation: $(PY_MUTATION_READY)
+	nice -n 10 $(PY) scripts/mutation.py
+
 # .venv starts without pip when $(PYTHON) has pip 22.3+ to install into it (`pip --python`): bootstrapping
 # pip into .venv was a third of a first run's CPU time. Otherwise .venv gets its own pip.
 $(PY):
@@ -107,6 +114,12 @@ $(PY_TEST_READY): pyproject.toml | $(PY)
 	@echo "==> Installing the Python packages with the test tools into .venv (first test run only)"
 	@ABLY_LOCAL_PURE_PYTHON=1 $(PIP) install --quiet -e '.[dev,test]' pip
 	@touch $(PY_READY) $@
+
+# The test install plus mutmut, in one install like the one above.
+$(PY_MUTATION_READY): pyproject.toml | $(PY)
+	@echo "==> Installing the Python packages with the test tools and mutmut into .venv (first mutation run only)"
+	@ABLY_LOCAL_PURE_PYTHON=1 $(PIP) install --quiet -e '.[dev,test,mutation]' pip
+	@touch $(PY_READY) $(PY_TEST_READY) $@
 
 # The tests and the benchmarks run the core as users who install the package get it: compiled (setup.py).
 $(CORE_COMPILED): $(CORE_SOURCES) $(PY_TEST_READY)

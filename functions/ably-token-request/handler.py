@@ -28,7 +28,7 @@ def _load_project_env_file() -> None:
     if os.path.isfile(PROJECT_ENV_FILE):
         from dotenv import load_dotenv
 
-        load_dotenv(PROJECT_ENV_FILE, override=False)
+        load_dotenv(PROJECT_ENV_FILE)  # never overrides: python-dotenv's default
 
 
 def create_function(

@@ -6,16 +6,20 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import handler
 from ably_token_request.log_format import powertools_logger
 from handler import create_function
 
 KEY_NAME = "testApp.testKey"
 KEY_SECRET = "Zq9s3cr3tValueThatMustNeverLeak_0123456789"
 API_KEY = f"{KEY_NAME}:{KEY_SECRET}"
+# The function the tests import (under `make mutation`, the mutated copy), for the tests that start it afresh.
+FUNCTION_DIR = Path(handler.__file__).resolve().parent
 
 _logger_ids = itertools.count()
 

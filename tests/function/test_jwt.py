@@ -12,7 +12,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,11 +21,17 @@ from hypothesis import strategies as st
 from ably_token_request.limits import MAX_IDENTITY_ROLES, MAX_JWT_BYTES, MAX_ROLES_CLAIM_BYTES
 from ably_token_request.settings import OPERATIONS
 from tests.docs import snippet
-from tests.function.conftest import API_KEY, KEY_NAME, KEY_SECRET, FunctionUnderTest, Invocation
+from tests.function.conftest import (
+    API_KEY,
+    FUNCTION_DIR,
+    KEY_NAME,
+    KEY_SECRET,
+    FunctionUnderTest,
+    Invocation,
+)
 from tests.function.events import function_url_event, identity_context, netlify_event
 from tests.function.signing import BadJwt, verified_jwt
 
-FUNCTION_DIR = Path(__file__).resolve().parents[2] / "functions" / "ably-token-request"
 JWT_MODE = {"ABLY_API_KEY": API_KEY, "ABLY_TOKEN_FORMAT": "jwt"}
 DEFAULT_CAPABILITY = {"chat:*": ["presence", "publish", "subscribe"]}
 RATE_CLAIM = "ably.limits.publish.perAttachment.maxRate."

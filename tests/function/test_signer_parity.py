@@ -7,16 +7,22 @@ capability canonical form) fails here rather than in a browser.
 """
 
 import functools
+import importlib.util
 import json
 import random
+import re
 import string
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import ably
 import pytest
 from ably import AblyRest
 
+from ably_token_request import signer
 from ably_token_request.api_key import parse_api_key
 from ably_token_request.settings import OPERATIONS, _capability
 from ably_token_request.signer import TokenRequestSigner
@@ -110,3 +116,23 @@ def test_signed_text_follows_ablys_documented_form() -> None:
     for case in list(generated_cases())[:50]:
         body = ours(case)
         assert body["mac"] == expected_mac(body, case.key.split(":", 1)[1])
+
+
+def test_the_signer_runs_the_installed_ablys_own_modules_under_private_names() -> None:
+    """ably/types/tokenrequest.py itself, loaded afresh: not a copy, and not the ably package's import."""
+    module = signer._ably_types_module("tokenrequest")
+    assert module.__name__ == "ably_token_request._ably_tokenrequest"
+    assert module.__file__ == str(Path(ably.__file__).parent / "types" / "tokenrequest.py")
+    assert module is not sys.modules.get("ably.types.tokenrequest")
+
+
+def test_without_ably_the_import_error_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ImportError, match=r"^ably-python is not installed \(see requirements.txt\)$"):
+        signer._ably_types_module("tokenrequest")
+
+
+def test_nonces_are_16_hex_characters_like_ably_pythons() -> None:
+    assert all(re.fullmatch(r"[0-9a-f]{16}", signer.new_nonce()) for _ in range(20))

@@ -43,7 +43,7 @@ class TokenFunction:
         self.settings = settings
         self.logger = logger
         self.read_key = read_key
-        self._key: ApiKey | None = settings.key_source.env_key
+        self._key: ApiKey | None = None  # the key last read, scrubbed from any traceback logged after
         self.signer = _signer(settings)
 
     def __call__(self, event: object, context: object) -> Response:
@@ -153,7 +153,6 @@ def _log(
     line = {
         "request_id": _request_id(event, context),
         "method": request.method if request is not None else None,
-        "client_id": None,
         **details,
         "status": status,
         "duration_ms": round((perf_counter() - started) * 1000, 3),

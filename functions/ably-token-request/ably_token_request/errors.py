@@ -14,7 +14,9 @@ class FunctionError(Exception):
     code = 50000
 
     def __init__(self, message: str, *, headers: Mapping[str, str] | None = None) -> None:
-        super().__init__(message)
+        # Not mutated: every refusal is answered and logged from .message; the exception's own args only
+        # show in a traceback, and the handler lets none escape.
+        super().__init__(message)  # pragma: no mutate
         self.message = message
         self.headers = dict(headers or {})
 

@@ -1,9 +1,10 @@
 """Where the API key comes from at request time: the environment, SSM Parameter Store or Secrets Manager.
 
-An AWS store is read through Powertools Parameters, which caches the value for KEY_CACHE_SECONDS so warm
-invocations make no AWS call and a rotated key is picked up. Its imports and boto3 client (the bulk of the
-first request's cost) are made when the function starts: under Lambda SnapStart that work is in the
-snapshot, while the key itself is fetched only by a request, after any restore, and never baked in.
+An AWS store is read through Powertools Parameters, which caches the value (5 minutes, its default, or
+POWERTOOLS_PARAMETERS_MAX_AGE seconds) so warm invocations make no AWS call and a rotated key is picked up.
+Its imports and boto3 client (the bulk of the first request's cost) are made when the function starts: under
+Lambda SnapStart that work is in the snapshot, while the key itself is fetched only by a request, after any
+restore, and never baked in.
 Errors name the variable that configures the store, never its value.
 """
 
@@ -15,7 +16,6 @@ from ably_token_request.errors import ConfigurationError, KeyUnavailable
 from ably_token_request.json_input import parse_json
 from ably_token_request.settings import KeySource
 
-KEY_CACHE_SECONDS = 300
 SSM_SOURCE = "the SSM parameter named by ABLY_API_KEY_SSM_PARAMETER"
 SECRET_SOURCE = "the Secrets Manager secret named by ABLY_API_KEY_SECRET_ID"  # noqa: S105 (a name)
 _READ_FIX = "check that it exists in the function's region and that the function's role may read it."
@@ -32,7 +32,8 @@ def key_reader(source: KeySource) -> KeyReader:
         return _ssm_reader(source.ssm_parameter)
     if source.secret_id is not None:
         return _secret_reader(source.secret_id)
-    raise KeyUnavailable("No key source is configured.")
+    # Not mutated: unreachable, load_settings always sets one source (the raise is for the type checker).
+    raise KeyUnavailable("No key source is configured.")  # pragma: no mutate
 
 
 def _ssm_reader(name: str) -> KeyReader:
@@ -43,7 +44,7 @@ def _ssm_reader(name: str) -> KeyReader:
 
     def read() -> ApiKey:
         try:
-            value = provider.get(name, decrypt=True, max_age=KEY_CACHE_SECONDS)
+            value = provider.get(name, decrypt=True)
         except GetParameterError:
             raise KeyUnavailable(f"Could not read {SSM_SOURCE}: {_READ_FIX}") from None
         return parse_stored_api_key(value, source=SSM_SOURCE)
@@ -59,7 +60,7 @@ def _secret_reader(secret_id: str) -> KeyReader:
 
     def read() -> ApiKey:
         try:
-            value = provider.get(secret_id, max_age=KEY_CACHE_SECONDS)
+            value = provider.get(secret_id)
         except GetParameterError:
             raise KeyUnavailable(f"Could not read {SECRET_SOURCE}: {_READ_FIX}") from None
         return parse_stored_api_key(_unwrap_secret(value), source=SECRET_SOURCE)

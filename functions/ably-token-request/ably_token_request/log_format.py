@@ -7,7 +7,6 @@ sampling, appended keys) and its JSON lines for a fraction of that cost.
 
 import json
 import logging
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,20 +31,10 @@ class JsonLineFormatter(BasePowertoolsFormatter):
             for name, value in source.items():
                 if value is not None and name not in RESERVED_LOG_ATTRS:
                     line[name] = value
-        if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
-            line["exception_name"] = record.exc_info[0].__name__ if record.exc_info[0] else None
         return json.dumps(line, default=str, separators=(",", ":"))
 
     def append_keys(self, **additional_keys: Any) -> None:
         self._keys.update(additional_keys)
-
-    def get_current_keys(self) -> dict[str, Any]:
-        return dict(self._keys)
-
-    def remove_keys(self, keys: Iterable[str]) -> None:
-        for key in keys:
-            self._keys.pop(key, None)
 
     def clear_state(self) -> None:
         self._keys.clear()

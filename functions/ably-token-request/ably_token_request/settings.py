@@ -246,7 +246,10 @@ def _allowed_origins(raw: str | None) -> frozenset[str]:
     """Origins allowed to call the function from another site; same-origin pages need none."""
     if raw is None or not raw.strip():
         return frozenset()
-    origins = frozenset(origin.strip().rstrip("/") for origin in raw.split(",") if origin.strip())
+    # Scheme and host are case-insensitive, and browsers send them in lower case, without a trailing slash.
+    origins = frozenset(
+        origin.strip().lower().removesuffix("/") for origin in raw.split(",") if origin.strip()
+    )
     bad = [origin for origin in origins if origin != "*" and not _ORIGIN_PATTERN.fullmatch(origin)]
     if bad:
         raise ConfigurationError(

@@ -21,22 +21,22 @@ from ably_token_request.api_key import ApiKey
 TokenRequest = dict[str, str | int]
 
 
-def _ably_module(*relative: str) -> ModuleType:
-    """Load one module of the installed ably package by path, under a private name."""
+def _ably_types_module(name: str) -> ModuleType:
+    """Load ably/types/<name>.py from the installed ably package, under a private name."""
     package = importlib.util.find_spec("ably")  # a top-level spec: finding it runs no ably code
     if package is None or not package.submodule_search_locations:
         raise ImportError("ably-python is not installed (see requirements.txt)")
-    path = os.path.join(package.submodule_search_locations[0], *relative)
-    name = os.path.splitext(relative[-1])[0]
+    path = os.path.join(package.submodule_search_locations[0], "types", f"{name}.py")
     spec = importlib.util.spec_from_file_location(f"ably_token_request._ably_{name}", path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"ably-python has no {'/'.join(relative)}; was the pinned version changed?")
+    # Not mutated: unreachable, a .py path always gets a spec with a loader (the check is for mypy).
+    if spec is None or spec.loader is None:  # pragma: no mutate
+        raise ImportError(f"ably-python has no types/{name}.py")  # pragma: no mutate
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-_tokenrequest = _ably_module("types", "tokenrequest.py")
+_tokenrequest = _ably_types_module("tokenrequest")
 
 
 def new_nonce() -> str:
