@@ -26,6 +26,7 @@ GOING_AWAY: Final = 1001
 PROTOCOL_ERROR: Final = 1002
 INVALID_DATA: Final = 1007
 MESSAGE_TOO_BIG: Final = 1009
+TRY_AGAIN_LATER: Final = 1013  # the server's condition, not the client's fault (IANA registry)
 
 _FIN: Final = 0x80
 _RESERVED: Final = 0x70
@@ -58,6 +59,11 @@ class FrameReader:
         self._opcode = 0
         self._parts: list[bytes] = []
         self._parts_bytes = 0
+
+    @property
+    def buffered_bytes(self) -> int:
+        """What is kept of messages not complete yet: a frame's bytes so far, and a message's fragments."""
+        return len(self._pending) + self._parts_bytes
 
     def feed(self, data: bytes) -> list[tuple[int, bytes]]:
         """(opcode, payload) for each message and control frame completed by these bytes."""

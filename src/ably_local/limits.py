@@ -25,6 +25,9 @@ class Limits:
     # Fragments one inbound WebSocket message may arrive in: each is kept until the message ends, so tiny
     # ones must not be endless however few bytes they carry; beyond, the socket is closed with 1009.
     max_frame_fragments: int = 1_024
+    # What every connection together may have sent of messages not complete yet (each up to
+    # max_frame_size); the connection that passes it is closed with 1013, try again later.
+    inbound_bytes_total: int = 64 * MiB
     # Nesting of objects and arrays inside a frame or body; deeper is refused with 40000.
     max_nesting_depth: int = 32
     # A channel name in bytes, a [filter=...] qualifier included; 40010 beyond.

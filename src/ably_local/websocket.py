@@ -31,6 +31,7 @@ from ably_local.frames import (
     PONG,
     PROTOCOL_ERROR,
     TEXT,
+    TRY_AGAIN_LATER,
     FrameError,
     FrameReader,
     close_frame,
@@ -64,6 +65,8 @@ class Gateway:
 
     def __init__(self, opener: Opener) -> None:
         self.opener = opener
+        # What every socket's frame reader keeps of messages not complete yet, against inbound_bytes_total.
+        self.inbound_buffered = 0
         self._dirty: dict[RealtimeSocket, None] = {}
         self._scheduled = False
 
@@ -98,6 +101,7 @@ class RealtimeSocket(asyncio.Protocol):
         # The opening handshake's protocol; once it is answered, `frames` reads what the client sends.
         self.handshake: ServerProtocol | None = ServerProtocol()
         self.frames: FrameReader | None = None
+        self.buffered = 0  # this socket's share of the gateway's inbound_buffered
         self.close_sent = False
         # A PING not yet answered because the client is not reading: only the latest is (RFC 6455 5.5.3).
         self.unanswered_ping: bytes | None = None
@@ -117,10 +121,13 @@ class RealtimeSocket(asyncio.Protocol):
             self.server_state.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.frames = None
+        self._count_buffered()
         if self.server_state is not None:
             self.server_state.connections.discard(self)
         if self._current and self.service is not None and self.connection is not None:
             self.service.transport_lost(self.connection)
+            self.connection.take_outbox()  # nothing more can be written (a closed connection's last frames)
         self.connection = None
 
     def pause_writing(self) -> None:
@@ -146,6 +153,15 @@ class RealtimeSocket(asyncio.Protocol):
             self._received(opcode, payload)
         if fault is not None:
             self._fail(fault.code)
+        self._count_buffered()
+        if self.gateway.inbound_buffered > self.gateway.opener.limits.inbound_bytes_total:
+            self._fail(TRY_AGAIN_LATER)  # whoever tips the total over lets go of what it sent so far
+            self._count_buffered()
+
+    def _count_buffered(self) -> None:
+        buffered = 0 if self.frames is None else self.frames.buffered_bytes
+        self.gateway.inbound_buffered += buffered - self.buffered
+        self.buffered = buffered
 
     def shutdown(self) -> None:
         """uvicorn is stopping: say so (1001) and let the socket go without waiting for the client."""

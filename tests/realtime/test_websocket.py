@@ -13,6 +13,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 
 from ably_local import LocalAbly
+from ably_local.limits import KiB, Limits
 from ably_local.testing import running_service
 from tests.realtime.wire import Action, Format, realtime_url
 from tests.realtime.witness import Witness, open_witness
@@ -102,3 +103,34 @@ async def test_a_framing_error_closes_with_its_code(
     client.send_data()
     assert await closed_with(client) == code
     await witness.still_served()
+
+
+async def test_messages_not_complete_yet_are_one_total_for_every_connection() -> None:
+    # Each client may keep up to max_frame_size of a message it has not finished; thousands of them
+    # together must not add up to thousands of times that.
+    limits = Limits(inbound_bytes_total=256 * KiB)
+    with running_service(api_key=API_KEY, limits=limits) as small:
+        clients = [await open_client(small) for _ in range(3)]
+        for client in clients[:2]:  # 100 KiB each of a message that never ends
+            begin_endless_message(client)
+            await still_open(client)
+        begin_endless_message(clients[2])
+        assert await closed_with(clients[2]) == 1013  # 300 KiB together: the one that passed it goes
+        await still_open(clients[1])
+        await clients[0].close()
+        later = await open_client(small)
+        begin_endless_message(later)
+        await still_open(later)  # what a closed connection held was given back
+        for client in (clients[1], later):
+            client.transport.abort()
+
+
+def begin_endless_message(client: ClientConnection) -> None:
+    client.protocol.send_frame(Frame(Opcode.TEXT, b"x" * (100 * KiB), fin=False))
+    client.send_data()
+
+
+async def still_open(client: ClientConnection) -> None:
+    """A PING may come between a message's fragments; its PONG says the service still reads this client."""
+    async with asyncio.timeout(TIMEOUT_S):
+        await (await client.ping())
