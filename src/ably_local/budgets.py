@@ -14,7 +14,8 @@ from ably_local.limits import Limits
 
 
 class Forgetful(Protocol):
-    """A store that can give bytes back by forgetting its oldest entry (stats minutes, idempotency ids)."""
+    """A store that can give bytes back by forgetting its oldest entry (stats minutes, idempotency ids; a
+    connection's outbox, which goes whole)."""
 
     @property
     def bytes(self) -> int: ...
@@ -30,24 +31,50 @@ class Budget:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.used = 0
-        self._forgetful: list[Forgetful] = []
+        self._forgetful: dict[int, Forgetful] = {}  # by id: thousands of connections join and leave
 
     def fits(self, size: int) -> bool:
         return self.used + size <= self.limit
 
     def join(self, store: Forgetful) -> None:
-        self._forgetful.append(store)
+        self._forgetful[id(store)] = store
 
     def leave(self, store: Forgetful) -> None:
-        self._forgetful = [member for member in self._forgetful if member is not store]
+        self._forgetful.pop(id(store), None)
 
     def make_room(self) -> None:
         """Past the limit, the store holding most forgets its oldest, until the total fits again."""
         while self.used > self.limit and self._forgetful:
-            largest = max(self._forgetful, key=lambda store: store.bytes)
+            largest = max(self._forgetful.values(), key=lambda store: store.bytes)
             if largest.bytes <= 0:
                 return
             largest.forget_oldest()
+
+
+class FrameBudget(Budget):
+    """The frames waiting in every connection's outbox, each counted once however many outboxes hold it:
+    a message fanned out to a thousand subscribers is one frame in memory, and costs that once."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self._holders: dict[int, int] = {}  # id(frame) -> outboxes holding it (each keeps the frame alive)
+
+    def hold(self, frame: str | bytes) -> None:
+        key = id(frame)
+        holders = self._holders.get(key, 0)
+        if not holders:
+            self.used += len(frame)
+        self._holders[key] = holders + 1
+
+    def release(self, frames: list[str | bytes]) -> None:
+        for frame in frames:
+            key = id(frame)
+            holders = self._holders[key] - 1
+            if holders:
+                self._holders[key] = holders
+            else:
+                del self._holders[key]
+                self.used -= len(frame)
 
 
 @dataclass(frozen=True)
@@ -59,6 +86,8 @@ class ServiceBudgets:
     revocations: Budget
     tokens: Budget
     sandbox: Budget
+    outbound: FrameBudget
+    connections: Budget  # live connections, counted one each
 
     @classmethod
     def within(cls, limits: Limits) -> "ServiceBudgets":
@@ -70,4 +99,6 @@ class ServiceBudgets:
             Budget(limits.revocation_bytes_total),
             Budget(limits.token_bytes_total),
             Budget(limits.sandbox_bytes_total),
+            FrameBudget(limits.outbound_bytes_total),
+            Budget(limits.connections_total),
         )

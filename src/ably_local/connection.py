@@ -3,15 +3,18 @@
 The network layer feeds frames to the service and drains `outbox`; `wake` tells it there is something to
 write. A connection outlives its transport for `connection_state_ttl` so that the client can resume it.
 A client that stops reading cannot grow the outbox past its bound: it is sent 80020 and its transport is
-dropped, as Ably drops a connection it cannot deliver to.
+dropped, as Ably drops a connection it cannot deliver to. Every outbox also draws on the service's
+outbound total, which the connection holding most gives back the same way.
 """
 
 import secrets
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ably_local.auth import Credentials
+from ably_local.budgets import FrameBudget
 from ably_local.capability import operations_on
 from ably_local.errors import AblyError
 from ably_local.presence_sync import PresenceSync
@@ -38,6 +41,8 @@ class Connection:
     # What it may send how fast: protocol messages, publishes, publishes per attachment.
     rates: InboundRates
     echo: bool = True
+    # What every connection's outbox holds together (the service's; a connection alone: its own).
+    outbound: FrameBudget = field(default_factory=lambda: FrameBudget(sys.maxsize))
     key: str = field(default="")
     # channel name -> granted mode flags
     attached: dict[str, int] = field(default_factory=dict)
@@ -119,9 +124,14 @@ class Connection:
         was_empty = not self.outbox
         self.outbox.append(frame)
         self.outbox_bytes += len(frame)
+        outbound = self.outbound
+        outbound.hold(frame)
         if self.outbox_bytes > self.max_outbox_bytes:
-            self._overflow()
-        elif was_empty:
+            self.overflow()
+            return
+        if outbound.used > outbound.limit:
+            outbound.make_room()  # the connection holding most is let go, perhaps this one
+        if was_empty and self.live:
             self.wake()
 
     def burst_room(self) -> int:
@@ -146,12 +156,15 @@ class Connection:
                     return
             del self.syncs[name]
 
-    def _overflow(self) -> None:
+    def overflow(self) -> None:
         """Drop what the client did not read; tell it why, in case it ever reads again, and let go."""
         self.pending_ack = None
         self.syncs.clear()
-        self.outbox = [encode_frame({"action": Action.DISCONNECTED, "error": OVERFLOW.to_wire()}, self.fmt)]
-        self.outbox_bytes = len(self.outbox[0])
+        self.outbound.release(self.outbox)
+        goodbye = encode_frame({"action": Action.DISCONNECTED, "error": OVERFLOW.to_wire()}, self.fmt)
+        self.outbound.hold(goodbye)
+        self.outbox = [goodbye]
+        self.outbox_bytes = len(goodbye)
         self.overflowed = True
         self.closing = True
         self.wake()
@@ -160,5 +173,21 @@ class Connection:
         """What to write now (and a transport that is lost or replaced takes it to discard it)."""
         self._queue_pending_ack()
         frames, self.outbox = self.outbox, []
+        self.outbound.release(frames)
         self.outbox_bytes = 0
         return frames
+
+
+@dataclass(eq=False)
+class OutboxShare:
+    """A connection's part of the service's outbound total, as that budget sees it: when the total is
+    spent, the connection holding most is let go (80020) and its outbox given back."""
+
+    connection: Connection
+
+    @property
+    def bytes(self) -> int:
+        return 0 if self.connection.overflowed else self.connection.outbox_bytes
+
+    def forget_oldest(self) -> None:
+        self.connection.overflow()

@@ -55,6 +55,8 @@ class Limits:
     # may have attached (90010; Ably's 200 on every package).
     connections_per_app: int = 10_000
     channels_per_connection: int = 200
+    # Live connections of every app together (40111, as Ably refuses past an account's limit).
+    connections_total: int = 10_000
     # Publishes one connection may make a second (a publish is one MESSAGE protocol message, however many
     # messages it carries): Ably's per-connection inbound message rate; 42911 beyond it, nonfatal. A JWT's
     # `ably.limits.publish.perAttachment.maxRate.<resource>` narrows it per attachment (`rate_limits`).
@@ -66,6 +68,9 @@ class Limits:
     fatal_rate_multiple: int = 20
     # Frames waiting for a client that does not read; past this it is disconnected with 80020.
     outbound_buffer_bytes: int = 4 * MiB
+    # Frames waiting for every connection of every app together; past this the connection holding most
+    # is disconnected with 80020, so that many clients that do not read cannot add up to more.
+    outbound_bytes_total: int = 64 * MiB
     # What one attach queues at once for its joiner, its replay (rewind or resumed gap) and the first pages
     # of the presence SYNC; never more than half the outbox's free room. A replay is cut to it, newest kept
     # (90004 on the ATTACHED); the rest of a SYNC follows as the client reads.

@@ -17,7 +17,7 @@ from ably_local.budgets import ServiceBudgets
 from ably_local.channel_params import parse_attach
 from ably_local.channels import Channel, ChannelTable, validate_channel_name
 from ably_local.config import ServiceConfig
-from ably_local.connection import Connection, noop
+from ably_local.connection import Connection, OutboxShare, noop
 from ably_local.errors import AblyError, bad_request, capability_denied, invalid_client_id
 from ably_local.fanout import Delivery, wants
 from ably_local.filters import is_filtered
@@ -66,6 +66,7 @@ class RealtimeService:
         self.connections: dict[str, Connection] = {}
         self.by_key: dict[str, Connection] = {}
         budgets = budgets or ServiceBudgets.within(self.limits)
+        self.outbound, self.live_connections = budgets.outbound, budgets.connections
         self.table = ChannelTable(self.config, budgets.history, budgets.presence)
         self.stats = AppStats(self.limits, budgets.stats)
         deliver = Delivery(self.connections, self.stats)
@@ -73,6 +74,7 @@ class RealtimeService:
         self.presence = Presence(self.table, deliver, self.limits, clock, self._require_mode)
         self._renew_at: dict[str, int] = {}
         self._lost: dict[str, Connection] = {}
+        self._outbox_shares: dict[str, OutboxShare] = {}
         self._next_heartbeat = 0
 
     # --- connections ---------------------------------------------------------------------------------
@@ -99,6 +101,10 @@ class RealtimeService:
             resume_error = UNRECOVERABLE
         if len(self.connections) - len(self._lost) >= self.limits.connections_per_app:
             raise AblyError(40150, 401, f"Too many connections (limit {self.limits.connections_per_app})")
+        if not self.live_connections.fits(1):
+            raise AblyError(
+                40111, 401, f"Too many connections to the service (limit {self.live_connections.limit})"
+            )
         connection = Connection(
             id=secrets.token_urlsafe(9),
             credentials=credentials,
@@ -107,8 +113,12 @@ class RealtimeService:
             max_burst_bytes=self.limits.attach_burst_bytes,
             rates=InboundRates(self.limits, self.clock()),
             echo=params.get("echo") != "false",
+            outbound=self.outbound,
         )
         self.connections[connection.id] = connection
+        self.live_connections.used += 1
+        self._outbox_shares[connection.id] = share = OutboxShare(connection)
+        self.outbound.join(share)
         self.by_key[connection.key] = connection
         self._schedule_renewal(connection)
         self._send_connected(connection, resume_error)
@@ -133,7 +143,8 @@ class RealtimeService:
         self, connection: Connection, credentials: Credentials, fmt: str, params: Mapping[str, str]
     ) -> Connection:
         self._stop_delivery(connection)  # the old transport may still be open (a half-open socket)
-        self._lost.pop(connection.id, None)
+        if self._lost.pop(connection.id, None) is not None:
+            self.live_connections.used += 1
         connection.transport_lost_at = None
         connection.overflowed = False
         connection.generation += 1
@@ -179,6 +190,7 @@ class RealtimeService:
         if connection.id in self.connections and connection.transport_lost_at is None:
             connection.transport_lost_at = self.clock()
             self._lost[connection.id] = connection
+            self.live_connections.used -= 1
             self._stop_delivery(connection)
             if len(self._lost) > self.limits.connections_per_app:  # the longest lost can no longer resume
                 self.close(next(iter(self._lost.values())))
@@ -205,10 +217,15 @@ class RealtimeService:
         for name in {*connection.attached, *connection.resume_from}:
             self._detach(connection, name)
         self.presence.leave_all(connection)
+        was_live = connection.id in self.connections and connection.id not in self._lost
+        self.live_connections.used -= was_live
         self.connections.pop(connection.id, None)
+        self._lost.pop(connection.id, None)
         self.by_key.pop(connection.key, None)
         self._renew_at.pop(connection.id, None)
-        self._lost.pop(connection.id, None)
+        share = self._outbox_shares.pop(connection.id, None)
+        if share is not None:
+            self.outbound.leave(share)
 
     # --- frames from a client ------------------------------------------------------------------------
 

@@ -143,3 +143,87 @@ def test_a_removed_app_gives_its_share_back() -> None:
     assert apps.budgets.history.bytes == 0
     assert apps.budgets.presence.used == 0
     assert apps.budgets.tokens.used == 0
+
+
+def test_live_connections_are_one_total_for_every_app() -> None:
+    apps, services = apps_with(2, connections_total=3)
+    first, second = connected(services[0]), connected(services[0])
+    connected(services[1])
+    with pytest.raises(AblyError) as refused:
+        services[1].open({"v": "6", "key": next(iter(services[1].authority.keys.values())).value})
+    assert (refused.value.code, refused.value.status) == (40111, 401)
+    services[0].transport_lost(first)  # a lost connection waiting to resume holds no place
+    connected(services[1])
+    assert apps.budgets.connections.used == 3
+    services[0].close(second)
+    services[0].close(first)  # closing a lost one gives back nothing it did not hold
+    assert apps.budgets.connections.used == 2
+    apps.remove("app1")
+    assert apps.budgets.connections.used == 0
+
+
+def test_a_resumed_connection_takes_its_place_again() -> None:
+    apps, [service] = apps_with(1, connections_total=2)
+    connection = connected(service)
+    service.transport_lost(connection)
+    service.open({"v": "6", "format": "msgpack", "key": _key_of(service), "resume": connection.key})
+    assert apps.budgets.connections.used == 1
+    connected(service)
+    with pytest.raises(AblyError):
+        connected(service)
+
+
+def _key_of(service: RealtimeService) -> str:
+    [key] = service.authority.keys.values()
+    return key.value
+
+
+def subscriber(service: RealtimeService, channel: str) -> Connection:
+    connection = connected(service)
+    service.receive(connection, _packed({"action": Action.ATTACH, "channel": channel}))
+    drain(connection)
+    return connection
+
+
+def test_outboxes_are_one_total_and_the_one_holding_most_is_let_go() -> None:
+    apps, services = apps_with(2, outbound_buffer_bytes=1024 * KiB, outbound_bytes_total=64 * KiB)
+    stuck = [subscriber(services[0], "firehose"), subscriber(services[1], "firehose")]
+    publishers = [connected(service) for service in services]
+    for serial in range(4):  # 40 KB waits for the first app's subscriber, which does not read
+        publish(services[0], publishers[0], "firehose", serial, 10_000)
+    for serial in range(2):  # 20 KB for the other app's, still within the total
+        publish(services[1], publishers[1], "firehose", serial, 10_000)
+    assert not any(connection.overflowed for connection in stuck)
+    publish(services[1], publishers[1], "firehose", 2, 10_000)  # 70 KB together: past the total
+    assert stuck[0].overflowed  # the one holding most goes, whichever app
+    assert not stuck[1].overflowed
+    [goodbye] = drain(stuck[0])
+    assert (goodbye["action"], goodbye["error"]["code"]) == (Action.DISCONNECTED, 80020)
+    assert len(drain(stuck[1])) == 3  # the other keeps everything it was sent
+    assert apps.budgets.outbound.used == 0
+
+
+def test_a_message_fanned_out_to_many_counts_once_toward_the_outbound_total() -> None:
+    apps, [service] = apps_with(1, outbound_bytes_total=64 * KiB)
+    readers = [subscriber(service, "room") for _ in range(20)]
+    publisher = connected(service)
+    for serial in range(4):  # 40 KB, one frame per message whoever it waits for, not 20 copies
+        publish(service, publisher, "room", serial, 10_000)
+    assert not any(reader.overflowed for reader in readers)
+    assert 40_000 < apps.budgets.outbound.used < 64 * KiB < sum(reader.outbox_bytes for reader in readers)
+
+
+def test_the_outbound_total_is_given_back_by_what_is_read_closed_or_lost() -> None:
+    apps, [service] = apps_with(1, outbound_bytes_total=1024 * KiB)
+    readers = [subscriber(service, f"room{n}") for n in range(3)]
+    publisher = connected(service)
+    for serial in range(len(readers)):
+        publish(service, publisher, f"room{serial}", serial, 1_000)
+    held = sum(reader.outbox_bytes for reader in readers)
+    assert apps.budgets.outbound.used == held > 3_000
+    drain(readers[0])
+    service.close(readers[1])
+    service.transport_lost(readers[2])
+    assert apps.budgets.outbound.used == readers[1].outbox_bytes  # what close still says to the client
+    drain(readers[1])
+    assert apps.budgets.outbound.used == 0

@@ -58,7 +58,7 @@ PORT = 80
 TIMEOUT_S = 10
 # Peak memory the service may reach above its idle size: its history and presence totals several times
 # over (Python objects and cached frames cost more than the bytes counted), its other totals (tokens, stats,
-# idempotency ids, revocations: every app's together) twice over, each attacker's outbound buffer, and
+# idempotency ids, revocations: every app's together) twice over, every outbox together twice over, and
 # slack for the interpreter. Unbounded growth (tens or hundreds of MiB) exceeds it.
 MEMORY_ALLOWANCE = (
     4 * (HOSTILE_LIMITS.history_bytes_total + HOSTILE_LIMITS.presence_bytes_total)
@@ -69,7 +69,7 @@ MEMORY_ALLOWANCE = (
         + HOSTILE_LIMITS.idempotency_bytes_total
         + HOSTILE_LIMITS.revocation_bytes_total
     )
-    + 8 * HOSTILE_LIMITS.outbound_buffer_bytes
+    + 2 * HOSTILE_LIMITS.outbound_bytes_total
     + 32 * MiB
 )
 
@@ -347,6 +347,26 @@ async def test_connections_past_the_limit_are_refused(witness: Witness) -> None:
             assert len(opened) <= HOSTILE_LIMITS.connections_per_app
     finally:
         await asyncio.gather(*(client.close() for client in opened))
+
+
+async def test_connections_of_every_app_together_are_bounded(witness: Witness) -> None:
+    # Sandbox apps made with no credentials each had 200 connections of their own to give.
+    keys = [await sandbox_app_key() for _ in range(2)]
+    opened: list[WireClient] = []
+    refusals: list[int] = []
+    try:
+        for key in keys:
+            while True:
+                client = await WireClient.open(url(key=key))
+                opened.append(client)
+                first = await client.recv()
+                if first["action"] == Action.ERROR:
+                    refusals.append(first["error"]["code"])
+                    break
+                assert len(opened) <= HOSTILE_LIMITS.connections_total
+    finally:
+        await asyncio.gather(*(client.close() for client in opened))
+    assert refusals == [40150, 40111]  # the first app's own limit, then the service's
 
 
 async def test_presence_past_its_limits_is_refused(witness: Witness) -> None:
