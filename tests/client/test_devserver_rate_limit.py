@@ -20,6 +20,7 @@ from devserver.function_config import UnreadableRateLimit, declared_rate_limits,
 from devserver.rate_limit import RATE_LIMITED, FunctionRateLimits, RateLimit, SlidingWindowLimiter
 from devserver.testing import running_devserver
 from tests.client.devserver_process import ROOT
+from tests.client.rate_limit_declarations import DECLARATIONS, NetlifyRule, write_function
 from tests.client.test_devserver_startup import start_failure
 from tests.docs import page
 
@@ -189,108 +190,56 @@ def test_the_docs_state_the_declared_limit() -> None:
     assert stated in dev_server_row
 
 
-def entry_with(tmp_path: Path, config: str, name: str = "fn", suffix: str = ".mjs") -> Path:
-    entry = tmp_path / name / f"{name}{suffix}"
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    entry.write_text(f"export default async () => new Response('hi');\n{config}\n")
-    return entry
+@pytest.mark.parametrize("name", DECLARATIONS)
+def test_make_dev_applies_what_netlify_applies_or_stops_with_one_line_naming_the_file(
+    tmp_path: Path, name: str
+) -> None:
+    """Each way of writing the rule (rate_limit_declarations.py, which tests/deploy holds to Netlify's own
+    bundler): make dev applies the rule Netlify records, or refuses to start, saying why in one line that
+    names the entry, when Netlify would drop or weaken the rule or make dev cannot apply it."""
+    declaration = DECLARATIONS[name]
+    entry = write_function(tmp_path, name, declaration)
+    if isinstance(declaration.make_dev, str):
+        with pytest.raises(UnreadableRateLimit) as refused:
+            declared_rate_limits(tmp_path)
+        assert str(refused.value) == declaration.make_dev.replace("{entry}", str(entry))
+        assert "\n" not in str(refused.value)
+    else:
+        expected = {} if declaration.make_dev is None else {name: declaration.make_dev}
+        assert declared_rate_limits(tmp_path) == expected
 
 
-@pytest.mark.parametrize(
-    ("config", "expected"),
-    [
-        (
-            "export const config = { rateLimit: { windowLimit: 5, windowSize: 10, aggregateBy: ['ip'] } };",
-            RateLimit(5, 10.0, ("ip",)),
-        ),
-        (
-            # Comments, double quotes, quoted keys, a trailing comma and an exponent are all still literals.
-            'export const config = {\n  // per address\n  "rateLimit": {windowLimit: 6e1, windowSize: 1.5,'
-            ' aggregateBy: ["domain", "ip",],},\n  path: "/api/x",\n};',
-            RateLimit(60, 1.5, ("domain", "ip")),
-        ),
-        # No aggregateBy: Netlify counts per site domain, everyone together.
-        (
-            "export const config = { rateLimit: { windowLimit: 5, windowSize: 10 } };",
-            RateLimit(5, 10.0, ("domain",)),
-        ),
-        (
-            "exports.config = { rateLimit: { windowLimit: 7, windowSize: 20,"
-            " aggregateBy: ['ip', 'domain'] } };",
-            RateLimit(7, 20.0, ("ip", "domain")),
-        ),
-        # Another property that is not a literal drops only that property, as in Netlify's bundler.
-        (
-            "const P = '/x';\nexport const config = { path: P, rateLimit: { windowLimit: 3, windowSize: 9,"
-            " aggregateBy: ['ip'] } };",
-            RateLimit(3, 9.0, ("ip",)),
-        ),
-        ("export const config = { path: '/x' };", None),
-        ("", None),
-    ],
-    ids=["plain", "json-ish", "default-aggregate", "commonjs", "other-non-literal", "no-rule", "no-config"],
-)
-def test_reads_what_netlify_reads(tmp_path: Path, config: str, expected: RateLimit | None) -> None:
-    assert read_rate_limit(entry_with(tmp_path, config)) == expected
+def test_where_make_dev_applies_a_rule_it_is_the_one_netlify_records() -> None:
+    for name, declaration in DECLARATIONS.items():
+        applied = declaration.make_dev
+        if applied is None:
+            assert declaration.netlify is None, name
+        elif isinstance(applied, RateLimit):
+            assert declaration.netlify is not None, name
+            recorded = declaration.netlify._replace(
+                aggregate_by=tuple(dict.fromkeys(declaration.netlify.aggregate_by))
+            )
+            assert recorded == NetlifyRule(
+                applied.window_limit, applied.window_size_s, applied.aggregate_by
+            ), name
 
 
-@pytest.mark.parametrize(
-    ("config", "reason"),
-    [
-        (
-            "const LIMIT = 60;\nexport const config = { rateLimit: { windowLimit: LIMIT, windowSize: 60,"
-            " aggregateBy: ['ip'] } };",
-            "no literal number windowLimit",
-        ),
-        (
-            "export const config = { rateLimit: { windowLimit: 60, windowSize: 6 * 10,"
-            " aggregateBy: ['ip'] } };",
-            "no literal number windowSize",
-        ),
-        (
-            "export const config = { rateLimit: { windowLimit: '60', windowSize: 60,"
-            " aggregateBy: ['ip'] } };",
-            "no literal number windowLimit",
-        ),
-        (
-            "export const config = { rateLimit: { windowLimit: 60, windowSize: 60, aggregateBy: 'ip' } };",
-            "not an array: Netlify counts it per site domain only",
-        ),
-        (
-            "export const config = { rateLimit: { windowLimit: 60, windowSize: 60,"
-            " aggregateBy: ['user'] } };",
-            "Netlify drops the rule",
-        ),
-        ("const RULE = {};\nexport const config = { rateLimit: RULE };", "not an object literal"),
-        (
-            "const config = { rateLimit: { windowLimit: 1, windowSize: 1 } };\nexport { config };",
-            "outside an `export const config",
-        ),
-        (
-            "export const config = { rateLimit: { windowLimit: 0.5, windowSize: 60, aggregateBy: ['ip'] } };",
-            "whole windowLimit",
-        ),
-        (
-            "export const config = { rateLimit: { windowLimit: 5, windowSize: 60, aggregateBy: ['ip'],"
-            " action: 'rewrite', to: '/busy.html' } };",
-            "rewrite",
-        ),
-    ],
-    ids=["constant", "expression", "string", "aggregate-string", "aggregate-unknown", "rule-constant",
-         "re-exported", "fraction", "rewrite"],
-)  # fmt: skip
-def test_refuses_what_netlify_would_drop_or_weaken(tmp_path: Path, config: str, reason: str) -> None:
-    entry = entry_with(tmp_path, config)
-    with pytest.raises(UnreadableRateLimit, match=reason) as refused:
+def test_an_entry_that_does_not_parse_stops_make_dev(tmp_path: Path) -> None:
+    """Netlify's build fails on it, and its bundler reads no rule from it (zip-it-and-ship-it's parser gives
+    up on the whole file)."""
+    entry = tmp_path / "fn" / "fn.mjs"
+    entry.parent.mkdir()
+    entry.write_text("export const config = { rateLimit: { windowLimit: 5, windowSize: 10 } ;\n")
+    with pytest.raises(UnreadableRateLimit) as refused:
         read_rate_limit(entry)
-    assert str(entry) in str(refused.value)
+    assert str(refused.value) == (
+        f"{entry} does not parse as JavaScript, so Netlify's bundler reads no rateLimit from it: "
+        "fix the syntax error."
+    )
 
 
 def test_an_unreadable_declaration_stops_make_dev_with_one_line(tmp_path: Path) -> None:
-    entry_with(
-        tmp_path,
-        "export const config = { rateLimit: { windowLimit: 60, windowSize: 60, aggregateBy: 'ip' } };",
-    )
+    write_function(tmp_path, "fn", DECLARATIONS["aggregate-string"])
     result = start_failure("--port", "0", "--env-file", "/dev/null", "--functions", str(tmp_path))
     assert result.returncode == 1
     assert result.stdout == ""
