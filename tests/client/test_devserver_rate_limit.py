@@ -81,7 +81,7 @@ def test_memory_is_bounded_forgetting_idle_addresses_first() -> None:
     clock.now += 30
     for _ in range(10):
         limiter.acquire("busy")
-    clock.now += 31  # the first 5,000 addresses' requests have left the window; busy's have not
+    clock.now += 30  # the first 5,000 addresses' requests have just left the window; busy's have not
     limiter.acquire("newcomer")
     assert limiter.tracked_keys == 2
     assert limiter.acquire("busy") > 0
@@ -125,13 +125,74 @@ def test_past_the_limit_the_answer_is_an_ably_shaped_429_with_retry_after() -> N
     assert refusal.headers["retry-after"] == "30"  # 29.5 s, rounded up: never early
     assert refusal.headers["x-ably-errorcode"] == str(RATE_LIMITED) == "42910"
     assert refusal.headers["content-type"] == "application/json"
+    assert refusal.headers["cache-control"] == "no-store"  # for this request only: no cache may replay it
     error = json.loads(bytes(refusal.body))["error"]
-    assert error["code"] == 42910
-    assert error["statusCode"] == 429
-    assert "2 in 30 s" in error["message"]
-    assert "Retry after 30 s" in error["message"]
+    assert error == {
+        "message": f"Too many requests to {FUNCTION} from this address: the limit is 2 in 30 s (its "
+        "config.rateLimit, which Netlify applies). Retry after 30 s.",
+        "code": 42910,
+        "statusCode": 429,
+    }
     assert limits.refusal(FUNCTION, request_from("10.0.0.2")) is None  # another address
     assert limits.refusal("another-function", request_from("10.0.0.1")) is None  # no declared limit
+
+
+def test_retry_after_is_whole_seconds_rounded_up_never_zero() -> None:
+    """A page waits Retry-After before its next try: less than a second left is 1, never 0 (which would
+    send it straight back into another 429)."""
+    clock = FakeClock()
+    limits = FunctionRateLimits({FUNCTION: RateLimit(1, 1.5)}, clock=clock)
+    assert limits.refusal(FUNCTION, request_from("10.0.0.1")) is None
+    clock.now += 1.2
+    refusal = limits.refusal(FUNCTION, request_from("10.0.0.1"))
+    assert refusal is not None
+    assert refusal.headers["retry-after"] == "1"
+    assert "the limit is 1 in 1.5 s" in json.loads(bytes(refusal.body))["error"]["message"]
+
+
+def test_the_terminal_says_once_when_an_address_starts_being_refused(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One line when a run of refusals starts, naming the function, the rule and what was counted (the
+    address and the site), not one per refused request; an address admitted again and refused again is
+    told again."""
+    clock = FakeClock()
+    limits = FunctionRateLimits({FUNCTION: RateLimit(1, 10.0, ("ip", "domain"))}, clock=clock)
+    caplog.set_level("WARNING", logger="devserver")
+    for _ in range(5):
+        limits.refusal(FUNCTION, request_from("10.0.0.1", "LocalHost:8888"))
+    limits.refusal(FUNCTION, request_from("10.0.0.2", "example.test"))
+    limits.refusal(FUNCTION, request_from("10.0.0.2", "example.test"))
+    clock.now += 10
+    assert limits.refusal(FUNCTION, request_from("10.0.0.1", "localhost")) is None
+    clock.now += 1
+    limits.refusal(FUNCTION, request_from("10.0.0.1", "localhost"))
+    told = (
+        f"{FUNCTION}: more than 1 requests in 10 s from {{}}; answering 429 (Retry-After {{}} s), "
+        "as Netlify would"
+    )
+    assert [(record.name, record.levelname, record.getMessage()) for record in caplog.records] == [
+        ("devserver", "WARNING", told.format("10.0.0.1 localhost", 10)),
+        ("devserver", "WARNING", told.format("10.0.0.2 example.test", 10)),
+        ("devserver", "WARNING", told.format("10.0.0.1 localhost", 9)),
+    ]
+
+
+def test_what_the_terminal_remembers_is_bounded(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each address being refused is remembered until it is admitted again, so that it is told once; past
+    MAX_RATE_LIMIT_ENTRIES of them, the next are still refused, and no longer told."""
+    monkeypatch.setattr("devserver.rate_limit.MAX_RATE_LIMIT_ENTRIES", 2)
+    limits = FunctionRateLimits({FUNCTION: RateLimit(1, 10.0, ("ip",))}, clock=FakeClock())
+    caplog.set_level("WARNING", logger="devserver")
+    for address in ("10.0.0.1", "10.0.0.2", "10.0.0.3"):
+        assert limits.refusal(FUNCTION, request_from(address)) is None
+        assert limits.refusal(FUNCTION, request_from(address)) is not None
+    assert [record.getMessage().split(" from ")[1][:8] for record in caplog.records] == [
+        "10.0.0.1",
+        "10.0.0.2",
+    ]
 
 
 def test_the_count_follows_what_the_rule_aggregates_by() -> None:
