@@ -37,9 +37,6 @@ class UnreadableRateLimit(ValueError):
 class _Undefined:
     """A value Netlify's bundler cannot read statically: `undefined` there."""
 
-    def __repr__(self) -> str:
-        return "undefined"
-
 
 UNDEFINED = _Undefined()
 _PARSER = Parser(Language(tree_sitter_javascript.language()))
@@ -148,16 +145,17 @@ def _unwrapped(node: Node) -> Node:
 
 
 def _elements(node: Node) -> Iterator[Any]:
-    """An array's elements; a hole (`[, 'ip']`) is undefined, as Netlify's parser reads it."""
-    after_element = False
+    """An array's elements; a hole (`[, 'ip']`, `['ip', , 'domain']`) is undefined, as Netlify's parser
+    reads it."""
+    previous = "["
     for child in node.children[1:-1]:  # between the brackets
-        if child.type == ",":
-            if not after_element:
-                yield UNDEFINED
-            after_element = False
-        elif child.type != "comment":
+        if child.type == "comment":
+            continue
+        if child.type != ",":
             yield literal(child)
-            after_element = True
+        elif previous in ("[", ","):
+            yield UNDEFINED
+        previous = child.type
 
 
 def _properties(node: Node) -> Iterator[tuple[str, Any]]:
@@ -169,14 +167,13 @@ def _properties(node: Node) -> Iterator[tuple[str, Any]]:
         # Spreads and methods are not properties Netlify's parser reads.
 
 
-def _key(key: Node) -> str | _Undefined | None:
+def _key(key: Node) -> str | _Undefined:
     """A property's name as Netlify's parser takes it: a name or a string, written plainly or in brackets
-    (`['rateLimit']`, and `[NAME]` as "NAME"); None for a number or any other key."""
+    (`['rateLimit']`, and `[NAME]` as "NAME"). Netlify skips any other key (a number, an expression); read
+    here as written, none of them spells a setting's name, so none sets one."""
     if key.type == "computed_property_name":
         key = _content(key)
-    if key.type == "string":
-        return _string(key)
-    return _text(key) if key.type in ("property_identifier", "identifier") else None
+    return _string(key) if key.type == "string" else _text(key)
 
 
 def rate_limit(declared: Any, entry: Path) -> RateLimit:
@@ -258,8 +255,8 @@ def _string(node: Node) -> str | _Undefined:
 def _unescape(escape: str) -> str:
     """One escape sequence: \\xHH, \\uHHHH, \\u{H...}, a line continuation, or one character."""
     body = escape[1:]
-    if body[0] in "xu" and len(body) > 1:
-        return chr(int(body[1:].strip("{}"), 16))
+    if body.startswith(("x", "u")):  # the parser takes these only with their hex digits
+        return chr(int(body[1:].removeprefix("{").removesuffix("}"), 16))
     if body in ("\n", "\r", "\r\n", "\u2028", "\u2029"):
         return ""
     return _ESCAPED.get(body, body)

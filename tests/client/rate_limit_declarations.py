@@ -98,6 +98,13 @@ DECLARATIONS: dict[str, Declaration] = {
         NetlifyRule(5, 10, ("ip", "domain")),
         RateLimit(5, 10.0, ("ip", "domain")),
     ),
+    # A backslash before a line break (\n, \r, \r\n, U+2028, U+2029) continues the string: it stands for
+    # nothing.
+    "line-continuations": Declaration(
+        rule("windowLimit: 5, windowSize: 10, aggregateBy: ['i\\\np', 'd\\\ro\\\r\nm\\\u2028a\\\u2029in']"),
+        NetlifyRule(5, 10, ("ip", "domain")),
+        RateLimit(5, 10.0, ("ip", "domain")),
+    ),
     "repeated-aggregator": Declaration(
         rule("windowLimit: 5, windowSize: 10, aggregateBy: ['ip', 'ip']"),
         NetlifyRule(5, 10, ("ip", "ip")),
@@ -243,6 +250,28 @@ DECLARATIONS: dict[str, Declaration] = {
         None,
         RULE + f"has an aggregateBy other than an array of 'ip' and 'domain': {DROPS}",
     ),
+    "aggregate-hole-between": Declaration(
+        rule("windowLimit: 60, windowSize: 60, aggregateBy: ['ip', , 'domain']"),
+        None,
+        RULE + f"has an aggregateBy other than an array of 'ip' and 'domain': {DROPS}",
+    ),
+    # A boolean is a literal Netlify's schema refuses where it wants a string or an array, minified
+    # (`!0`, `!1`) or not: it drops the rule, where an expression would be read as absent.
+    "aggregate-minified-boolean": Declaration(
+        rule("windowLimit: 60, windowSize: 60, aggregateBy: !1"),
+        None,
+        RULE + f"has an aggregateBy other than an array of 'ip' and 'domain': {DROPS}",
+    ),
+    "action-boolean": Declaration(
+        rule("windowLimit: 60, windowSize: 60, action: false"),
+        None,
+        RULE + f"has an action other than 'rate_limit' or 'rewrite': {DROPS}",
+    ),
+    "to-boolean": Declaration(
+        rule("windowLimit: 60, windowSize: 60, to: true"),
+        None,
+        RULE + f"has a `to` that is not a string: {DROPS}",
+    ),
     "aggregate-template": Declaration(
         rule("windowLimit: 60, windowSize: 60, aggregateBy: ['ip', `domain`]"),
         None,
@@ -334,5 +363,5 @@ def write_function(functions: Path, name: str, declaration: Declaration) -> Path
     directory = functions / name
     directory.mkdir(parents=True)
     for file, source in ((declaration.entry, declaration.source), *declaration.others):
-        (directory / file.format(name=name)).write_text(DEFAULT_EXPORT + source + "\n")
+        (directory / file.format(name=name)).write_text(DEFAULT_EXPORT + source + "\n", encoding="utf-8")
     return directory / declaration.entry.format(name=name)
