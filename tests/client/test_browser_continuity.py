@@ -57,6 +57,8 @@ def test_continuity_loss_is_a_line_in_the_conversation_and_the_chat_carries_on(
     expect(notices).to_have_text([GAP_NOTICE], timeout=TIMEOUT_MS)
     expect(page.locator("#status-text")).to_have_text("Connected", timeout=TIMEOUT_MS)
     publish(small_buffer_server, channel, "after the gap")
+    # What arrives after the gap is shown; the page shows its own message where it was sent, so wait first.
+    expect(page.locator("#messages .message .text").last).to_have_text("after the gap", timeout=TIMEOUT_MS)
     send(page, "still here")
     expect(page.locator("#messages .message:not([data-status]) .text")).to_have_text(
         ["before", "after the gap", "still here"], timeout=TIMEOUT_MS

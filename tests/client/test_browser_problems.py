@@ -539,8 +539,7 @@ def test_network_trouble_shows_reconnecting_and_keeps_the_composer(
     # Offline for longer than Ably keeps a connection's state: messages cannot be queued any more.
     alice.page.context.set_offline(True)
     expect(alice.page.locator("#status-text")).to_have_text("Reconnecting…", timeout=TIMEOUT_MS)
-    alice.page.clock.fast_forward("02:30")
-    expect(alice.page.locator("#status-text")).to_have_text("Offline", timeout=TIMEOUT_MS)
+    let_time_pass_until(alice.page, "Offline", limit_s=300)  # Ably keeps a connection's state 2 minutes
     expect(alice.page.locator("#banner-title")).to_have_text("Offline")
     expect(alice.page.get_by_label("Message")).to_be_disabled()
     screenshot(alice.page, "problem-offline")
@@ -551,6 +550,19 @@ def test_network_trouble_shows_reconnecting_and_keeps_the_composer(
     assert alice.errors == []
     for tab in (alice, bob):
         tab.page.context.close()
+
+
+def let_time_pass_until(page: Page, status: str, limit_s: int) -> None:
+    """Moves the page's clock on 30 s at a time until the header shows `status`.
+
+    Each step fires the timers then due once, as if the page had been left open; ably-js starts some of
+    its timers only when a reconnect attempt begins, so one long jump could land before they exist.
+    """
+    for _ in range(limit_s // 30):
+        page.clock.fast_forward("00:30")
+        if page.locator("#status-text").inner_text() == status:
+            return
+    expect(page.locator("#status-text")).to_have_text(status)
 
 
 def free_port() -> int:
