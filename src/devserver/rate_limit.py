@@ -66,7 +66,7 @@ class SlidingWindowLimiter:
         times = self._admitted.get(key)
         if times is None:
             self._make_room(now)
-            times = self._admitted[key] = deque(maxlen=self.limit)
+            times = self._admitted[key] = deque()  # never more than limit: refusals are not kept
         self._admitted.move_to_end(key)
         while times and times[0] <= now - self.window_s:
             times.popleft()
@@ -115,7 +115,7 @@ class FunctionRateLimits:
         if not wait_s:
             self._refusing.discard((name, key))
             return None
-        retry_after = max(1, math.ceil(wait_s))
+        retry_after = math.ceil(wait_s)  # whole seconds, never early: a refusal waits more than 0 s
         self._report(name, key, limit, retry_after)
         response = error_response(
             429,
@@ -124,8 +124,10 @@ class FunctionRateLimits:
             f"Retry after {retry_after} s.",
             code=RATE_LIMITED,
         )
-        response.headers["Retry-After"] = str(retry_after)
-        response.headers["Cache-Control"] = "no-store"
+        # Not mutated: header names are case-insensitive (Starlette lower-cases them), and so is the
+        # directive; the tests hold both values.
+        response.headers["Retry-After"] = str(retry_after)  # pragma: no mutate
+        response.headers["Cache-Control"] = "no-store"  # pragma: no mutate
         return response
 
     @staticmethod
@@ -133,9 +135,11 @@ class FunctionRateLimits:
         """The client's address (the connection's: serving.py believes no forwarding header) and/or the site
         domain asked for. Every loopback name reaches the one site make dev serves, however the client spells
         it in Host (case, port, trailing dot, any *.localhost), so they count as one domain."""
-        host = host_name(request.headers.get("host", ""))
+        # Not mutated: header names are case-insensitive, and any one default counts requests without a
+        # Host (HTTP/1.0) or a client address (not a TCP connection) together, as this one does.
+        host = host_name(request.headers.get("host", ""))  # pragma: no mutate
         parts = {
-            "ip": request.client.host if request.client is not None else "",
+            "ip": request.client.host if request.client is not None else "",  # pragma: no mutate
             "domain": "localhost" if is_loopback_name(host) else host,
         }
         return " ".join(parts[name] for name in limit.aggregate_by)

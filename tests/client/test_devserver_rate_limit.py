@@ -20,6 +20,7 @@ from devserver.function_config import UnreadableRateLimit, declared_rate_limits,
 from devserver.rate_limit import RATE_LIMITED, FunctionRateLimits, RateLimit, SlidingWindowLimiter
 from devserver.testing import running_devserver
 from tests.client.devserver_process import ROOT
+from tests.client.rate_limit_declarations import DECLARATIONS, NetlifyRule, write_function
 from tests.client.test_devserver_startup import start_failure
 from tests.docs import page
 
@@ -80,7 +81,7 @@ def test_memory_is_bounded_forgetting_idle_addresses_first() -> None:
     clock.now += 30
     for _ in range(10):
         limiter.acquire("busy")
-    clock.now += 31  # the first 5,000 addresses' requests have left the window; busy's have not
+    clock.now += 30  # the first 5,000 addresses' requests have just left the window; busy's have not
     limiter.acquire("newcomer")
     assert limiter.tracked_keys == 2
     assert limiter.acquire("busy") > 0
@@ -124,13 +125,74 @@ def test_past_the_limit_the_answer_is_an_ably_shaped_429_with_retry_after() -> N
     assert refusal.headers["retry-after"] == "30"  # 29.5 s, rounded up: never early
     assert refusal.headers["x-ably-errorcode"] == str(RATE_LIMITED) == "42910"
     assert refusal.headers["content-type"] == "application/json"
+    assert refusal.headers["cache-control"] == "no-store"  # for this request only: no cache may replay it
     error = json.loads(bytes(refusal.body))["error"]
-    assert error["code"] == 42910
-    assert error["statusCode"] == 429
-    assert "2 in 30 s" in error["message"]
-    assert "Retry after 30 s" in error["message"]
+    assert error == {
+        "message": f"Too many requests to {FUNCTION} from this address: the limit is 2 in 30 s (its "
+        "config.rateLimit, which Netlify applies). Retry after 30 s.",
+        "code": 42910,
+        "statusCode": 429,
+    }
     assert limits.refusal(FUNCTION, request_from("10.0.0.2")) is None  # another address
     assert limits.refusal("another-function", request_from("10.0.0.1")) is None  # no declared limit
+
+
+def test_retry_after_is_whole_seconds_rounded_up_never_zero() -> None:
+    """A page waits Retry-After before its next try: less than a second left is 1, never 0 (which would
+    send it straight back into another 429)."""
+    clock = FakeClock()
+    limits = FunctionRateLimits({FUNCTION: RateLimit(1, 1.5)}, clock=clock)
+    assert limits.refusal(FUNCTION, request_from("10.0.0.1")) is None
+    clock.now += 1.2
+    refusal = limits.refusal(FUNCTION, request_from("10.0.0.1"))
+    assert refusal is not None
+    assert refusal.headers["retry-after"] == "1"
+    assert "the limit is 1 in 1.5 s" in json.loads(bytes(refusal.body))["error"]["message"]
+
+
+def test_the_terminal_says_once_when_an_address_starts_being_refused(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One line when a run of refusals starts, naming the function, the rule and what was counted (the
+    address and the site), not one per refused request; an address admitted again and refused again is
+    told again."""
+    clock = FakeClock()
+    limits = FunctionRateLimits({FUNCTION: RateLimit(1, 10.0, ("ip", "domain"))}, clock=clock)
+    caplog.set_level("WARNING", logger="devserver")
+    for _ in range(5):
+        limits.refusal(FUNCTION, request_from("10.0.0.1", "LocalHost:8888"))
+    limits.refusal(FUNCTION, request_from("10.0.0.2", "example.test"))
+    limits.refusal(FUNCTION, request_from("10.0.0.2", "example.test"))
+    clock.now += 10
+    assert limits.refusal(FUNCTION, request_from("10.0.0.1", "localhost")) is None
+    clock.now += 1
+    limits.refusal(FUNCTION, request_from("10.0.0.1", "localhost"))
+    told = (
+        f"{FUNCTION}: more than 1 requests in 10 s from {{}}; answering 429 (Retry-After {{}} s), "
+        "as Netlify would"
+    )
+    assert [(record.name, record.levelname, record.getMessage()) for record in caplog.records] == [
+        ("devserver", "WARNING", told.format("10.0.0.1 localhost", 10)),
+        ("devserver", "WARNING", told.format("10.0.0.2 example.test", 10)),
+        ("devserver", "WARNING", told.format("10.0.0.1 localhost", 9)),
+    ]
+
+
+def test_what_the_terminal_remembers_is_bounded(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each address being refused is remembered until it is admitted again, so that it is told once; past
+    MAX_RATE_LIMIT_ENTRIES of them, the next are still refused, and no longer told."""
+    monkeypatch.setattr("devserver.rate_limit.MAX_RATE_LIMIT_ENTRIES", 2)
+    limits = FunctionRateLimits({FUNCTION: RateLimit(1, 10.0, ("ip",))}, clock=FakeClock())
+    caplog.set_level("WARNING", logger="devserver")
+    for address in ("10.0.0.1", "10.0.0.2", "10.0.0.3"):
+        assert limits.refusal(FUNCTION, request_from(address)) is None
+        assert limits.refusal(FUNCTION, request_from(address)) is not None
+    assert [record.getMessage().split(" from ")[1][:8] for record in caplog.records] == [
+        "10.0.0.1",
+        "10.0.0.2",
+    ]
 
 
 def test_the_count_follows_what_the_rule_aggregates_by() -> None:
@@ -189,108 +251,56 @@ def test_the_docs_state_the_declared_limit() -> None:
     assert stated in dev_server_row
 
 
-def entry_with(tmp_path: Path, config: str, name: str = "fn", suffix: str = ".mjs") -> Path:
-    entry = tmp_path / name / f"{name}{suffix}"
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    entry.write_text(f"export default async () => new Response('hi');\n{config}\n")
-    return entry
+@pytest.mark.parametrize("name", DECLARATIONS)
+def test_make_dev_applies_what_netlify_applies_or_stops_with_one_line_naming_the_file(
+    tmp_path: Path, name: str
+) -> None:
+    """Each way of writing the rule (rate_limit_declarations.py, which tests/deploy holds to Netlify's own
+    bundler): make dev applies the rule Netlify records, or refuses to start, saying why in one line that
+    names the entry, when Netlify would drop or weaken the rule or make dev cannot apply it."""
+    declaration = DECLARATIONS[name]
+    entry = write_function(tmp_path, name, declaration)
+    if isinstance(declaration.make_dev, str):
+        with pytest.raises(UnreadableRateLimit) as refused:
+            declared_rate_limits(tmp_path)
+        assert str(refused.value) == declaration.make_dev.replace("{entry}", str(entry))
+        assert "\n" not in str(refused.value)
+    else:
+        expected = {} if declaration.make_dev is None else {name: declaration.make_dev}
+        assert declared_rate_limits(tmp_path) == expected
 
 
-@pytest.mark.parametrize(
-    ("config", "expected"),
-    [
-        (
-            "export const config = { rateLimit: { windowLimit: 5, windowSize: 10, aggregateBy: ['ip'] } };",
-            RateLimit(5, 10.0, ("ip",)),
-        ),
-        (
-            # Comments, double quotes, quoted keys, a trailing comma and an exponent are all still literals.
-            'export const config = {\n  // per address\n  "rateLimit": {windowLimit: 6e1, windowSize: 1.5,'
-            ' aggregateBy: ["domain", "ip",],},\n  path: "/api/x",\n};',
-            RateLimit(60, 1.5, ("domain", "ip")),
-        ),
-        # No aggregateBy: Netlify counts per site domain, everyone together.
-        (
-            "export const config = { rateLimit: { windowLimit: 5, windowSize: 10 } };",
-            RateLimit(5, 10.0, ("domain",)),
-        ),
-        (
-            "exports.config = { rateLimit: { windowLimit: 7, windowSize: 20,"
-            " aggregateBy: ['ip', 'domain'] } };",
-            RateLimit(7, 20.0, ("ip", "domain")),
-        ),
-        # Another property that is not a literal drops only that property, as in Netlify's bundler.
-        (
-            "const P = '/x';\nexport const config = { path: P, rateLimit: { windowLimit: 3, windowSize: 9,"
-            " aggregateBy: ['ip'] } };",
-            RateLimit(3, 9.0, ("ip",)),
-        ),
-        ("export const config = { path: '/x' };", None),
-        ("", None),
-    ],
-    ids=["plain", "json-ish", "default-aggregate", "commonjs", "other-non-literal", "no-rule", "no-config"],
-)
-def test_reads_what_netlify_reads(tmp_path: Path, config: str, expected: RateLimit | None) -> None:
-    assert read_rate_limit(entry_with(tmp_path, config)) == expected
+def test_where_make_dev_applies_a_rule_it_is_the_one_netlify_records() -> None:
+    for name, declaration in DECLARATIONS.items():
+        applied = declaration.make_dev
+        if applied is None:
+            assert declaration.netlify is None, name
+        elif isinstance(applied, RateLimit):
+            assert declaration.netlify is not None, name
+            recorded = declaration.netlify._replace(
+                aggregate_by=tuple(dict.fromkeys(declaration.netlify.aggregate_by))
+            )
+            assert recorded == NetlifyRule(
+                applied.window_limit, applied.window_size_s, applied.aggregate_by
+            ), name
 
 
-@pytest.mark.parametrize(
-    ("config", "reason"),
-    [
-        (
-            "const LIMIT = 60;\nexport const config = { rateLimit: { windowLimit: LIMIT, windowSize: 60,"
-            " aggregateBy: ['ip'] } };",
-            "no literal number windowLimit",
-        ),
-        (
-            "export const config = { rateLimit: { windowLimit: 60, windowSize: 6 * 10,"
-            " aggregateBy: ['ip'] } };",
-            "no literal number windowSize",
-        ),
-        (
-            "export const config = { rateLimit: { windowLimit: '60', windowSize: 60,"
-            " aggregateBy: ['ip'] } };",
-            "no literal number windowLimit",
-        ),
-        (
-            "export const config = { rateLimit: { windowLimit: 60, windowSize: 60, aggregateBy: 'ip' } };",
-            "not an array: Netlify counts it per site domain only",
-        ),
-        (
-            "export const config = { rateLimit: { windowLimit: 60, windowSize: 60,"
-            " aggregateBy: ['user'] } };",
-            "Netlify drops the rule",
-        ),
-        ("const RULE = {};\nexport const config = { rateLimit: RULE };", "not an object literal"),
-        (
-            "const config = { rateLimit: { windowLimit: 1, windowSize: 1 } };\nexport { config };",
-            "outside an `export const config",
-        ),
-        (
-            "export const config = { rateLimit: { windowLimit: 0.5, windowSize: 60, aggregateBy: ['ip'] } };",
-            "whole windowLimit",
-        ),
-        (
-            "export const config = { rateLimit: { windowLimit: 5, windowSize: 60, aggregateBy: ['ip'],"
-            " action: 'rewrite', to: '/busy.html' } };",
-            "rewrite",
-        ),
-    ],
-    ids=["constant", "expression", "string", "aggregate-string", "aggregate-unknown", "rule-constant",
-         "re-exported", "fraction", "rewrite"],
-)  # fmt: skip
-def test_refuses_what_netlify_would_drop_or_weaken(tmp_path: Path, config: str, reason: str) -> None:
-    entry = entry_with(tmp_path, config)
-    with pytest.raises(UnreadableRateLimit, match=reason) as refused:
+def test_an_entry_that_does_not_parse_stops_make_dev(tmp_path: Path) -> None:
+    """Netlify's build fails on it, and its bundler reads no rule from it (zip-it-and-ship-it's parser gives
+    up on the whole file)."""
+    entry = tmp_path / "fn" / "fn.mjs"
+    entry.parent.mkdir()
+    entry.write_text("export const config = { rateLimit: { windowLimit: 5, windowSize: 10 } ;\n")
+    with pytest.raises(UnreadableRateLimit) as refused:
         read_rate_limit(entry)
-    assert str(entry) in str(refused.value)
+    assert str(refused.value) == (
+        f"{entry} does not parse as JavaScript, so Netlify's bundler reads no rateLimit from it: "
+        "fix the syntax error."
+    )
 
 
 def test_an_unreadable_declaration_stops_make_dev_with_one_line(tmp_path: Path) -> None:
-    entry_with(
-        tmp_path,
-        "export const config = { rateLimit: { windowLimit: 60, windowSize: 60, aggregateBy: 'ip' } };",
-    )
+    write_function(tmp_path, "fn", DECLARATIONS["aggregate-string"])
     result = start_failure("--port", "0", "--env-file", "/dev/null", "--functions", str(tmp_path))
     assert result.returncode == 1
     assert result.stdout == ""

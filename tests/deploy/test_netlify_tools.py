@@ -24,7 +24,8 @@ import httpx
 import pytest
 
 from ably_local.testing import running_service
-from devserver.function_config import UnreadableRateLimit, declared_rate_limits, read_rate_limit
+from devserver.function_config import declared_rate_limits
+from tests.client.rate_limit_declarations import DECLARATIONS, NetlifyRule, write_function
 from tests.deploy.conftest import NETLIFY_ENTRY, NETLIFY_TOOLS, ROOT
 from tests.deploy.drivers import base_env, driver_command, run_function, signed_body
 from tests.deploy.identity_service import IdentityService, identity_token, running_identity_service
@@ -145,41 +146,32 @@ def test_the_manifest_carries_the_per_address_rate_limit_make_dev_applies(
     assert tuple(key["type"] for key in rule["aggregate"]["keys"]) == declared.aggregate_by
 
 
-RULE_VARIANTS = {
-    # Written as the entry writes it: the rule Netlify gets.
-    "literal": "{ windowLimit: 60, windowSize: 60, aggregateBy: ['ip', 'domain'] }",
-    # A constant is not read statically: the whole rule is dropped, without a warning.
-    "constant": "{ windowLimit: LIMIT, windowSize: 60, aggregateBy: ['ip', 'domain'] }",
-    # A string where an array belongs: kept, but counted per site domain only (every visitor together).
-    "string-aggregate": "{ windowLimit: 60, windowSize: 60, aggregateBy: 'ip' }",
-}
-
-
-def test_netlify_silently_drops_or_weakens_a_rule_that_is_not_a_literal_array_and_make_dev_refuses_it(
-    tmp_path: Path,
-) -> None:
-    """Why the tests read the manifest: zip-it-and-ship-it builds these without a word, and only the first
-    keeps the per-address limit. make dev's reader takes the first and refuses the other two."""
+def test_netlify_records_each_declared_rule_as_make_devs_table_says(tmp_path: Path) -> None:
+    """Why the tests read the manifest: zip-it-and-ship-it drops or weakens a rule it cannot read without a
+    word. Every declaration make dev's tests read (rate_limit_declarations.py) is bundled here, and the rule
+    Netlify records for each, from the entry Netlify picks, is the one that table says; make dev applies
+    exactly those rules, and refuses to start on the others."""
     functions = tmp_path / "functions"
-    for name, rule in RULE_VARIANTS.items():
-        entry = functions / name / f"{name}.mjs"
-        entry.parent.mkdir(parents=True)
-        entry.write_text(
-            "const LIMIT = 60;\nexport default async () => new Response('ok');\n"
-            f"export const config = {{ path: '/.netlify/functions/{name}', rateLimit: {rule} }};\n"
-        )
-    manifest = zip_it_and_ship_it(functions, tmp_path / "out", {})
-    rules: dict[str, Any] = {
-        name: manifest_entry(manifest, name).get("trafficRules") for name in RULE_VARIANTS
+    entries = {
+        name: write_function(functions, name, declaration) for name, declaration in DECLARATIONS.items()
     }
-    assert rules["literal"]["action"]["config"]["aggregate"]["keys"] == [{"type": "ip"}, {"type": "domain"}]
-    assert rules["constant"] is None
-    assert rules["string-aggregate"]["action"]["config"]["aggregate"]["keys"] == [{"type": "domain"}]
+    manifest = zip_it_and_ship_it(functions, tmp_path / "out", {})
+    recorded = {
+        name: netlify_rule(manifest_entry(manifest, name).get("trafficRules")) for name in DECLARATIONS
+    }
+    assert recorded == {name: declaration.netlify for name, declaration in DECLARATIONS.items()}
+    for name, entry in entries.items():
+        assert Path(manifest_entry(manifest, name)["mainFile"]).name == entry.name, name
 
-    assert read_rate_limit(functions / "literal" / "literal.mjs") is not None
-    for name in ("constant", "string-aggregate"):
-        with pytest.raises(UnreadableRateLimit):
-            read_rate_limit(functions / name / f"{name}.mjs")
+
+def netlify_rule(traffic_rules: dict[str, Any] | None) -> NetlifyRule | None:
+    if traffic_rules is None:
+        return None
+    action = traffic_rules["action"]
+    numbers = action["config"]["rateLimitConfig"]
+    assert numbers["algorithm"] == "sliding_window"
+    keys = tuple(key["type"] for key in action["config"]["aggregate"]["keys"])
+    return NetlifyRule(numbers["windowLimit"], numbers["windowSize"], keys, action["type"])
 
 
 def test_uploaded_zip_holds_no_key_secret(zisi_bundle: tuple[dict[str, Any], Path]) -> None:
