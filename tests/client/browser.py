@@ -125,6 +125,20 @@ def assert_accessible(page: Page, state: str) -> None:
     assert not found, "\n".join(found)
 
 
+def resize(page: Page, width: int, height: int) -> None:
+    """Resizes the viewport and waits for the page to render at the new size: its media-query listeners
+    (Online folds away on phones) run then, so looking at the page any earlier races them."""
+    page.set_viewport_size({"width": width, "height": height})
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+
+
+def show_online(page: Page) -> None:
+    """Opens Online where the page folded it away (phones)."""
+    if page.locator("#presence:not([open])").count():
+        page.locator("#presence summary").click()
+    expect(page.locator("#members")).to_be_visible()
+
+
 def documented_header_states() -> list[str]:
     """The first column of the docs' table of header states (the row under `| the header says |`)."""
     lines = iter(PAGE_DOCS.read_text().splitlines())

@@ -22,7 +22,16 @@ import pytest
 from playwright.sync_api import Browser, Page, Request, Route, expect
 
 from devserver.testing import RunningDevServer, running_devserver
-from tests.client.browser import TIMEOUT_MS, assert_accessible, join, open_tab, screenshot, send
+from tests.client.browser import (
+    TIMEOUT_MS,
+    assert_accessible,
+    join,
+    open_tab,
+    resize,
+    screenshot,
+    send,
+    show_online,
+)
 from tests.client.test_browser_layout import overflow_problems
 from tests.client.test_browser_rate_limits import sending_too_fast
 from tests.function.conftest import FunctionUnderTest
@@ -142,9 +151,8 @@ def test_a_moderator_is_tagged_from_the_signed_claim_and_nothing_else(
     expect(own.locator(".role")).to_have_text(["moderator"], timeout=TIMEOUT_MS)
 
     for width in (1280, 390, 320):  # the tag stays inside the card beside a 64-character name
-        page.set_viewport_size({"width": width, "height": 800})
-        if page.locator("#presence:not([open])").count():
-            page.locator("#presence summary").click()
+        resize(page, width, 800)
+        show_online(page)
         problems = overflow_problems(page)
         assert not problems, f"at {width} px wide:\n" + "\n".join(problems)
     page.set_viewport_size({"width": 1280, "height": 800})

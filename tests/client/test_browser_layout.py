@@ -10,7 +10,17 @@ from typing import Any
 
 from playwright.sync_api import Browser, Page, expect
 
-from tests.client.browser import TIMEOUT_MS, Tab, assert_accessible, join, open_tab, screenshot, send
+from tests.client.browser import (
+    TIMEOUT_MS,
+    Tab,
+    assert_accessible,
+    join,
+    open_tab,
+    resize,
+    screenshot,
+    send,
+    show_online,
+)
 from tests.client.devserver_process import DevServer
 
 MARKS = "".join(chr(0x300 + i % 0x70) for i in range(63))  # combining diacritical marks
@@ -132,15 +142,13 @@ def test_long_names_and_messages_of_every_shape_stay_inside_their_cards(
         assert page.locator("#messages .text").filter(has_text=MESSAGES[shape]).count() == 1, shape
 
     for width in CHECKED_WIDTHS:
-        page.set_viewport_size({"width": width, "height": 844 if width <= 640 else 800})
-        if page.locator("#presence:not([open])").count():
-            page.locator("#presence summary").click()  # collapsed on phones: Online is checked open
-        expect(page.locator("#members")).to_be_visible()
+        resize(page, width, 844 if width <= 640 else 800)
+        show_online(page)  # collapsed on phones: Online is checked open
         problems = overflow_problems(page)
         assert not problems, f"at {width} px wide:\n" + "\n".join(problems)
         if width in (1280, 390):
             screenshot(page, f"layout-long-names-{'desktop' if width == 1280 else 'phone'}")
-    page.set_viewport_size({"width": 390, "height": 844})
+    resize(page, 390, 844)
     page.locator("#presence summary").click()  # Online folded away: the conversation from its start
     page.locator("#log").evaluate("log => { log.scrollTop = 0; }")
     screenshot(page, "layout-long-names-phone-conversation")
