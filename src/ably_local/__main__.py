@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import sys
 
 from ably_local import protocol
@@ -47,7 +48,7 @@ def main() -> None:
     except CannotListen as error:
         sys.exit(str(error))
     tune_gc_for_serving()
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: the service closes its connections and exits
+    with contextlib.suppress(KeyboardInterrupt):  # a Ctrl-C before the service is up
         asyncio.run(serve(args.host, args.port, key, args.sandbox, limits))
 
 
@@ -65,7 +66,17 @@ async def serve(host: str, port: int, key: ApiKey | None, sandbox: bool, limits:
             print(f"Sandbox: POST {service.http_url}/apps provisions an app (ABLY_LOCAL_SANDBOX_URL)")
         print(f"Core: {core_build()}")
         print("Press Ctrl-C to stop.", flush=True)
-        await asyncio.Event().wait()
+        await stop_signal()
+
+
+async def stop_signal() -> None:
+    """Ctrl-C, or `kill` (SIGTERM) from a CI script that started the service in the background, where
+    Ctrl-C is ignored; either way the service then closes its connections and exits."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
 
 
 def core_build() -> str:

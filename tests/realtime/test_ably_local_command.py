@@ -33,15 +33,24 @@ def on_test_host(text: str) -> str:
 
 
 @contextmanager
-def ably_local(command: str, cwd: Path = ROOT) -> Iterator[str]:
-    """Run an `ably-local` command line; yields what it printed up to "Press Ctrl-C", then Ctrl-C's it."""
+def ably_local(
+    command: str, cwd: Path = ROOT, stop: signal.Signals = signal.SIGINT, background: bool = False
+) -> Iterator[str]:
+    """Run an `ably-local` command line; yields what it printed up to "Press Ctrl-C", then Ctrl-C's it
+    (or sends `stop`). `background`: started as a shell script's `&` starts it, with Ctrl-C ignored."""
     argv = shlex.split(on_test_host(command))
     if argv[0] == "sudo":
         if os.geteuid() != 0:
             pytest.fail("the ably-python snippet needs port 80: run the tests as root, as CI does")
         argv = argv[1:]
     process = subprocess.Popen(
-        argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=without_ably_vars()
+        argv,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=without_ably_vars(),
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if background else None,
     )
     assert process.stdout is not None
     banner = ""
@@ -51,7 +60,7 @@ def ably_local(command: str, cwd: Path = ROOT) -> Iterator[str]:
         assert "Press Ctrl-C" in banner, banner + process.stdout.read()
         yield banner
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
         rest = process.communicate(timeout=TIMEOUT_S)[0]
     assert process.returncode == 0, rest
     assert "Traceback" not in rest
@@ -107,6 +116,24 @@ def test_a_key_that_was_passed_is_not_printed() -> None:
     ) as b:
         assert "Key name: mine.key" in b
         assert "keepThisOut" not in b
+
+
+@pytest.mark.parametrize(
+    ("stop", "background"), [(signal.SIGTERM, False), (signal.SIGTERM, True), (signal.SIGINT, True)]
+)
+async def test_kill_stops_it_and_its_clients_are_told(stop: signal.Signals, background: bool) -> None:
+    """`kill` (SIGTERM), or Ctrl-C sent to a service a script started in the background (which inherits
+    Ctrl-C ignored), closes the service's connections (1001, going away) and exits cleanly."""
+    with ably_local(
+        f"{ROOT}/.venv/bin/ably-local --host {TEST_HOST} --port 0", stop=stop, background=background
+    ) as banner:
+        address = re.search(r"on http://([\d.]+):(\d+)", banner)
+        assert address is not None, banner
+        key = re.search(r"^Key: (\S+) \(generated", banner, flags=re.MULTILINE)
+        assert key is not None, banner
+        client = await open_connected(realtime_url(address[1], int(address[2]), key=key[1]))
+    assert await client.closed_by_server()
+    assert client.websocket.close_code == 1001
 
 
 def test_a_busy_port_is_one_line_naming_it() -> None:
