@@ -88,6 +88,7 @@ class ServiceBudgets:
     sandbox: Budget
     outbound: FrameBudget
     connections: Budget  # live connections, counted one each
+    channels: Budget  # active channels, counted one each
 
     @classmethod
     def within(cls, limits: Limits) -> "ServiceBudgets":
@@ -101,4 +102,5 @@ class ServiceBudgets:
             Budget(limits.sandbox_bytes_total),
             FrameBudget(limits.outbound_bytes_total),
             Budget(limits.connections_total),
+            Budget(limits.channels_total),
         )

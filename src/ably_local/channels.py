@@ -107,12 +107,15 @@ class Channel:
 class ChannelTable:
     """An app's channels: made on first use, with a log in the app's history, released when idle."""
 
-    def __init__(self, config: ServiceConfig, history: History, presence_budget: Budget) -> None:
+    def __init__(
+        self, config: ServiceConfig, history: History, presence_budget: Budget, active: Budget
+    ) -> None:
         self.config = config
         self.channels: dict[str, Channel] = {}
         # Shared by every app of the service: their totals are the service's.
         self.history = history
         self.presence_budget = presence_budget
+        self.active = active  # channels of every app, counted one each
         # channel name -> the derived channels ([filter=...]name) that follow it, and their filters' terms
         self.followers: dict[str, set[str]] = {}
         self.follower_terms: dict[str, int] = {}
@@ -128,6 +131,10 @@ class ChannelTable:
     def channel(self, name: str) -> Channel:
         channel = self.channels.get(name)
         if channel is None:
+            if not self.active.fits(1):
+                raise AblyError(
+                    90021, 429, f"Too many active channels in the service (limit {self.active.limit})"
+                )
             derived = split_qualified(name)
             base = derived[1] if derived is not None else name
             namespace = _namespace(base)
@@ -149,6 +156,7 @@ class ChannelTable:
                 channel.source, channel.filter = base, accepts
                 self.followers.setdefault(base, set()).add(name)
                 self.follower_terms[base] = self.follower_terms.get(base, 0) + accepts.terms
+            self.active.used += 1
         return channel
 
     def _filter_with_room(self, expression: str, source: str) -> Filter:
@@ -173,6 +181,7 @@ class ChannelTable:
         channel = self.channels.get(name)
         if channel is not None and channel.idle:
             del self.channels[name]
+            self.active.used -= 1
             if channel.source is not None and channel.filter is not None:
                 following = self.followers[channel.source]
                 following.discard(name)

@@ -57,6 +57,9 @@ class Limits:
     channels_per_connection: int = 200
     # Live connections of every app together (40111, as Ably refuses past an account's limit).
     connections_total: int = 10_000
+    # Active channels of every app together (attached, or holding history or presence; a few KiB each):
+    # making one more is refused with 90021, Ably's account-wide channel creation limit, until some go.
+    channels_total: int = 50_000
     # Publishes one connection may make a second (a publish is one MESSAGE protocol message, however many
     # messages it carries): Ably's per-connection inbound message rate; 42911 beyond it, nonfatal. A JWT's
     # `ably.limits.publish.perAttachment.maxRate.<resource>` narrows it per attachment (`rate_limits`).

@@ -67,7 +67,7 @@ class RealtimeService:
         self.by_key: dict[str, Connection] = {}
         budgets = budgets or ServiceBudgets.within(self.limits)
         self.outbound, self.live_connections = budgets.outbound, budgets.connections
-        self.table = ChannelTable(self.config, budgets.history, budgets.presence)
+        self.table = ChannelTable(self.config, budgets.history, budgets.presence, budgets.channels)
         self.stats = AppStats(self.limits, budgets.stats)
         deliver = Delivery(self.connections, self.stats)
         self.messaging = Messaging(self.table, deliver, self.limits, clock, budgets.idempotency)
@@ -549,6 +549,7 @@ class RealtimeService:
         for channel in list(self.table.channels.values()):
             self.table.history.forget(channel.log)
             channel.presence.clear()
+        self.table.active.used -= len(self.table.channels)
         self.table.channels.clear()
         self.table.followers.clear()
         self.table.follower_terms.clear()

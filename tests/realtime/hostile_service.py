@@ -30,6 +30,7 @@ HOSTILE_LIMITS = Limits(
     connections_per_app=200,
     connections_total=300,
     channels_per_connection=100,
+    channels_total=2_000,
     outbound_buffer_bytes=512 * KiB,
     outbound_bytes_total=2 * MiB,
     tokens_per_app=1_000,

@@ -227,3 +227,32 @@ def test_the_outbound_total_is_given_back_by_what_is_read_closed_or_lost() -> No
     assert apps.budgets.outbound.used == readers[1].outbox_bytes  # what close still says to the client
     drain(readers[1])
     assert apps.budgets.outbound.used == 0
+
+
+def _codes(frames: list[dict[str, Any]]) -> list[int]:
+    return [frame["error"]["code"] for frame in frames if "error" in frame]
+
+
+def test_active_channels_are_one_total_for_every_app() -> None:
+    apps, services = apps_with(2, channels_total=3)
+    first, second = connected(services[0]), connected(services[1])
+    for name in ("a", "b"):
+        services[0].receive(first, _packed({"action": Action.ATTACH, "channel": name}))
+    publish(services[1], second, "kept-by-history", 0, 100)
+    assert _codes(drain(first)) == []
+    services[1].receive(second, _packed({"action": Action.ATTACH, "channel": "one-too-many"}))
+    [refusal] = drain(second)
+    assert (refusal["action"], refusal["error"]["code"], refusal["error"]["statusCode"]) == (
+        Action.ERROR,
+        90021,
+        429,
+    )
+    message = {"action": Action.MESSAGE, "channel": "new", "msgSerial": 0, "messages": [{"data": "d"}]}
+    services[0].receive(first, _packed(message))
+    assert _codes(drain(first)) == [90021]  # NACKed: a publish would make the channel too
+    publish(services[1], second, "kept-by-history", 1, 100)  # an active channel takes more as before
+    services[0].receive(first, _packed({"action": Action.DETACH, "channel": "a"}))
+    services[1].receive(second, _packed({"action": Action.ATTACH, "channel": "one-too-many"}))
+    assert Action.ATTACHED in actions(drain(second))  # a released channel gives its place back
+    apps.remove("app1")
+    assert apps.budgets.channels.used == 1

@@ -334,6 +334,33 @@ async def test_attaching_endless_channels_is_refused_past_the_limit(witness: Wit
     assert_error(await client.attach(f"many:{limit}"), Action.ERROR, 90010, 400)
 
 
+async def test_channels_attached_across_many_connections_are_one_total(witness: Witness) -> None:
+    # Each connection may attach its 100 channels; enough connections, each within its own limit, made
+    # channels (a few KiB each) without bound.
+    per_connection = HOSTILE_LIMITS.channels_per_connection
+    needed = HOSTILE_LIMITS.channels_total // per_connection + 1
+    clients = [await connected(key=API_KEY) for _ in range(needed)]
+    run = uuid.uuid4().hex
+    refused: list[int] = []
+    try:
+        for index, client in enumerate(clients):
+            for count in range(per_connection):
+                await client.send({"action": Action.ATTACH, "channel": f"spread-{run}:{index}:{count}"})
+            for _ in range(per_connection):
+                answer = await client.recv()
+                if answer["action"] == Action.ERROR:
+                    assert_error(answer, Action.ERROR, 90021, 429)
+                    refused.append(index)
+                else:
+                    assert answer["action"] == Action.ATTACHED
+    finally:  # an Ably CLOSE: a connection that merely drops keeps its channels while it may resume
+        await asyncio.gather(*(client.send({"action": Action.CLOSE}) for client in clients))
+        await asyncio.gather(*(client.expect(Action.CLOSED) for client in clients))
+        await asyncio.gather(*(client.close() for client in clients))
+    assert refused  # earlier attacks' history may hold channels too: more may be refused, never fewer
+    assert needed * per_connection - len(refused) <= HOSTILE_LIMITS.channels_total
+
+
 async def test_connections_past_the_limit_are_refused(witness: Witness) -> None:
     opened: list[WireClient] = []
     try:
