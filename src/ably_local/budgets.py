@@ -6,6 +6,7 @@ for every app (the oldest event of the whole service goes first); the others are
 checks as well as its own bound.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -77,6 +78,26 @@ class FrameBudget(Budget):
                 self.used -= len(frame)
 
 
+class WaitingToResume:
+    """Connections whose transport dropped, of every app together, longest-lost first: past the limit the
+    longest-lost can no longer resume, whichever app's it is (each app applies the same rule to its own)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._waiting: dict[int, Callable[[], None]] = {}  # id(connection) -> what lets it go
+
+    def __len__(self) -> int:
+        return len(self._waiting)
+
+    def add(self, key: int, let_go: Callable[[], None]) -> None:
+        self._waiting[key] = let_go
+        while len(self._waiting) > self.limit:
+            self._waiting.pop(next(iter(self._waiting)))()
+
+    def discard(self, key: int) -> None:
+        self._waiting.pop(key, None)
+
+
 @dataclass(frozen=True)
 class ServiceBudgets:
     history: History
@@ -88,6 +109,7 @@ class ServiceBudgets:
     sandbox: Budget
     outbound: FrameBudget
     connections: Budget  # live connections, counted one each
+    waiting_to_resume: WaitingToResume
     channels: Budget  # active channels, counted one each
 
     @classmethod
@@ -102,5 +124,6 @@ class ServiceBudgets:
             Budget(limits.sandbox_bytes_total),
             FrameBudget(limits.outbound_bytes_total),
             Budget(limits.connections_total),
+            WaitingToResume(limits.connections_total),
             Budget(limits.channels_total),
         )

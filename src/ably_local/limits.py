@@ -55,7 +55,8 @@ class Limits:
     # may have attached (90010; Ably's 200 on every package).
     connections_per_app: int = 10_000
     channels_per_connection: int = 200
-    # Live connections of every app together (40111, as Ably refuses past an account's limit).
+    # Live connections of every app together (40111, as Ably refuses past an account's limit), and as many
+    # more waiting to resume (the longest-lost, whichever app's, goes first).
     connections_total: int = 10_000
     # Active channels of every app together (attached, or holding history or presence; a few KiB each):
     # making one more is refused with 90021, Ably's account-wide channel creation limit, until some go.

@@ -9,6 +9,7 @@ import dataclasses
 import logging
 import secrets
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from ably_local import replay
@@ -67,6 +68,7 @@ class RealtimeService:
         self.by_key: dict[str, Connection] = {}
         budgets = budgets or ServiceBudgets.within(self.limits)
         self.outbound, self.live_connections = budgets.outbound, budgets.connections
+        self.waiting_to_resume = budgets.waiting_to_resume
         self.table = ChannelTable(self.config, budgets.history, budgets.presence, budgets.channels)
         self.stats = AppStats(self.limits, budgets.stats)
         deliver = Delivery(self.connections, self.stats)
@@ -145,6 +147,7 @@ class RealtimeService:
         self._stop_delivery(connection)  # the old transport may still be open (a half-open socket)
         if self._lost.pop(connection.id, None) is not None:
             self.live_connections.used += 1
+            self.waiting_to_resume.discard(id(connection))
         connection.transport_lost_at = None
         connection.overflowed = False
         connection.generation += 1
@@ -194,6 +197,7 @@ class RealtimeService:
             self._stop_delivery(connection)
             if len(self._lost) > self.limits.connections_per_app:  # the longest lost can no longer resume
                 self.close(next(iter(self._lost.values())))
+            self.waiting_to_resume.add(id(connection), partial(self.close, connection))
 
     def _stop_delivery(self, connection: Connection) -> None:
         """Nothing is delivered until the resumed client re-attaches with its last channelSerial;
@@ -221,6 +225,7 @@ class RealtimeService:
         self.live_connections.used -= was_live
         self.connections.pop(connection.id, None)
         self._lost.pop(connection.id, None)
+        self.waiting_to_resume.discard(id(connection))
         self.by_key.pop(connection.key, None)
         self._renew_at.pop(connection.id, None)
         share = self._outbox_shares.pop(connection.id, None)

@@ -256,3 +256,22 @@ def test_active_channels_are_one_total_for_every_app() -> None:
     assert Action.ATTACHED in actions(drain(second))  # a released channel gives its place back
     apps.remove("app1")
     assert apps.budgets.channels.used == 1
+
+
+def test_connections_waiting_to_resume_are_one_total_the_longest_lost_let_go() -> None:
+    apps, services = apps_with(2, connections_total=2)
+    first, second = connected(services[0]), connected(services[0])
+    services[0].transport_lost(first)
+    services[0].transport_lost(second)
+    third = connected(services[1])
+    services[1].transport_lost(third)  # three wait, of two apps: the longest-lost goes, whichever app's
+    assert first.id not in services[0].connections
+    assert second.id in services[0].connections
+    assert len(apps.budgets.waiting_to_resume) == 2
+    resumed = services[0].open(
+        {"v": "6", "format": "msgpack", "key": _key_of(services[0]), "resume": second.key}
+    )
+    assert resumed is second
+    assert len(apps.budgets.waiting_to_resume) == 1
+    services[1].close(third)
+    assert len(apps.budgets.waiting_to_resume) == 0
