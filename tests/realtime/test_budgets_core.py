@@ -25,9 +25,13 @@ def apps_with(count: int, **limits: Any) -> tuple[Apps, list[RealtimeService]]:
     return apps, services
 
 
-def connected(service: RealtimeService) -> Connection:
+def key_of(service: RealtimeService) -> str:
     [key] = service.authority.keys.values()
-    connection = service.open({"v": "6", "format": "msgpack", "key": key.value})
+    return key.value
+
+
+def connected(service: RealtimeService) -> Connection:
+    connection = service.open({"v": "6", "format": "msgpack", "key": key_of(service)})
     drain(connection)
     return connection
 
@@ -150,7 +154,7 @@ def test_live_connections_are_one_total_for_every_app() -> None:
     first, second = connected(services[0]), connected(services[0])
     connected(services[1])
     with pytest.raises(AblyError) as refused:
-        services[1].open({"v": "6", "key": next(iter(services[1].authority.keys.values())).value})
+        services[1].open({"v": "6", "key": key_of(services[1])})
     assert (refused.value.code, refused.value.status) == (40111, 401)
     services[0].transport_lost(first)  # a lost connection waiting to resume holds no place
     connected(services[1])
@@ -166,16 +170,11 @@ def test_a_resumed_connection_takes_its_place_again() -> None:
     apps, [service] = apps_with(1, connections_total=2)
     connection = connected(service)
     service.transport_lost(connection)
-    service.open({"v": "6", "format": "msgpack", "key": _key_of(service), "resume": connection.key})
+    service.open({"v": "6", "format": "msgpack", "key": key_of(service), "resume": connection.key})
     assert apps.budgets.connections.used == 1
     connected(service)
     with pytest.raises(AblyError):
         connected(service)
-
-
-def _key_of(service: RealtimeService) -> str:
-    [key] = service.authority.keys.values()
-    return key.value
 
 
 def subscriber(service: RealtimeService, channel: str) -> Connection:
@@ -269,7 +268,7 @@ def test_connections_waiting_to_resume_are_one_total_the_longest_lost_let_go() -
     assert second.id in services[0].connections
     assert len(apps.budgets.waiting_to_resume) == 2
     resumed = services[0].open(
-        {"v": "6", "format": "msgpack", "key": _key_of(services[0]), "resume": second.key}
+        {"v": "6", "format": "msgpack", "key": key_of(services[0]), "resume": second.key}
     )
     assert resumed is second
     assert len(apps.budgets.waiting_to_resume) == 1
