@@ -111,32 +111,38 @@ def hostile() -> Iterator[HostileService]:
             process.wait(TIMEOUT_S)
 
 
-class Probe:
-    """ably-js in Node, JSON and msgpack: one long-lived process answering `check NAME` lines."""
+class LineProcess:
+    """A long-lived helper process that answers each line it is sent with one JSON line."""
 
-    def __init__(self) -> None:
-        env = {**os.environ, "ABLY_LOCAL_HOST": HOST, "ABLY_LOCAL_PORT": str(PORT), "ABLY_LOCAL_KEY": API_KEY}
+    def __init__(self, argv: list[str], answer_within_s: float, env: dict[str, str] | None = None) -> None:
+        self.answer_within_s = answer_within_s
         self.process = subprocess.Popen(
-            ["node", str(ROOT / "tests/realtime/js/probe.mjs")],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
+            argv, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
 
-    async def check(self, name: str) -> dict[str, Any]:
+    async def ask(self, line: str) -> dict[str, Any]:
         assert self.process.stdin is not None
         assert self.process.stdout is not None
-        self.process.stdin.write(f"check {name}\n")
+        self.process.stdin.write(f"{line}\n")
         self.process.stdin.flush()
-        line = await asyncio.wait_for(asyncio.to_thread(self.process.stdout.readline), 3 * TIMEOUT_S)
-        result: dict[str, Any] = json.loads(line)
+        answer = await asyncio.wait_for(asyncio.to_thread(self.process.stdout.readline), self.answer_within_s)
+        result: dict[str, Any] = json.loads(answer)
         return result
 
     def close(self) -> None:
         self.process.terminate()
         self.process.wait(TIMEOUT_S)
+
+
+class Probe(LineProcess):
+    """ably-js in Node, JSON and msgpack: one long-lived process answering `check NAME` lines."""
+
+    def __init__(self) -> None:
+        env = {**os.environ, "ABLY_LOCAL_HOST": HOST, "ABLY_LOCAL_PORT": str(PORT), "ABLY_LOCAL_KEY": API_KEY}
+        super().__init__(["node", str(ROOT / "tests/realtime/js/probe.mjs")], 3 * TIMEOUT_S, env)
+
+    async def check(self, name: str) -> dict[str, Any]:
+        return await self.ask(f"check {name}")
 
 
 @pytest.fixture(scope="module")
@@ -146,31 +152,15 @@ def probe(hostile: HostileService) -> Iterator[Probe]:
     node.close()
 
 
-class PageProbe:
+class PageProbe(LineProcess):
     """The chat page in Chromium: one long-lived process answering `check URL NAME` lines."""
 
     def __init__(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.realtime.page_probe"],
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        super().__init__([sys.executable, "-m", "tests.realtime.page_probe"], 6 * TIMEOUT_S)
 
     async def check(self, channel: str, name: str) -> dict[str, Any]:
-        assert self.process.stdin is not None
-        assert self.process.stdout is not None
         page = f"http://{HOST}:{PORT}/?channel={quote(channel, safe=':')}"
-        self.process.stdin.write(f"check {page} {name}\n")
-        self.process.stdin.flush()
-        line = await asyncio.wait_for(asyncio.to_thread(self.process.stdout.readline), 6 * TIMEOUT_S)
-        result: dict[str, Any] = json.loads(line)
-        return result
-
-    def close(self) -> None:
-        self.process.terminate()
-        self.process.wait(TIMEOUT_S)
+        return await self.ask(f"check {page} {name}")
 
 
 @pytest.fixture(scope="module")
